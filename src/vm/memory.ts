@@ -1,0 +1,222 @@
+/**
+ * memory — the simulated address space of one VM instance (DESIGN.md, "Memory model").
+ *
+ * One flat 32-bit address space backed by a WebAssembly.Memory, so the interpreter, a JavaScript
+ * compiled engine and a WebAssembly compiled engine all address the same bytes with the same
+ * numbers. A guest pointer is a plain u32 offset into `u8`; that is why xdp_md.data and
+ * __sk_buff.data (u32 fields) can hold real pointers and no context rewriting is needed.
+ *
+ * Layout: the first NULL_GUARD bytes are never mapped (NULL and small offsets from it fault).
+ * Everything else is handed out by `map()` in whole pages, each page owned by exactly one Region.
+ * A checked access resolves its region in O(1) through the page-owner table, then compares
+ * against the region's live bounds [lo, hi) — live because the packet region moves with
+ * bpf_xdp_adjust_head/meta/tail — and its permissions. Engines fault on any access that is not
+ * entirely inside one region's bounds.
+ *
+ * Coarseness against the kernel: the kernel's verifier bounds a map-value pointer to one value;
+ * here a map's whole value arena is one region, so an access that strays into a neighbouring
+ * value of the same map is not caught. Every other region is exact.
+ */
+
+/** PAGE_SHIFT sets the granularity of region ownership: 4 KiB pages. */
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** NULL_GUARD is the unmapped low range: address 0 up to 64 KiB. */
+export const NULL_GUARD = 0x10000;
+/** WASM_PAGE is the growth unit of WebAssembly.Memory. */
+const WASM_PAGE = 0x10000;
+/** MAX_MEMORY caps the address space at 1 GiB (plenty for maps; keeps the owner table small). */
+export const MAX_MEMORY = 0x4000_0000;
+
+/** RegionKind names what a region holds; faults report it. */
+export const RegionKind = {
+  Unmapped: 'unmapped',
+  Context: 'ctx',
+  Stack: 'stack',
+  Packet: 'packet',
+  MapValue: 'map_value',
+  GlobalData: 'global_data',
+  RingBuf: 'ringbuf',
+  Scratch: 'scratch',
+} as const;
+export type RegionKind = (typeof RegionKind)[keyof typeof RegionKind];
+
+/** CtxAccessPolicy decides whether a program may touch bytes [off, off+size) of a context struct. */
+export type CtxAccessPolicy = (off: number, size: number, write: boolean) => boolean;
+
+/** Region is one mapped range. `start`/`end` are what is allocated; `lo`/`hi` what is accessible now. */
+export interface Region {
+  readonly id: number;
+  readonly kind: RegionKind;
+  readonly name: string;
+  readonly start: number;
+  readonly end: number;
+  lo: number;
+  hi: number;
+  readable: boolean;
+  writable: boolean;
+  /** For context regions: the hook's field-by-field access rules (offsets relative to lo). */
+  ctxPolicy?: CtxAccessPolicy;
+}
+
+/** AccessCheck is the result of checking an access: the region it hit, or why it failed. */
+export type AccessCheck =
+  | { ok: true; region: Region }
+  | { ok: false; reason: string; region: Region | undefined };
+
+/** MapOptions are the optional properties of a new region. */
+export interface MapOptions {
+  readable?: boolean;
+  writable?: boolean;
+  ctxPolicy?: CtxAccessPolicy;
+  /** Alignment of the start address, a multiple of PAGE_SIZE (default PAGE_SIZE). */
+  align?: number;
+}
+
+/** Memory is one simulated address space. */
+export class Memory {
+  /** wasm is the backing store; a WebAssembly engine imports it as its linear memory. */
+  readonly wasm: WebAssembly.Memory;
+  /** u8 views the whole space; refreshed after growth (growth detaches the old buffer). */
+  u8!: Uint8Array;
+  /** dv views the whole space, little-endian accessors used by engines. */
+  dv!: DataView;
+  /** owner[page] is the id of the region owning that page; 0 is the unmapped region. */
+  owner: Uint16Array;
+  readonly regions: Region[] = [];
+  private brk = NULL_GUARD;
+  private growListeners: Array<() => void> = [];
+
+  constructor(initialBytes = 1 << 20) {
+    const pages = Math.max(2, Math.ceil(initialBytes / WASM_PAGE));
+    this.wasm = new WebAssembly.Memory({ initial: pages, maximum: MAX_MEMORY / WASM_PAGE });
+    this.owner = new Uint16Array(MAX_MEMORY >>> PAGE_SHIFT);
+    this.regions.push({
+      id: 0,
+      kind: RegionKind.Unmapped,
+      name: 'unmapped',
+      start: 0,
+      end: 0,
+      lo: 0,
+      hi: 0,
+      readable: false,
+      writable: false,
+    });
+    this.refreshViews();
+  }
+
+  /** size is the current backing size in bytes. */
+  get size(): number {
+    return this.wasm.buffer.byteLength;
+  }
+
+  /** onGrow registers a callback run after the backing store grows (engines re-read views). */
+  onGrow(listener: () => void): void {
+    this.growListeners.push(listener);
+  }
+
+  /** map allocates `size` bytes (rounded up to whole pages) as a new region and zeroes it. */
+  map(kind: RegionKind, name: string, size: number, opts: MapOptions = {}): Region {
+    if (this.regions.length >= 0xffff) throw new Error('memory: too many regions');
+    const align = Math.max(PAGE_SIZE, opts.align ?? PAGE_SIZE);
+    const start = Math.ceil(this.brk / align) * align;
+    const bytes = Math.max(PAGE_SIZE, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
+    const end = start + bytes;
+    if (end > MAX_MEMORY) {
+      throw new RangeError(`memory: cannot map ${size} bytes for ${name}: address space is limited to ${MAX_MEMORY} bytes`);
+    }
+    this.ensure(end);
+    const region: Region = {
+      id: this.regions.length,
+      kind,
+      name,
+      start,
+      end,
+      lo: start,
+      hi: start + size,
+      readable: opts.readable ?? true,
+      writable: opts.writable ?? true,
+      ctxPolicy: opts.ctxPolicy,
+    };
+    this.regions.push(region);
+    this.owner.fill(region.id, start >>> PAGE_SHIFT, end >>> PAGE_SHIFT);
+    this.brk = end;
+    return region;
+  }
+
+  /** ensure grows the backing store to at least `bytes`. */
+  private ensure(bytes: number): void {
+    const have = this.wasm.buffer.byteLength;
+    if (bytes <= have) return;
+    // Grow geometrically to keep growth (and view refreshes) rare.
+    const want = Math.min(MAX_MEMORY, Math.max(bytes, have * 2));
+    this.wasm.grow(Math.ceil((want - have) / WASM_PAGE));
+    this.refreshViews();
+    for (const listener of this.growListeners) listener();
+  }
+
+  private refreshViews(): void {
+    this.u8 = new Uint8Array(this.wasm.buffer);
+    this.dv = new DataView(this.wasm.buffer);
+  }
+
+  /** regionAt returns the region owning `addr` (the unmapped region when none does). */
+  regionAt(addr: number): Region {
+    if (addr < 0 || addr >= MAX_MEMORY) return this.regions[0];
+    return this.regions[this.owner[addr >>> PAGE_SHIFT]];
+  }
+
+  /**
+   * check tells whether [addr, addr+size) is accessible for a read or write. `addr` must be a
+   * non-negative number below 2^32 (engines fault earlier on pointers with high bits set).
+   */
+  check(addr: number, size: number, write: boolean): AccessCheck {
+    const region = this.regionAt(addr);
+    if (region.id === 0) return { ok: false, reason: 'address is not mapped', region: undefined };
+    if (addr < region.lo || addr + size > region.hi) {
+      return {
+        ok: false,
+        reason: `outside ${region.kind} ${region.name} [0x${region.lo.toString(16)}, 0x${region.hi.toString(16)})`,
+        region,
+      };
+    }
+    if (write ? !region.writable : !region.readable) {
+      return { ok: false, reason: `${region.kind} ${region.name} is not ${write ? 'writable' : 'readable'}`, region };
+    }
+    if (region.ctxPolicy !== undefined && !region.ctxPolicy(addr - region.lo, size, write)) {
+      return {
+        ok: false,
+        reason: `${write ? 'write to' : 'read of'} ${region.name} at offset ${addr - region.lo} size ${size} is not permitted`,
+        region,
+      };
+    }
+    return { ok: true, region };
+  }
+
+  /** isAccessible is the boolean form of check, for hot paths. */
+  isAccessible(addr: number, size: number, write: boolean): boolean {
+    const region = this.regions[addr >= 0 && addr < MAX_MEMORY ? this.owner[addr >>> PAGE_SHIFT] : 0];
+    return (
+      region.id !== 0 &&
+      addr >= region.lo &&
+      addr + size <= region.hi &&
+      (write ? region.writable : region.readable) &&
+      (region.ctxPolicy === undefined || region.ctxPolicy(addr - region.lo, size, write))
+    );
+  }
+
+  /** view returns the live bytes [addr, addr+len) without checking; callers check first. */
+  view(addr: number, len: number): Uint8Array {
+    return this.u8.subarray(addr, addr + len);
+  }
+
+  /** copy returns a copy of [addr, addr+len). */
+  copy(addr: number, len: number): Uint8Array {
+    return this.u8.slice(addr, addr + len);
+  }
+
+  /** write copies `bytes` to `addr` without checking; callers check first. */
+  write(addr: number, bytes: Uint8Array): void {
+    this.u8.set(bytes, addr);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * program — the one interface every engine implements (DESIGN.md, "Engines"), and the run-time
+ * environment a program and its helpers see.
+ *
+ * Registers are a file of 11 64-bit values stored as 32-bit halves in an Int32Array
+ * (regs[2*i] = low half, regs[2*i+1] = high half): V8 keeps int32 arithmetic unboxed, while
+ * BigInt allocates on every operation. Helpers read their arguments r1..r5 from this file and
+ * return their r0.
+ */
+import type { Insn } from '../isa/insn.js';
+import type { Memory, Region } from './memory.js';
+import type { VmFault } from './fault.js';
+
+/** ProgramSpec is a verified-for-loading program: its slots and where it came from. */
+export interface ProgramSpec {
+  /** Program name (the function symbol; for raw bytecode, a caller-chosen name). */
+  readonly name: string;
+  /** Instruction slots; lddw takes two. Subprograms (.text) are appended, calls are pc-relative. */
+  readonly insns: readonly Insn[];
+  /** Section the program came from, when loaded from an object. */
+  readonly section?: string;
+  /** C source line per instruction index, from BTF line info, when present. */
+  readonly lineInfo?: ReadonlyMap<number, string>;
+}
+
+/**
+ * HelperResult is a helper's r0: a number is taken as a signed integer (negative errno,
+ * pointer, small count) and sign-extended to 64 bits; a bigint is taken modulo 2^64.
+ */
+export type HelperResult = number | bigint;
+
+/** HelperImpl implements one helper function. It may throw GuestFault for bad arguments. */
+export type HelperImpl = (env: RunEnv) => HelperResult;
+
+/** HelperTable maps helper ids (enum bpf_func_id) to implementations. */
+export type HelperTable = ReadonlyMap<number, HelperImpl>;
+
+/**
+ * TailCallTarget resolves bpf_tail_call(ctx, prog_array, index) to the executable to continue
+ * with, or undefined when the slot is empty (the helper then returns and the program goes on).
+ */
+export type TailCallResolver = (mapAddr: number, index: number) => Executable | undefined;
+
+/** RunEnv is everything one run of a program needs; hooks and helpers extend it through `hook`. */
+export interface RunEnv {
+  readonly mem: Memory;
+  /** Register file, as described in the module comment. Engines keep it current at helper calls. */
+  readonly regs: Int32Array;
+  /** The stack region: MAX_CALL_FRAMES frames of MAX_BPF_STACK bytes. */
+  readonly stack: Region;
+  /** Helpers callable by id. */
+  readonly helpers: HelperTable;
+  /** Instructions one run may execute before it fails with E_INSN_BUDGET. */
+  readonly insnBudget: number;
+  /** Resolves tail calls; absent means every tail call fails (returns -EINVAL... as the helper would). */
+  readonly tailCall?: TailCallResolver;
+  /** Hook-specific state (xdp_buff, sk_buff, redirect target, ...), owned by src/hooks. */
+  hook?: unknown;
+  /** Set by an engine while a helper runs: the program and instruction index of the call. */
+  current?: { program: string; insn: number };
+}
+
+/** RunResult is the outcome of one run: r0, or the fault that ended it. */
+export type RunResult =
+  | { readonly ok: true; readonly r0: bigint; readonly insnCount: number }
+  | { readonly ok: false; readonly fault: VmFault; readonly insnCount: number };
+
+/** Executable is one program prepared by an engine. */
+export interface Executable {
+  readonly spec: ProgramSpec;
+  /** run executes from instruction 0 with r1 = arg1 (u32 address or value), r10 = top of frame 0. */
+  run(env: RunEnv, arg1: number, arg2?: number): RunResult;
+}
+
+/** Engine turns program specs into executables. */
+export interface Engine {
+  readonly name: string;
+  prepare(spec: ProgramSpec): Executable;
+}
+
+/** DEFAULT_INSN_BUDGET: generous (the kernel's verifier limit is 1M processed insns per program). */
+export const DEFAULT_INSN_BUDGET = 10_000_000;
