@@ -58,7 +58,22 @@ export interface RunEnv {
   hook?: unknown;
   /** Set by an engine while a helper runs: the program and instruction index of the call. */
   current?: { program: string; insn: number };
+  /** Simulated CPU this run is on (per-CPU maps, bpf_get_smp_processor_id); 0 when unset. */
+  cpu?: number;
+  /**
+   * callSubprog runs the subprogram starting at instruction `insn` of the running program with
+   * r1..r5 = args and returns its r0, for helpers that take callbacks (bpf_loop,
+   * bpf_for_each_map_elem). Engines set it while a helper runs; it counts against the budget.
+   */
+  callSubprog?: (insn: number, args: readonly bigint[]) => bigint;
 }
+
+/**
+ * CODE_BASE: a BPF_PSEUDO_FUNC lddw (a callback's address) loads CODE_BASE + 8 * insnIndex.
+ * Helpers map it back with `insn = (addr - CODE_BASE) / 8`; the address is never mapped, so a
+ * program that dereferences it faults.
+ */
+export const CODE_BASE = 0xf000_0000;
 
 /** RunResult is the outcome of one run: r0, or the fault that ended it. */
 export type RunResult =
