@@ -1,0 +1,346 @@
+/**
+ * random-program — a seeded generator of random *valid* eBPF instruction sequences, for
+ * differential testing (xdpsim against the kernel, and engine against engine).
+ *
+ * "Valid" means the Linux verifier (6.x, privileged) accepts the program as a BPF-to-BPF
+ * subprogram or as a whole program, so every generated program obeys the verifier's rules:
+ *  - every register r0..r9 is written before it is read (a prologue initialises them all) and
+ *    holds a scalar; r10 is only ever a load/store base with a constant offset;
+ *  - the stack area the body touches is fully initialised by the prologue (no uninitialised
+ *    reads), and every stack access is aligned to its size (check_ptr_alignment is strict for
+ *    the stack);
+ *  - division and modulo by an immediate never divide by zero (check_alu_op refuses it); by a
+ *    register they may, and then the runtime rule applies (div -> 0, mod -> dst unchanged);
+ *  - shift immediates are in range (< 32 for ALU, < 64 for ALU64; check_alu_op refuses others);
+ *  - jumps go forward only (no loops to bound), never into the second slot of a lddw, and every
+ *    instruction stays structurally reachable (check_cfg refuses unreachable code): an
+ *    unconditional `ja`/`gotol` always follows a conditional jump that skips over it;
+ *  - reserved fields are zero (the kernel refuses non-zero unused src/dst/off/imm).
+ *
+ * Layout: prologue (registers, stack), body, epilogue. Every forward jump lands inside the body
+ * or at the epilogue. With `foldState` (the default) the epilogue folds r1..r9 and every stack
+ * slot into r0 (xor, then multiply by an odd constant), so a wrong register or a wrong stored
+ * byte anywhere shows up in the single 64-bit result the kernel wrapper can report.
+ *
+ * The program is self-contained: it ignores r1..r5 on entry and returns r0. Reproducible: the
+ * same seed and options give the same instructions on every platform.
+ */
+import { makeInsn, type Insn } from '../../src/isa/insn.js';
+
+/** Rng is a small deterministic PRNG (splitmix32-style); integers only, no floating state. */
+export class Rng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** u32 returns a uniform 32-bit unsigned integer. */
+  u32(): number {
+    this.state = (this.state + 0x9e3779b9) >>> 0;
+    let z = this.state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  }
+
+  /** below returns an integer in [0, n). */
+  below(n: number): number {
+    return Math.floor((this.u32() / 0x1_0000_0000) * n);
+  }
+
+  /** range returns an integer in [lo, hi]. */
+  range(lo: number, hi: number): number {
+    return lo + this.below(hi - lo + 1);
+  }
+
+  /** pick returns one element of a non-empty list. */
+  pick<T>(items: readonly T[]): T {
+    return items[this.below(items.length)];
+  }
+
+  /** chance is true with probability p. */
+  chance(p: number): boolean {
+    return this.u32() / 0x1_0000_0000 < p;
+  }
+}
+
+/** RandomProgramOptions shapes what the generator emits. */
+export interface RandomProgramOptions {
+  /** Number of body items (one instruction, or a short pattern like `jcc; ja`). Default 24..64. */
+  readonly bodyItems?: number;
+  /** Emit ISA v4 instructions (sdiv/smod, movsx, ldsx, bswap, gotol). Default true. */
+  readonly v4?: boolean;
+  /** Emit atomics on the stack. Default true. */
+  readonly atomics?: boolean;
+  /** Bytes of stack the body uses below r10, a multiple of 8 (≤ 256). Default 64. */
+  readonly stackBytes?: number;
+  /** Fold r1..r9 and the stack into r0 before exit (see the module comment). Default true. */
+  readonly foldState?: boolean;
+}
+
+/** RandomProgram is one generated program with what produced it. */
+export interface RandomProgram {
+  readonly seed: number;
+  readonly insns: Insn[];
+  /** Stack bytes used below r10 (callers wrapping it as a subprogram add their own). */
+  readonly stackBytes: number;
+}
+
+// Opcode pieces (src/isa/opcodes.ts has the same values; spelled here once for the tables below).
+const ALU = 0x04;
+const ALU64 = 0x07;
+const JMP = 0x05;
+const JMP32 = 0x06;
+const K = 0x00;
+const X = 0x08;
+const OP = {
+  add: 0x00, sub: 0x10, mul: 0x20, div: 0x30, or: 0x40, and: 0x50, lsh: 0x60, rsh: 0x70,
+  neg: 0x80, mod: 0x90, xor: 0xa0, mov: 0xb0, arsh: 0xc0, end: 0xd0,
+} as const;
+const BINARY_OPS = [OP.add, OP.sub, OP.mul, OP.or, OP.and, OP.xor, OP.mov] as const;
+const SHIFT_OPS = [OP.lsh, OP.rsh, OP.arsh] as const;
+const DIV_OPS = [OP.div, OP.mod] as const;
+const COND_JUMPS = [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0] as const; // jeq..jsle
+const SIZES = [
+  { code: 0x18, bytes: 8 },
+  { code: 0x00, bytes: 4 },
+  { code: 0x08, bytes: 2 },
+  { code: 0x10, bytes: 1 },
+] as const;
+const ATOMIC_OPS = [0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1] as const; // add or and xor, |fetch, xchg, cmpxchg
+const ODD_MIX = 0x2545f491 | 1;
+
+/** Interesting 32-bit immediates: boundaries where wrap, sign and width bugs live. */
+const EDGE_IMM32 = [
+  0, 1, -1, 2, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 255, 256, 0x7fff, -0x8000, 0xffff, 0x10000,
+  0x7fffffff, -0x80000000, -2, 0x12345678, -0x12345678,
+] as const;
+
+/** Interesting 64-bit values as [lo, hi] 32-bit halves. */
+const EDGE_IMM64: ReadonlyArray<readonly [number, number]> = [
+  [0, 0], [1, 0], [-1, -1], [0, -0x80000000], [-1, 0x7fffffff], [-0x80000000, 0], [-0x80000000, -1],
+  [0x7fffffff, 0], [-1, 0], [0, 1], [0, -1], [0xffff, 0], [-0x10000, -1], [0x89abcdef, 0x01234567],
+];
+
+/** Item is one body element: instruction slots plus, for jumps, the body item it targets. */
+interface Item {
+  insns: Insn[];
+  /** For jumps: index of the target item (items.length = the epilogue); which slot holds the jump. */
+  target?: number;
+  jumpSlot?: number;
+  /** The jump's offset lives in imm (gotol) instead of off. */
+  offInImm?: boolean;
+}
+
+class Generator {
+  private readonly items: Item[] = [];
+
+  constructor(
+    private readonly rng: Rng,
+    private readonly v4: boolean,
+    private readonly atomics: boolean,
+    private readonly stackBytes: number,
+  ) {}
+
+  imm32(): number {
+    const r = this.rng;
+    if (r.chance(0.5)) return r.pick(EDGE_IMM32) | 0;
+    if (r.chance(0.5)) return r.range(-300, 300);
+    return r.u32() | 0;
+  }
+
+  imm64(): readonly [number, number] {
+    const r = this.rng;
+    if (r.chance(0.4)) return r.pick(EDGE_IMM64);
+    if (r.chance(0.3)) return [this.imm32(), r.chance(0.5) ? 0 : -1];
+    return [r.u32() | 0, r.u32() | 0];
+  }
+
+  reg(): number {
+    return this.rng.below(10);
+  }
+
+  /** stackOff returns a negative r10 offset aligned to `size` inside the used area. */
+  stackOff(size: number): number {
+    return -size * this.rng.range(1, this.stackBytes / size);
+  }
+
+  lddw(dst: number, [lo, hi]: readonly [number, number]): Insn[] {
+    return [makeInsn(0x18, dst, 0, 0, lo), makeInsn(0, 0, 0, 0, hi)];
+  }
+
+  prologue(): Insn[] {
+    const out: Insn[] = [];
+    for (let r = 0; r <= 9; r++) {
+      const kind = this.rng.below(3);
+      if (kind === 0) out.push(makeInsn(ALU64 | OP.mov | K, r, 0, 0, this.imm32()));
+      else if (kind === 1) out.push(makeInsn(ALU | OP.mov | K, r, 0, 0, this.imm32()));
+      else out.push(...this.lddw(r, this.imm64()));
+    }
+    for (let off = -8; off >= -this.stackBytes; off -= 8) {
+      out.push(makeInsn(0x7b, 10, this.reg(), off, 0)); // stxdw [r10+off], rN
+    }
+    return out;
+  }
+
+  /** One random ALU instruction (or a short pattern ending in one). */
+  alu(): Insn[] {
+    const r = this.rng;
+    const cls = r.chance(0.5) ? ALU64 : ALU;
+    const width = cls === ALU64 ? 64 : 32;
+    const dst = this.reg();
+    const choice = r.below(100);
+    if (choice < 40) {
+      const op = r.pick(BINARY_OPS);
+      return r.chance(0.5)
+        ? [makeInsn(cls | op | K, dst, 0, 0, this.imm32())]
+        : [makeInsn(cls | op | X, dst, this.reg(), 0, 0)];
+    }
+    if (choice < 55) {
+      const op = r.pick(SHIFT_OPS);
+      return r.chance(0.5)
+        ? [makeInsn(cls | op | K, dst, 0, 0, r.below(width))]
+        : [makeInsn(cls | op | X, dst, this.reg(), 0, 0)];
+    }
+    if (choice < 75) {
+      const op = r.pick(DIV_OPS);
+      const signed = this.v4 && r.chance(0.4) ? 1 : 0; // sdiv/smod: off = 1
+      if (r.chance(0.4)) {
+        let imm = this.imm32();
+        if (imm === 0) imm = r.pick([1, -1, 3, -0x80000000]);
+        return [makeInsn(cls | op | K, dst, 0, signed, imm)];
+      }
+      const src = this.reg();
+      const out: Insn[] = [];
+      // A zero divisor in a register is legal and has defined results; make it common.
+      if (r.chance(0.25)) out.push(makeInsn(r.chance(0.5) ? ALU | OP.mov | K : ALU64 | OP.mov | K, src, 0, 0, 0));
+      else if (r.chance(0.15)) out.push(makeInsn(ALU64 | OP.mov | K, src, 0, 0, -1));
+      out.push(makeInsn(cls | op | X, dst, src, signed, 0));
+      return out;
+    }
+    if (choice < 80) return [makeInsn(cls | OP.neg | K, dst, 0, 0, 0)];
+    if (choice < 88) {
+      // le/be conversions (ALU class), or v4 bswap (ALU64 class, imm = width).
+      const bits = r.pick([16, 32, 64]);
+      if (this.v4 && r.chance(0.35)) return [makeInsn(ALU64 | OP.end, dst, 0, 0, bits)];
+      return [makeInsn(ALU | OP.end | (r.chance(0.5) ? X : K), dst, 0, 0, bits)];
+    }
+    if (choice < 94 && this.v4) {
+      // movsx: ALU64 from 8/16/32, ALU32 from 8/16 (off = source width, register form only).
+      const from = cls === ALU64 ? r.pick([8, 16, 32]) : r.pick([8, 16]);
+      return [makeInsn(cls | OP.mov | X, dst, this.reg(), from, 0)];
+    }
+    return this.lddw(dst, this.imm64());
+  }
+
+  /** One random stack access: load, sign-extending load, store, or atomic. */
+  mem(): Insn[] {
+    const r = this.rng;
+    const size = r.pick(SIZES);
+    const choice = r.below(100);
+    if (choice < 30) return [makeInsn(0x61 | size.code, this.reg(), 10, this.stackOff(size.bytes), 0)]; // ldx
+    if (choice < 42 && this.v4 && size.bytes !== 8) {
+      return [makeInsn(0x81 | size.code, this.reg(), 10, this.stackOff(size.bytes), 0)]; // ldsx (MEMSX)
+    }
+    if (choice < 65) return [makeInsn(0x63 | size.code, 10, this.reg(), this.stackOff(size.bytes), 0)]; // stx
+    if (choice < 80 || !this.atomics) return [makeInsn(0x62 | size.code, 10, 0, this.stackOff(size.bytes), this.imm32())]; // st
+    const bytes = r.chance(0.5) ? 8 : 4;
+    const code = bytes === 8 ? 0xdb : 0xc3;
+    return [makeInsn(code, 10, this.reg(), this.stackOff(bytes), r.pick(ATOMIC_OPS))];
+  }
+
+  /** A conditional jump to a later item (target resolved at layout). */
+  condJump(): Item {
+    const r = this.rng;
+    const cls = r.chance(0.5) ? JMP : JMP32;
+    const op = r.pick(COND_JUMPS);
+    const target = r.range(this.items.length + 1, this.bodyLen);
+    const insn = r.chance(0.5)
+      ? makeInsn(cls | op | K, this.reg(), 0, 0, this.imm32())
+      : makeInsn(cls | op | X, this.reg(), this.reg(), 0, 0);
+    return { insns: [insn], target, jumpSlot: 0 };
+  }
+
+  bodyLen = 0;
+
+  body(n: number): void {
+    this.bodyLen = n;
+    while (this.items.length < n) {
+      const choice = this.rng.below(100);
+      if (choice < 50) this.items.push({ insns: this.alu() });
+      else if (choice < 75) this.items.push({ insns: this.mem() });
+      else if (choice < 92 || this.items.length + 2 >= n) this.items.push(this.condJump());
+      else {
+        // jcc over the next item; then ja/gotol further on: both paths stay reachable.
+        const here = this.items.length;
+        const skip = this.condJump();
+        skip.target = here + 2;
+        this.items.push(skip);
+        const target = this.rng.range(here + 2, n);
+        const gotol = this.v4 && this.rng.chance(0.4);
+        this.items.push({
+          insns: [gotol ? makeInsn(JMP32, 0, 0, 0, 0) : makeInsn(JMP, 0, 0, 0, 0)],
+          target,
+          jumpSlot: 0,
+          offInImm: gotol,
+        });
+      }
+    }
+  }
+
+  /** layout places the items and fills in the jump offsets (relative to the next slot). */
+  layout(): Insn[] {
+    const start: number[] = [];
+    let slot = 0;
+    for (const it of this.items) {
+      start.push(slot);
+      slot += it.insns.length;
+    }
+    start.push(slot); // the epilogue
+    const out: Insn[] = [];
+    this.items.forEach((it, i) => {
+      for (let s = 0; s < it.insns.length; s++) {
+        const insn = { ...it.insns[s] };
+        if (it.target !== undefined && s === it.jumpSlot) {
+          const rel = start[it.target] - (start[i] + s + 1);
+          if (it.offInImm === true) insn.imm = rel;
+          else insn.off = rel;
+        }
+        out.push(insn);
+      }
+    });
+    return out;
+  }
+
+  epilogue(fold: boolean): Insn[] {
+    const out: Insn[] = [];
+    if (fold) {
+      for (let r = 1; r <= 9; r++) {
+        out.push(makeInsn(ALU64 | OP.xor | X, 0, r, 0, 0));
+        out.push(makeInsn(ALU64 | OP.mul | K, 0, 0, 0, ODD_MIX));
+      }
+      for (let off = -8; off >= -this.stackBytes; off -= 8) {
+        out.push(makeInsn(0x79, 1, 10, off, 0)); // ldxdw r1, [r10+off]
+        out.push(makeInsn(ALU64 | OP.xor | X, 0, 1, 0, 0));
+        out.push(makeInsn(ALU64 | OP.mul | K, 0, 0, 0, ODD_MIX));
+      }
+    }
+    out.push(makeInsn(0x95));
+    return out;
+  }
+}
+
+/** randomProgram generates one valid program from a seed (see the module comment). */
+export function randomProgram(seed: number, opts: RandomProgramOptions = {}): RandomProgram {
+  const rng = new Rng(seed);
+  const stackBytes = opts.stackBytes ?? 64;
+  if (stackBytes <= 0 || stackBytes % 8 !== 0 || stackBytes > 256) {
+    throw new RangeError(`randomProgram: stackBytes must be a multiple of 8 in 8..256, got ${stackBytes}`);
+  }
+  const gen = new Generator(rng, opts.v4 ?? true, opts.atomics ?? true, stackBytes);
+  const prologue = gen.prologue();
+  gen.body(opts.bodyItems ?? rng.range(24, 64));
+  const insns = [...prologue, ...gen.layout(), ...gen.epilogue(opts.foldState ?? true)];
+  return { seed, insns, stackBytes };
+}
