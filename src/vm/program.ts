@@ -38,8 +38,11 @@ export type HelperTable = ReadonlyMap<number, HelperImpl>;
 /**
  * TailCallTarget resolves bpf_tail_call(ctx, prog_array, index) to the executable to continue
  * with, or undefined when the slot is empty (the helper then returns and the program goes on).
+ * Returning null instead of undefined says "index in range, slot empty": like the kernel
+ * (kernel/bpf/core.c JMP_TAIL_CALL), that failed attempt still counts toward MAX_TAIL_CALL_CNT,
+ * while an out-of-range index (undefined) does not.
  */
-export type TailCallResolver = (mapAddr: number, index: number) => Executable | undefined;
+export type TailCallResolver = (mapAddr: number, index: number) => Executable | null | undefined;
 
 /** RunEnv is everything one run of a program needs; hooks and helpers extend it through `hook`. */
 export interface RunEnv {
@@ -66,6 +69,12 @@ export interface RunEnv {
    * bpf_for_each_map_elem). Engines set it while a helper runs; it counts against the budget.
    */
   callSubprog?: (insn: number, args: readonly bigint[]) => bigint;
+  /**
+   * exitRequested, set by a helper, ends the run right after that helper returns, with the
+   * helper's return value as r0. No kernel helper does this; the bpf_conformance suite's uBPF
+   * "unwind" helper (src/conformance/helpers.ts) does. Engines clear it at the start of a run.
+   */
+  exitRequested?: boolean;
 }
 
 /**

@@ -1,0 +1,813 @@
+/**
+ * interp — the reference interpreter (DESIGN.md, "Engines"), the engine named `interp`.
+ *
+ * `prepare` predecodes a program once into typed arrays (opcode, dst*2, src*2, off, imm), with
+ * a few opcodes rewritten to private codes so the run loop needs no second look at a field:
+ * signed div/mod (off = 1), local calls (src = 1) and bpf_tail_call (helper 12) get codes from
+ * the opcode space the ISA leaves unused, and every instruction that must not run (unknown
+ * opcodes, unresolved pseudo lddw, the second lddw slot, a jump leaving the program, falling off
+ * its end) becomes opcode 0 with its fault recorded in a side table. The run loop is one switch
+ * on the opcode; registers are int32 halves in env.regs (see program.ts); 64-bit arithmetic is
+ * in alu.ts. Nothing is allocated per instruction; a run allocates only its RunResult (and a
+ * BigInt for r0 when r0 >= 1024).
+ *
+ * Kernel references: kernel/bpf/core.c ___bpf_prog_run (every opcode, JMP_TAIL_CALL),
+ * kernel/bpf/verifier.c for what a valid program looks like. Where the kernel interpreter and
+ * JITs differ on values the verifier forbids reading (r1-r5 after a call), this engine leaves
+ * what the callee or helper left there; programs that pass the verifier cannot tell.
+ */
+import {
+  BPF_ADD,
+  BPF_AND,
+  BPF_CMPXCHG,
+  BPF_FETCH,
+  BPF_OR,
+  BPF_XCHG,
+  BPF_XOR,
+  MAX_BPF_STACK,
+  MAX_CALL_FRAMES,
+  MAX_TAIL_CALL_CNT,
+} from '../isa/opcodes.js';
+import type { Insn } from '../isa/insn.js';
+import { MAX_MEMORY, PAGE_SHIFT, type Memory, type Region } from './memory.js';
+import { FaultCode, GuestFault, type VmFault } from './fault.js';
+import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from './program.js';
+import {
+  add64,
+  arsh64,
+  bswap16,
+  bswap32,
+  bswap64,
+  div32,
+  div64,
+  geS64,
+  geU64,
+  gtS64,
+  gtU64,
+  lsh64,
+  mod32,
+  mod64,
+  mul64,
+  neg64,
+  rsh64,
+  sdiv32,
+  sdiv64,
+  setFromBigInt,
+  setFromNumber,
+  smod32,
+  smod64,
+  sub64,
+  toBigU64,
+} from './alu.js';
+
+/** BPF_FUNC_tail_call: helper id 12, handled by the engine itself. */
+export const BPF_FUNC_TAIL_CALL = 12;
+
+// Private opcodes (ALU/JMP operation codes 0xe0 and 0xf0 are unused by the ISA; raw bytecode
+// using them is rewritten to opcode 0 by prepare, so they cannot be reached from input).
+const OP_SDIV64_K = 0xe7;
+const OP_SDIV64_X = 0xef;
+const OP_SMOD64_K = 0xf7;
+const OP_SMOD64_X = 0xff;
+const OP_SDIV32_K = 0xe4;
+const OP_SDIV32_X = 0xec;
+const OP_SMOD32_K = 0xf4;
+const OP_SMOD32_X = 0xfc;
+const OP_LOCAL_CALL = 0xf5;
+const OP_TAIL_CALL = 0xe5;
+
+/** STACK_BYTES is the size of the stack region used: all call frames. */
+const STACK_BYTES = MAX_CALL_FRAMES * MAX_BPF_STACK;
+
+/** Refusal is why an instruction rewritten to opcode 0 must not run. */
+interface Refusal {
+  readonly code: FaultCode;
+  readonly message: string;
+}
+
+/** Code is a predecoded program. Arrays have n+1 entries; entry n is a fall-off sentinel. */
+interface Code {
+  readonly spec: ProgramSpec;
+  readonly name: string;
+  readonly n: number;
+  readonly op: Uint8Array;
+  readonly dst: Uint8Array;
+  readonly src: Uint8Array;
+  readonly off: Int32Array;
+  readonly imm: Int32Array;
+  readonly refusals: ReadonlyMap<number, Refusal>;
+}
+
+/** Opcodes the interpreter executes as they are (after the rewrites above). */
+const KNOWN = new Set<number>([
+  // ALU64 K / X
+  0x07, 0x17, 0x27, 0x37, 0x47, 0x57, 0x67, 0x77, 0x87, 0x97, 0xa7, 0xb7, 0xc7, 0xd7,
+  0x0f, 0x1f, 0x2f, 0x3f, 0x4f, 0x5f, 0x6f, 0x7f, 0x9f, 0xaf, 0xbf, 0xcf,
+  // ALU K / X
+  0x04, 0x14, 0x24, 0x34, 0x44, 0x54, 0x64, 0x74, 0x84, 0x94, 0xa4, 0xb4, 0xc4, 0xd4,
+  0x0c, 0x1c, 0x2c, 0x3c, 0x4c, 0x5c, 0x6c, 0x7c, 0x9c, 0xac, 0xbc, 0xcc, 0xdc,
+  // JMP K / X
+  0x05, 0x15, 0x25, 0x35, 0x45, 0x55, 0x65, 0x75, 0x85, 0x95, 0xa5, 0xb5, 0xc5, 0xd5,
+  0x1d, 0x2d, 0x3d, 0x4d, 0x5d, 0x6d, 0x7d, 0x8d, 0xad, 0xbd, 0xcd, 0xdd,
+  // JMP32 K / X
+  0x06, 0x16, 0x26, 0x36, 0x46, 0x56, 0x66, 0x76, 0xa6, 0xb6, 0xc6, 0xd6,
+  0x1e, 0x2e, 0x3e, 0x4e, 0x5e, 0x6e, 0x7e, 0xae, 0xbe, 0xce, 0xde,
+  // LD, LDX, LDX MEMSX, ST, STX, atomics
+  0x18, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b,
+  0xc3, 0xdb,
+]);
+
+/** isCondJump tells whether an opcode is a conditional jump (JMP or JMP32, not ja/call/exit). */
+function isCondJump(op: number): boolean {
+  const cls = op & 7;
+  const code = op & 0xf0;
+  return (cls === 5 || cls === 6) && code !== 0x00 && code !== 0x80 && code !== 0x90;
+}
+
+const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+
+/** predecode turns a ProgramSpec into a Code. */
+function predecode(spec: ProgramSpec): Code {
+  const insns: readonly Insn[] = spec.insns;
+  const n = insns.length;
+  const op = new Uint8Array(n + 1);
+  const dst = new Uint8Array(n + 1);
+  const src = new Uint8Array(n + 1);
+  const off = new Int32Array(n + 1);
+  const imm = new Int32Array(n + 1);
+  const refusals = new Map<number, Refusal>();
+  const refuse = (i: number, code: FaultCode, message: string): void => {
+    op[i] = 0;
+    refusals.set(i, { code, message });
+  };
+  refusals.set(n, { code: FaultCode.PcOutOfRange, message: `execution fell off the end of the program (${n} instructions)` });
+  const inRange = (t: number): boolean => t >= 0 && t < n;
+  for (let i = 0; i < n; i++) {
+    const insn = insns[i];
+    const o = insn.opcode;
+    op[i] = o;
+    dst[i] = insn.dst * 2;
+    src[i] = insn.src * 2;
+    off[i] = insn.off;
+    imm[i] = insn.imm;
+    if (!KNOWN.has(o)) {
+      refuse(i, FaultCode.BadInsn, `unknown opcode ${hex(o)}`);
+      continue;
+    }
+    if (insn.dst > 10 || insn.src > 10) {
+      refuse(i, FaultCode.BadInsn, `register field out of range (dst r${insn.dst}, src r${insn.src})`);
+      continue;
+    }
+    const cls = o & 7;
+    const code = o & 0xf0;
+    if ((cls === 7 || cls === 4) && (code === 0x30 || code === 0x90)) {
+      if (insn.off === 1) {
+        const x = (o & 8) !== 0;
+        if (cls === 7) op[i] = code === 0x30 ? (x ? OP_SDIV64_X : OP_SDIV64_K) : x ? OP_SMOD64_X : OP_SMOD64_K;
+        else op[i] = code === 0x30 ? (x ? OP_SDIV32_X : OP_SDIV32_K) : x ? OP_SMOD32_X : OP_SMOD32_K;
+      } else if (insn.off !== 0) {
+        refuse(i, FaultCode.BadInsn, `division with offset ${insn.off} (only 0 and 1 are defined)`);
+      }
+    } else if (o === 0xbf || o === 0xbc) {
+      const ok = insn.off === 0 || insn.off === 8 || insn.off === 16 || (o === 0xbf && insn.off === 32);
+      if (!ok) refuse(i, FaultCode.BadInsn, `mov with offset ${insn.off} (not a movsx width)`);
+    } else if (code === 0xd0 && (cls === 4 || cls === 7)) {
+      if (insn.imm !== 16 && insn.imm !== 32 && insn.imm !== 64) refuse(i, FaultCode.BadInsn, `byte swap width ${insn.imm}`);
+    } else if (o === 0x18) {
+      if (i + 1 >= n) {
+        refuse(i, FaultCode.BadInsn, 'lddw in the last slot has no second half');
+        continue;
+      }
+      if (insn.src !== 0) {
+        refuse(i, FaultCode.BadInsn, `unresolved pseudo lddw (src ${insn.src}); the loader must resolve it before running`);
+      }
+      i++;
+      const hi = insns[i];
+      refuse(i, FaultCode.BadInsn, 'second slot of lddw executed (a jump into the middle of lddw)');
+      imm[i] = hi.imm;
+      continue;
+    } else if (o === 0x85) {
+      if (insn.src === 1) {
+        op[i] = OP_LOCAL_CALL;
+        if (!inRange(i + insn.imm + 1)) refuse(i, FaultCode.PcOutOfRange, `local call target ${i + insn.imm + 1} is outside the program`);
+      } else if (insn.src === 0) {
+        if (insn.imm === BPF_FUNC_TAIL_CALL) op[i] = OP_TAIL_CALL;
+      } else {
+        refuse(i, FaultCode.BadInsn, `call with src ${insn.src} (kfunc calls are not supported)`);
+      }
+    } else if (o === 0x05 || isCondJump(o)) {
+      if (!inRange(i + insn.off + 1)) refuse(i, FaultCode.PcOutOfRange, `jump target ${i + insn.off + 1} is outside the program`);
+    } else if (o === 0x06) {
+      if (!inRange(i + insn.imm + 1)) refuse(i, FaultCode.PcOutOfRange, `jump target ${i + insn.imm + 1} is outside the program`);
+    } else if (o === 0xc3 || o === 0xdb) {
+      const a = insn.imm;
+      const okOp =
+        a === BPF_ADD || a === BPF_OR || a === BPF_AND || a === BPF_XOR ||
+        a === (BPF_ADD | BPF_FETCH) || a === (BPF_OR | BPF_FETCH) || a === (BPF_AND | BPF_FETCH) ||
+        a === (BPF_XOR | BPF_FETCH) || a === BPF_XCHG || a === BPF_CMPXCHG;
+      if (!okOp) refuse(i, FaultCode.BadInsn, `atomic operation ${hex(a)} is not supported`);
+    }
+  }
+  return { spec, name: spec.name, n, op, dst, src, off, imm, refusals };
+}
+
+/** CODE_CACHE keeps one predecoded Code per spec (tail-call targets prepared by other engines). */
+const CODE_CACHE = new WeakMap<ProgramSpec, Code>();
+
+function codeOf(spec: ProgramSpec): Code {
+  let c = CODE_CACHE.get(spec);
+  if (c === undefined) {
+    c = predecode(spec);
+    CODE_CACHE.set(spec, c);
+  }
+  return c;
+}
+
+/** SubprogFault carries a fault out of a callback run by env.callSubprog, unchanged. */
+class SubprogFault extends GuestFault {
+  constructor(readonly fault: VmFault) {
+    super(fault.code, fault.message, fault.access);
+  }
+}
+
+/** State is the mutable per-run state; pooled so a run allocates nothing. */
+class State {
+  env!: RunEnv;
+  budget = 0;
+  tailCnt = 0;
+  /** Return pc per call depth. */
+  readonly retPc = new Int32Array(MAX_CALL_FRAMES);
+  /** Saved r6..r9 halves per call depth (8 ints each). */
+  readonly saved = new Int32Array(MAX_CALL_FRAMES * 8);
+  /** Whole register file saved around a callback, per depth. */
+  readonly cbSaved = new Int32Array(MAX_CALL_FRAMES * 22);
+  /** Code to return to, per depth (tail calls may change the running program). */
+  readonly retCode: Array<Code | undefined> = new Array<Code | undefined>(MAX_CALL_FRAMES).fill(undefined);
+  /** Where the current helper call was made: for callSubprog. */
+  curCode: Code | undefined;
+  curDepth = 0;
+  /** Address of the top of frame 0 (r10 at depth 0). */
+  top = 0;
+  readonly callSubprog = (insn: number, args: readonly bigint[]): bigint => runCallback(this, insn, args);
+}
+
+const POOL: State[] = [];
+let poolDepth = 0;
+
+const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
+/** r0Big returns r0 as an unsigned 64-bit bigint, without allocating for small values. */
+function r0Big(R: Int32Array): bigint {
+  const lo = R[0];
+  if (R[1] === 0 && lo >= 0 && lo < 1024) return SMALL_BIGINTS[lo];
+  return toBigU64(R[1], lo);
+}
+
+function makeFault(code: Code, pc: number, fc: FaultCode, message: string, access?: VmFault['access']): VmFault {
+  const source = code.spec.lineInfo?.get(pc);
+  const f: VmFault = { code: fc, program: code.name, insn: pc, message, access };
+  if (source !== undefined) f.source = source;
+  return f;
+}
+
+/** memFault explains a failed access through base register b + off of `size` bytes. */
+function memFault(mem: Memory, code: Code, pc: number, R: Int32Array, b: number, offv: number, size: number, write: boolean): VmFault {
+  const kind = write ? 'write' : 'read';
+  const hi = R[b + 1];
+  if (hi !== 0) {
+    const ptr = toBigU64(hi, R[b]);
+    return makeFault(
+      code,
+      pc,
+      FaultCode.BadPointer,
+      `${kind} of ${size} bytes through r${b >> 1} = 0x${ptr.toString(16)} + ${offv}: pointer has nonzero upper 32 bits`,
+      { kind, addr: Number(BigInt.asUintN(32, ptr + BigInt(offv))), size },
+    );
+  }
+  const addr = (R[b] >>> 0) + offv;
+  let reason: string;
+  let region: Region | undefined;
+  if (addr < 0 || addr + size > MAX_MEMORY) {
+    reason = 'address is outside the address space';
+  } else {
+    const c = mem.check(addr, size, write);
+    if (c.ok) {
+      reason = 'access check failed';
+      region = c.region;
+    } else {
+      reason = c.reason;
+      region = c.region;
+    }
+  }
+  const a = addr < 0 ? addr + 0x1_0000_0000 : addr;
+  return makeFault(code, pc, FaultCode.MemoryAccess, `${kind} of ${size} bytes at 0x${a.toString(16)} (r${b >> 1}${offv < 0 ? '' : '+'}${offv}): ${reason}`, {
+    kind,
+    addr: a,
+    size,
+    region: region?.name,
+  });
+}
+
+/**
+ * accessOk tells whether [a, a+size) may be read or written: one page-owner lookup, then the
+ * region's live bounds, permission and context policy (the same rules as Memory.check).
+ */
+function accessOk(regions: readonly Region[], owner: Uint16Array, a: number, size: number, write: boolean): boolean {
+  if (a < 0 || a >= MAX_MEMORY) return false;
+  const rg = regions[owner[a >>> PAGE_SHIFT]];
+  return (
+    a >= rg.lo &&
+    a + size <= rg.hi &&
+    (write ? rg.writable : rg.readable) &&
+    (rg.ctxPolicy === undefined || rg.ctxPolicy(a - rg.lo, size, write))
+  );
+}
+
+/** callHelper runs helper `id` for the instruction at pc; returns a fault or undefined. */
+function callHelper(st: State, code: Code, pc: number, depth: number, id: number): VmFault | undefined {
+  const env = st.env;
+  const fn = env.helpers.get(id);
+  if (fn === undefined) return makeFault(code, pc, FaultCode.UnknownHelper, `call to helper ${id}, which is not available here`);
+  const cur = env.current;
+  if (cur === undefined) env.current = { program: code.name, insn: pc };
+  else {
+    cur.program = code.name;
+    cur.insn = pc;
+  }
+  st.curCode = code;
+  st.curDepth = depth;
+  let res: number | bigint;
+  try {
+    res = fn(env);
+  } catch (e) {
+    if (e instanceof SubprogFault) return e.fault;
+    if (e instanceof GuestFault) return makeFault(code, pc, e.code, `helper ${id}: ${e.message}`, e.access);
+    throw e;
+  }
+  if (typeof res === 'number') setFromNumber(env.regs, 0, res);
+  else setFromBigInt(env.regs, 0, res);
+  return undefined;
+}
+
+/** runCallback implements env.callSubprog: run a subprogram as a new call frame and return its r0. */
+function runCallback(st: State, insn: number, args: readonly bigint[]): bigint {
+  const code = st.curCode;
+  if (code === undefined) throw new Error('interp: callSubprog called outside a helper call');
+  const depth = st.curDepth + 1;
+  if (depth >= MAX_CALL_FRAMES) {
+    throw new GuestFault(FaultCode.CallDepth, `callback at instruction ${insn} would exceed ${MAX_CALL_FRAMES} call frames`);
+  }
+  if (insn < 0 || insn >= code.n) {
+    throw new GuestFault(FaultCode.PcOutOfRange, `callback target ${insn} is outside the program`);
+  }
+  const env = st.env;
+  const R = env.regs;
+  const save = st.cbSaved;
+  const base = (depth - 1) * 22;
+  for (let i = 0; i < 22; i++) save[base + i] = R[i];
+  for (let i = 1; i <= 5; i++) {
+    const v = args[i - 1];
+    if (v === undefined) {
+      R[2 * i] = 0;
+      R[2 * i + 1] = 0;
+    } else setFromBigInt(R, 2 * i, v);
+  }
+  const savedCode = st.curCode;
+  const savedDepth = st.curDepth;
+  const f = execute(st, code, insn, depth);
+  st.curCode = savedCode;
+  st.curDepth = savedDepth;
+  if (f !== undefined) throw new SubprogFault(f);
+  const r0 = toBigU64(R[1], R[0]);
+  for (let i = 0; i < 22; i++) R[i] = save[base + i];
+  env.stack.lo = st.top - (savedDepth + 1) * MAX_BPF_STACK;
+  return r0;
+}
+
+/**
+ * execute runs `code` from `pc` at call depth `base` until the exit of depth `base`. r0 is left
+ * in the register file; the return value is the fault that stopped the run, if any.
+ */
+function execute(st: State, code0: Code, pc0: number, base: number): VmFault | undefined {
+  const env = st.env;
+  const R = env.regs;
+  const mem = env.mem;
+  const owner = mem.owner;
+  const regions = mem.regions;
+  const stack = env.stack;
+  const top = st.top;
+  let dv = mem.dv;
+  let code = code0;
+  let op = code.op;
+  let dst = code.dst;
+  let src = code.src;
+  let off = code.off;
+  let imm = code.imm;
+  let pc = pc0;
+  let depth = base;
+  let budget = st.budget;
+  R[20] = top - depth * MAX_BPF_STACK;
+  R[21] = 0;
+  stack.lo = R[20] - MAX_BPF_STACK;
+
+  for (;;) {
+    if (--budget < 0) {
+      st.budget = 0;
+      return makeFault(code, pc, FaultCode.Budget, `instruction budget of ${env.insnBudget} exhausted (runaway loop?)`);
+    }
+    const d = dst[pc];
+    switch (op[pc]) {
+      // ---------------------------------------------------------------- ALU64, immediate
+      case 0x07: add64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0x17: sub64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0x27: mul64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0x37: div64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0x47: R[d] |= imm[pc]; R[d + 1] |= imm[pc] >> 31; break;
+      case 0x57: R[d] &= imm[pc]; R[d + 1] &= imm[pc] >> 31; break;
+      case 0x67: lsh64(R, d, imm[pc] & 63); break;
+      case 0x77: rsh64(R, d, imm[pc] & 63); break;
+      case 0x87: neg64(R, d); break;
+      case 0x97: mod64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0xa7: R[d] ^= imm[pc]; R[d + 1] ^= imm[pc] >> 31; break;
+      case 0xb7: R[d] = imm[pc]; R[d + 1] = imm[pc] >> 31; break;
+      case 0xc7: arsh64(R, d, imm[pc] & 63); break;
+      case OP_SDIV64_K: sdiv64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case OP_SMOD64_K: smod64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0xd7: // bswap16/32/64 (ALU64 class END, v4): unconditional swap, zero-extended
+        if (imm[pc] === 16) { R[d] = bswap16(R[d]); R[d + 1] = 0; }
+        else if (imm[pc] === 32) { R[d] = bswap32(R[d]); R[d + 1] = 0; }
+        else bswap64(R, d);
+        break;
+      // ---------------------------------------------------------------- ALU64, register
+      case 0x0f: { const s = src[pc]; add64(R, d, R[s + 1], R[s]); break; }
+      case 0x1f: { const s = src[pc]; sub64(R, d, R[s + 1], R[s]); break; }
+      case 0x2f: { const s = src[pc]; mul64(R, d, R[s + 1], R[s]); break; }
+      case 0x3f: { const s = src[pc]; div64(R, d, R[s + 1], R[s]); break; }
+      case 0x4f: { const s = src[pc]; R[d] |= R[s]; R[d + 1] |= R[s + 1]; break; }
+      case 0x5f: { const s = src[pc]; R[d] &= R[s]; R[d + 1] &= R[s + 1]; break; }
+      case 0x6f: lsh64(R, d, R[src[pc]] & 63); break;
+      case 0x7f: rsh64(R, d, R[src[pc]] & 63); break;
+      case 0x9f: { const s = src[pc]; mod64(R, d, R[s + 1], R[s]); break; }
+      case 0xaf: { const s = src[pc]; R[d] ^= R[s]; R[d + 1] ^= R[s + 1]; break; }
+      case 0xbf: { // mov, or movsx (off 8/16/32) sign-extending the low bits of src
+        const s = src[pc];
+        const o = off[pc];
+        if (o === 0) { R[d] = R[s]; R[d + 1] = R[s + 1]; }
+        else if (o === 8) { R[d] = (R[s] << 24) >> 24; R[d + 1] = R[d] >> 31; }
+        else if (o === 16) { R[d] = (R[s] << 16) >> 16; R[d + 1] = R[d] >> 31; }
+        else { R[d] = R[s]; R[d + 1] = R[s] >> 31; }
+        break;
+      }
+      case 0xcf: arsh64(R, d, R[src[pc]] & 63); break;
+      case OP_SDIV64_X: { const s = src[pc]; sdiv64(R, d, R[s + 1], R[s]); break; }
+      case OP_SMOD64_X: { const s = src[pc]; smod64(R, d, R[s + 1], R[s]); break; }
+      // ---------------------------------------------------------------- ALU (32-bit), immediate
+      case 0x04: R[d] = (R[d] + imm[pc]) | 0; R[d + 1] = 0; break;
+      case 0x14: R[d] = (R[d] - imm[pc]) | 0; R[d + 1] = 0; break;
+      case 0x24: R[d] = Math.imul(R[d], imm[pc]); R[d + 1] = 0; break;
+      case 0x34: R[d] = div32(R[d], imm[pc]); R[d + 1] = 0; break;
+      case 0x44: R[d] |= imm[pc]; R[d + 1] = 0; break;
+      case 0x54: R[d] &= imm[pc]; R[d + 1] = 0; break;
+      case 0x64: R[d] <<= imm[pc]; R[d + 1] = 0; break; // JS masks the count with & 31
+      case 0x74: R[d] = R[d] >>> imm[pc]; R[d + 1] = 0; break;
+      case 0x84: R[d] = -R[d] | 0; R[d + 1] = 0; break;
+      case 0x94: R[d] = mod32(R[d], imm[pc]); R[d + 1] = 0; break;
+      case 0xa4: R[d] ^= imm[pc]; R[d + 1] = 0; break;
+      case 0xb4: R[d] = imm[pc]; R[d + 1] = 0; break;
+      case 0xc4: R[d] >>= imm[pc]; R[d + 1] = 0; break;
+      case OP_SDIV32_K: R[d] = sdiv32(R[d], imm[pc]); R[d + 1] = 0; break;
+      case OP_SMOD32_K: R[d] = smod32(R[d], imm[pc]); R[d + 1] = 0; break;
+      case 0xd4: // le16/le32/le64: on a little-endian machine, truncate to the width
+        if (imm[pc] === 16) { R[d] &= 0xffff; R[d + 1] = 0; }
+        else if (imm[pc] === 32) R[d + 1] = 0;
+        break;
+      case 0xdc: // be16/be32/be64: swap to big-endian
+        if (imm[pc] === 16) { R[d] = bswap16(R[d]); R[d + 1] = 0; }
+        else if (imm[pc] === 32) { R[d] = bswap32(R[d]); R[d + 1] = 0; }
+        else bswap64(R, d);
+        break;
+      // ---------------------------------------------------------------- ALU (32-bit), register
+      case 0x0c: R[d] = (R[d] + R[src[pc]]) | 0; R[d + 1] = 0; break;
+      case 0x1c: R[d] = (R[d] - R[src[pc]]) | 0; R[d + 1] = 0; break;
+      case 0x2c: R[d] = Math.imul(R[d], R[src[pc]]); R[d + 1] = 0; break;
+      case 0x3c: R[d] = div32(R[d], R[src[pc]]); R[d + 1] = 0; break;
+      case 0x4c: R[d] |= R[src[pc]]; R[d + 1] = 0; break;
+      case 0x5c: R[d] &= R[src[pc]]; R[d + 1] = 0; break;
+      case 0x6c: R[d] <<= R[src[pc]]; R[d + 1] = 0; break;
+      case 0x7c: R[d] = R[d] >>> R[src[pc]]; R[d + 1] = 0; break;
+      case 0x9c: R[d] = mod32(R[d], R[src[pc]]); R[d + 1] = 0; break;
+      case 0xac: R[d] ^= R[src[pc]]; R[d + 1] = 0; break;
+      case 0xbc: { // mov32, or movsx 8/16 into 32 bits, zero-extended
+        const o = off[pc];
+        const v = R[src[pc]];
+        R[d] = o === 0 ? v : o === 8 ? (v << 24) >> 24 : (v << 16) >> 16;
+        R[d + 1] = 0;
+        break;
+      }
+      case 0xcc: R[d] >>= R[src[pc]]; R[d + 1] = 0; break;
+      case OP_SDIV32_X: R[d] = sdiv32(R[d], R[src[pc]]); R[d + 1] = 0; break;
+      case OP_SMOD32_X: R[d] = smod32(R[d], R[src[pc]]); R[d + 1] = 0; break;
+      // ---------------------------------------------------------------- LD: lddw (src 0 only)
+      case 0x18: R[d] = imm[pc]; R[d + 1] = imm[pc + 1]; pc += 2; continue;
+      // ---------------------------------------------------------------- LDX
+      case 0x61: { // ldxw
+        const b = src[pc];
+        const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 4, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 4, false); }
+        R[d] = dv.getInt32(a, true); R[d + 1] = 0;
+        break;
+      }
+      case 0x69: { // ldxh
+        const b = src[pc];
+        const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 2, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 2, false); }
+        R[d] = dv.getUint16(a, true); R[d + 1] = 0;
+        break;
+      }
+      case 0x71: { // ldxb
+        const b = src[pc];
+        const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 1, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 1, false); }
+        R[d] = dv.getUint8(a); R[d + 1] = 0;
+        break;
+      }
+      case 0x79: { // ldxdw
+        const b = src[pc];
+        const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 8, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 8, false); }
+        R[d] = dv.getInt32(a, true); R[d + 1] = dv.getInt32(a + 4, true);
+        break;
+      }
+      case 0x81: case 0x89: case 0x91: { // ldxsw, ldxsh, ldxsb (v4 MEMSX): sign-extending loads
+        const o = op[pc];
+        const b = src[pc];
+        const size = o === 0x81 ? 4 : o === 0x89 ? 2 : 1;
+        const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, size, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], size, false); }
+        R[d] = size === 4 ? dv.getInt32(a, true) : size === 2 ? dv.getInt16(a, true) : dv.getInt8(a);
+        R[d + 1] = R[d] >> 31;
+        break;
+      }
+      // ---------------------------------------------------------------- ST (immediate; stdw sign-extends)
+      case 0x62: case 0x6a: case 0x72: case 0x7a: {
+        const o = op[pc];
+        const size = o === 0x62 ? 4 : o === 0x6a ? 2 : o === 0x7a ? 8 : 1;
+        const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, size, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], size, true); }
+        const v = imm[pc];
+        if (size === 4) dv.setInt32(a, v, true);
+        else if (size === 2) dv.setInt16(a, v, true);
+        else if (size === 1) dv.setInt8(a, v);
+        else { dv.setInt32(a, v, true); dv.setInt32(a + 4, v >> 31, true); }
+        break;
+      }
+      // ---------------------------------------------------------------- STX
+      case 0x63: { // stxw
+        const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 4, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 4, true); }
+        dv.setInt32(a, R[src[pc]], true);
+        break;
+      }
+      case 0x6b: { // stxh
+        const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 2, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 2, true); }
+        dv.setInt16(a, R[src[pc]], true);
+        break;
+      }
+      case 0x73: { // stxb
+        const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 1, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 1, true); }
+        dv.setInt8(a, R[src[pc]]);
+        break;
+      }
+      case 0x7b: { // stxdw
+        const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 8, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 8, true); }
+        const s = src[pc];
+        dv.setInt32(a, R[s], true); dv.setInt32(a + 4, R[s + 1], true);
+        break;
+      }
+      // ---------------------------------------------------------------- atomics (kernel: BPF_STX | BPF_ATOMIC)
+      case 0xc3: { // 32-bit
+        const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 4, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 4, true); }
+        const s = src[pc];
+        const old = dv.getInt32(a, true);
+        const aop = imm[pc];
+        switch (aop & ~BPF_FETCH) {
+          case BPF_ADD: dv.setInt32(a, (old + R[s]) | 0, true); break;
+          case BPF_OR: dv.setInt32(a, old | R[s], true); break;
+          case BPF_AND: dv.setInt32(a, old & R[s], true); break;
+          case BPF_XOR: dv.setInt32(a, old ^ R[s], true); break;
+          case BPF_XCHG & ~BPF_FETCH: dv.setInt32(a, R[s], true); break;
+          default: // cmpxchg: compare the low 32 bits of r0; r0 always gets the old value, zero-extended
+            if (old === R[0]) dv.setInt32(a, R[s], true);
+            R[0] = old;
+            R[1] = 0;
+            break;
+        }
+        if ((aop & BPF_FETCH) !== 0 && aop !== BPF_CMPXCHG) { R[s] = old; R[s + 1] = 0; }
+        break;
+      }
+      case 0xdb: { // 64-bit
+        const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
+        if (!accessOk(regions, owner, a, 8, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 8, true); }
+        const s = src[pc];
+        const ol = dv.getInt32(a, true);
+        const oh = dv.getInt32(a + 4, true);
+        const sl = R[s];
+        const sh = R[s + 1];
+        const aop = imm[pc];
+        switch (aop & ~BPF_FETCH) {
+          case BPF_ADD: {
+            const l = (ol >>> 0) + (sl >>> 0);
+            dv.setInt32(a, l | 0, true);
+            dv.setInt32(a + 4, (oh + sh + (l >= 4294967296 ? 1 : 0)) | 0, true);
+            break;
+          }
+          case BPF_OR: dv.setInt32(a, ol | sl, true); dv.setInt32(a + 4, oh | sh, true); break;
+          case BPF_AND: dv.setInt32(a, ol & sl, true); dv.setInt32(a + 4, oh & sh, true); break;
+          case BPF_XOR: dv.setInt32(a, ol ^ sl, true); dv.setInt32(a + 4, oh ^ sh, true); break;
+          case BPF_XCHG & ~BPF_FETCH: dv.setInt32(a, sl, true); dv.setInt32(a + 4, sh, true); break;
+          default: // cmpxchg64
+            if (ol === R[0] && oh === R[1]) { dv.setInt32(a, sl, true); dv.setInt32(a + 4, sh, true); }
+            R[0] = ol;
+            R[1] = oh;
+            break;
+        }
+        if ((aop & BPF_FETCH) !== 0 && aop !== BPF_CMPXCHG) { R[s] = ol; R[s + 1] = oh; }
+        break;
+      }
+      // ---------------------------------------------------------------- JMP, immediate (imm sign-extended to 64)
+      case 0x05: pc += off[pc] + 1; continue;
+      case 0x15: { const k = imm[pc]; if (R[d] === k && R[d + 1] === k >> 31) { pc += off[pc] + 1; continue; } break; }
+      case 0x25: { const k = imm[pc]; if (gtU64(R[d + 1], R[d], k >> 31, k)) { pc += off[pc] + 1; continue; } break; }
+      case 0x35: { const k = imm[pc]; if (geU64(R[d + 1], R[d], k >> 31, k)) { pc += off[pc] + 1; continue; } break; }
+      case 0x45: { const k = imm[pc]; if ((R[d] & k) !== 0 || (R[d + 1] & (k >> 31)) !== 0) { pc += off[pc] + 1; continue; } break; }
+      case 0x55: { const k = imm[pc]; if (R[d] !== k || R[d + 1] !== k >> 31) { pc += off[pc] + 1; continue; } break; }
+      case 0x65: { const k = imm[pc]; if (gtS64(R[d + 1], R[d], k >> 31, k)) { pc += off[pc] + 1; continue; } break; }
+      case 0x75: { const k = imm[pc]; if (geS64(R[d + 1], R[d], k >> 31, k)) { pc += off[pc] + 1; continue; } break; }
+      case 0xa5: { const k = imm[pc]; if (gtU64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xb5: { const k = imm[pc]; if (geU64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xc5: { const k = imm[pc]; if (gtS64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xd5: { const k = imm[pc]; if (geS64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      // ---------------------------------------------------------------- JMP, register
+      case 0x1d: { const s = src[pc]; if (R[d] === R[s] && R[d + 1] === R[s + 1]) { pc += off[pc] + 1; continue; } break; }
+      case 0x2d: { const s = src[pc]; if (gtU64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0x3d: { const s = src[pc]; if (geU64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0x4d: { const s = src[pc]; if ((R[d] & R[s]) !== 0 || (R[d + 1] & R[s + 1]) !== 0) { pc += off[pc] + 1; continue; } break; }
+      case 0x5d: { const s = src[pc]; if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) { pc += off[pc] + 1; continue; } break; }
+      case 0x6d: { const s = src[pc]; if (gtS64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0x7d: { const s = src[pc]; if (geS64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0xad: { const s = src[pc]; if (gtU64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xbd: { const s = src[pc]; if (geU64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xcd: { const s = src[pc]; if (gtS64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xdd: { const s = src[pc]; if (geS64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      // ---------------------------------------------------------------- JMP32 (low halves only)
+      case 0x06: pc += imm[pc] + 1; continue; // ja32 / gotol: offset in imm
+      case 0x16: if (R[d] === imm[pc]) { pc += off[pc] + 1; continue; } break;
+      case 0x26: if (R[d] >>> 0 > imm[pc] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0x36: if (R[d] >>> 0 >= imm[pc] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0x46: if ((R[d] & imm[pc]) !== 0) { pc += off[pc] + 1; continue; } break;
+      case 0x56: if (R[d] !== imm[pc]) { pc += off[pc] + 1; continue; } break;
+      case 0x66: if (R[d] > imm[pc]) { pc += off[pc] + 1; continue; } break;
+      case 0x76: if (R[d] >= imm[pc]) { pc += off[pc] + 1; continue; } break;
+      case 0xa6: if (R[d] >>> 0 < imm[pc] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0xb6: if (R[d] >>> 0 <= imm[pc] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0xc6: if (R[d] < imm[pc]) { pc += off[pc] + 1; continue; } break;
+      case 0xd6: if (R[d] <= imm[pc]) { pc += off[pc] + 1; continue; } break;
+      case 0x1e: if (R[d] === R[src[pc]]) { pc += off[pc] + 1; continue; } break;
+      case 0x2e: if (R[d] >>> 0 > R[src[pc]] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0x3e: if (R[d] >>> 0 >= R[src[pc]] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0x4e: if ((R[d] & R[src[pc]]) !== 0) { pc += off[pc] + 1; continue; } break;
+      case 0x5e: if (R[d] !== R[src[pc]]) { pc += off[pc] + 1; continue; } break;
+      case 0x6e: if (R[d] > R[src[pc]]) { pc += off[pc] + 1; continue; } break;
+      case 0x7e: if (R[d] >= R[src[pc]]) { pc += off[pc] + 1; continue; } break;
+      case 0xae: if (R[d] >>> 0 < R[src[pc]] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0xbe: if (R[d] >>> 0 <= R[src[pc]] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0xce: if (R[d] < R[src[pc]]) { pc += off[pc] + 1; continue; } break;
+      case 0xde: if (R[d] <= R[src[pc]]) { pc += off[pc] + 1; continue; } break;
+      // ---------------------------------------------------------------- calls and exit
+      case 0x85: case 0x8d: { // helper call by imm, or callx: helper id in the dst register
+        const id = op[pc] === 0x85 ? imm[pc] : R[d];
+        st.budget = budget;
+        const f = callHelper(st, code, pc, depth, id);
+        if (f !== undefined) return f;
+        budget = st.budget;
+        dv = mem.dv; // a helper may have grown memory
+        if (env.exitRequested === true) {
+          env.exitRequested = false;
+          return undefined;
+        }
+        break;
+      }
+      case OP_TAIL_CALL: {
+        // kernel/bpf/core.c JMP_TAIL_CALL: r2 = prog array, r3 = index. On failure the program
+        // goes on after the call; the count rises only when the index is in range.
+        const resolver = env.tailCall;
+        const target = resolver === undefined || R[5] !== 0 ? undefined : resolver(R[4] >>> 0, R[6] >>> 0);
+        if (target === undefined) break;
+        if (st.tailCnt >= MAX_TAIL_CALL_CNT) break;
+        st.tailCnt++;
+        if (target === null) break;
+        code = codeOf(target.spec);
+        op = code.op;
+        dst = code.dst;
+        src = code.src;
+        off = code.off;
+        imm = code.imm;
+        pc = 0;
+        continue;
+      }
+      case OP_LOCAL_CALL: {
+        if (depth + 1 >= MAX_CALL_FRAMES) {
+          st.budget = budget;
+          return makeFault(code, pc, FaultCode.CallDepth, `bpf-to-bpf call would exceed ${MAX_CALL_FRAMES} call frames`);
+        }
+        const sv = st.saved;
+        const p = depth * 8;
+        for (let i = 0; i < 8; i++) sv[p + i] = R[12 + i];
+        st.retPc[depth] = pc + 1;
+        st.retCode[depth] = code;
+        depth++;
+        R[20] = top - depth * MAX_BPF_STACK;
+        stack.lo = R[20] - MAX_BPF_STACK;
+        pc += imm[pc] + 1;
+        continue;
+      }
+      case 0x95: { // exit
+        if (depth === base) {
+          st.budget = budget;
+          return undefined;
+        }
+        depth--;
+        const sv = st.saved;
+        const p = depth * 8;
+        for (let i = 0; i < 8; i++) R[12 + i] = sv[p + i];
+        R[20] = top - depth * MAX_BPF_STACK;
+        stack.lo = R[20] - MAX_BPF_STACK;
+        pc = st.retPc[depth];
+        code = st.retCode[depth] as Code;
+        op = code.op;
+        dst = code.dst;
+        src = code.src;
+        off = code.off;
+        imm = code.imm;
+        continue;
+      }
+      default: {
+        st.budget = budget;
+        const r = code.refusals.get(pc);
+        if (r !== undefined) return makeFault(code, pc, r.code, r.message);
+        return makeFault(code, pc, FaultCode.BadInsn, `opcode ${hex(op[pc])} cannot be executed`);
+      }
+    }
+    pc++;
+  }
+}
+
+/** InterpExecutable is a program prepared by the interpreter. */
+class InterpExecutable implements Executable {
+  constructor(
+    readonly spec: ProgramSpec,
+    private readonly code: Code,
+  ) {}
+
+  run(env: RunEnv, arg1: number, arg2 = 0): RunResult {
+    const st = poolDepth < POOL.length ? POOL[poolDepth] : (POOL[poolDepth] = new State());
+    poolDepth++;
+    const stack = env.stack;
+    const savedLo = stack.lo;
+    const savedHi = stack.hi;
+    try {
+      st.env = env;
+      st.budget = env.insnBudget;
+      st.tailCnt = 0;
+      st.curCode = undefined;
+      st.top = stack.start + STACK_BYTES;
+      stack.hi = st.top;
+      env.exitRequested = false;
+      env.callSubprog = st.callSubprog;
+      const R = env.regs;
+      R.fill(0);
+      R[2] = arg1 | 0;
+      R[4] = arg2 | 0;
+      const f = execute(st, this.code, 0, 0);
+      const insnCount = env.insnBudget - st.budget;
+      if (f !== undefined) return { ok: false, fault: f, insnCount };
+      return { ok: true, r0: r0Big(R), insnCount };
+    } finally {
+      poolDepth--;
+      stack.lo = savedLo;
+      stack.hi = savedHi;
+    }
+  }
+}
+
+/** interpEngine is the reference interpreter, registered as `interp`. */
+export const interpEngine: Engine = {
+  name: 'interp',
+  prepare(spec: ProgramSpec): Executable {
+    return new InterpExecutable(spec, codeOf(spec));
+  },
+};
