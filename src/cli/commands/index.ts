@@ -2,8 +2,9 @@
  * commands — the list of xdpsim subcommands. Add one import and one call per command.
  */
 import type { Command } from 'commander';
+import { registerConformance } from './conformance.js';
 
 /** registerCommands attaches every subcommand to the root program. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerConformance(program);
 }
