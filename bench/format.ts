@@ -1,0 +1,58 @@
+/**
+ * format — the benchmark's JSON report (`npm run bench -- --json FILE`, issue 5), typed so that
+ * more programs, frame sizes and engines slot in without changing its shape.
+ *
+ * One `BenchResult` per (program, frame); `ns_per_packet` has a key for every engine that exists
+ * (`interp`, `jit`, ...) and `kernel`; a value is null where that runner cannot run here (no jit
+ * engine yet; no root / no BPF for the kernel). `replay` holds end-to-end `xdpsim replay`
+ * throughput once that command exists, null until then.
+ */
+
+/** NsPerPacket maps a runner ("interp", "jit", "kernel", ...) to ns per packet, or null. */
+export interface NsPerPacket {
+  interp: number | null;
+  jit: number | null;
+  kernel: number | null;
+  [engine: string]: number | null;
+}
+
+/** BenchResult is one program on one frame. */
+export interface BenchResult {
+  /** Program name as the bench knows it (programs/bench/<program>.c). */
+  program: string;
+  /** ELF section / hook the program runs at. */
+  section: string;
+  hook: 'xdp' | 'tc';
+  /** What the frame is (e.g. "ipv4-udp"). */
+  frame: string;
+  frame_len: number;
+  ns_per_packet: NsPerPacket;
+  /** Each runner's time divided by the kernel's (null when either is null). */
+  ratio_to_kernel: Record<string, number | null>;
+  /** The program's return value per runner: they must agree, or the timing compares nothing. */
+  retval: Record<string, number | null>;
+  /** How each figure was measured (packets timed, repeat, method). */
+  method: Record<string, string>;
+}
+
+/** ReplayBench is end-to-end replay throughput next to tcpdump on the same capture. */
+export interface ReplayBench {
+  capture: string;
+  frames: number;
+  program: string;
+  engine: string;
+  pps: number;
+  tcpdump_pps: number | null;
+  ratio_to_tcpdump: number | null;
+}
+
+/** BenchReport is the whole JSON file. */
+export interface BenchReport {
+  version: 1;
+  date: string;
+  host: { node: string; platform: string; kernel: string; cpu: string; ncpus: number };
+  /** Why a runner is missing, e.g. {"kernel": "not root"}; empty when all ran. */
+  unavailable: Record<string, string>;
+  results: BenchResult[];
+  replay: ReplayBench | null;
+}

@@ -1,0 +1,196 @@
+/**
+ * bench — `npm run bench [-- --json FILE] [--quick]`: ns per packet of every xdpsim engine next
+ * to the kernel's BPF_PROG_TEST_RUN on the same program bytes and the same frame, measured in
+ * the same run, printed as a table with ratios (and written as JSON, bench/format.ts).
+ *
+ * Method. xdpsim: the program is prepared once, then run back to back on one xdp_md and packet
+ * (bench/xdp-context.ts; the program does not write the packet, so every run sees the same
+ * frame, as in the kernel's repeat loop); after a warm-up, SAMPLES timed batches of at least
+ * MIN_PACKETS/SAMPLES runs each, and the median batch is reported. Kernel: xdpsim-ktest loads the
+ * same bytes as an XDP program and runs BPF_PROG_TEST_RUN with repeat = KERNEL_REPEAT (≥ 1M);
+ * the kernel's own duration (ns per repetition, net/bpf/test_run.c bpf_test_timer) is taken,
+ * median of SAMPLES calls. The return values of every runner are recorded and must agree.
+ *
+ * Program bytes: programs/bench/<name>.bin, the "xdp" section extracted from the committed
+ * clang-16 object by programs/bench/Makefile (the programs use no maps and no helpers, so the
+ * section's bytes are the whole program). Once src/object loads objects, programs with maps join
+ * and both sides load the .o.
+ */
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeInsns } from '../src/isa/decode.js';
+import { Memory } from '../src/vm/memory.js';
+import { createRunEnv } from '../src/vm/run.js';
+import { engineNames, getEngine } from '../src/vm/engines.js';
+import { KernelTestRunner } from '../src/kernel/testrun.js';
+import type { BenchReport, BenchResult, NsPerPacket } from './format.js';
+import { createBenchXdp } from './xdp-context.js';
+import { ipv4UdpFrame } from './frames.js';
+
+const KERNEL_REPEAT = 1_000_000;
+const SAMPLES = 5;
+
+interface BenchProgram {
+  name: string;
+  section: string;
+  hook: 'xdp';
+  bin: string;
+}
+
+interface BenchFrame {
+  name: string;
+  bytes: Uint8Array;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'xdpsim') return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('bench: cannot find the xdpsim package root above ' + fileURLToPath(import.meta.url));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** timeEngine returns [median ns per packet, retval, method] for one engine. */
+function timeEngine(engineName: string, insns: ReturnType<typeof decodeInsns>, name: string, frame: Uint8Array, minPackets: number): [number, number, string] {
+  const mem = new Memory();
+  const xdp = createBenchXdp(mem, frame);
+  const env = createRunEnv(mem);
+  const exe = getEngine(engineName).prepare({ name, insns });
+  const first = exe.run(env, xdp.ctxAddr);
+  if (!first.ok) throw new Error(`bench: ${name} faults on ${engineName}: ${first.fault.message}`);
+  const retval = Number(first.r0 & 0xffffffffn);
+  const batch = Math.ceil(minPackets / SAMPLES);
+  for (let i = 0; i < batch; i++) exe.run(env, xdp.ctxAddr); // warm-up: let V8 optimise
+  const samples: number[] = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < batch; i++) exe.run(env, xdp.ctxAddr);
+    samples.push(Number(process.hrtime.bigint() - t0) / batch);
+  }
+  return [median(samples), retval, `median of ${SAMPLES} batches of ${batch} runs after ${batch} warm-up runs`];
+}
+
+function fmt(v: number | null, digits = 1): string {
+  return v === null ? '—' : v.toFixed(digits);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const jsonAt = args.indexOf('--json');
+  const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
+  if (jsonAt >= 0 && (jsonFile === undefined || jsonFile.startsWith('--'))) throw new Error('bench: --json needs a file name');
+  const quick = args.includes('--quick');
+  const minPackets = quick ? 200_000 : 2_000_000;
+  const root = packageRoot();
+
+  const programs: BenchProgram[] = [{ name: 'parse', section: 'xdp', hook: 'xdp', bin: 'programs/bench/parse.bin' }];
+  const frames: BenchFrame[] = [{ name: 'ipv4-udp', bytes: ipv4UdpFrame(64) }];
+
+  const unavailable: Record<string, string> = {};
+  const kernel = await KernelTestRunner.open();
+  if (!kernel.ok) unavailable.kernel = kernel.reason;
+  const engines = engineNames();
+  for (const e of ['jit']) if (!engines.includes(e)) unavailable[e] = `no engine named ${e} is registered yet`;
+
+  const results: BenchResult[] = [];
+  for (const p of programs) {
+    const bytes = new Uint8Array(readFileSync(join(root, p.bin)));
+    const insns = decodeInsns(bytes);
+    const kprog = kernel.ok ? await kernel.runner.loadRaw(bytes, { progType: 'xdp', name: p.name }) : undefined;
+    for (const f of frames) {
+      const ns: NsPerPacket = { interp: null, jit: null, kernel: null };
+      const retval: Record<string, number | null> = {};
+      const method: Record<string, string> = {};
+      for (const e of engines) {
+        const [t, rv, how] = timeEngine(e, insns, p.name, f.bytes, minPackets);
+        ns[e] = t;
+        retval[e] = rv;
+        method[e] = how;
+      }
+      if (kernel.ok && kprog !== undefined) {
+        const ds: number[] = [];
+        let rv = -1;
+        for (let s = 0; s < SAMPLES; s++) {
+          const r = await kernel.runner.run(kprog, { dataIn: f.bytes, repeat: KERNEL_REPEAT });
+          if (r.err !== 0) throw new Error(`bench: kernel test run of ${p.name} failed with errno ${r.err}`);
+          ds.push(r.duration);
+          rv = r.retval;
+        }
+        ns.kernel = median(ds);
+        retval.kernel = rv;
+        method.kernel = `BPF_PROG_TEST_RUN repeat=${KERNEL_REPEAT}, kernel-reported duration, median of ${SAMPLES}`;
+      } else {
+        retval.kernel = null;
+      }
+      const ratio: Record<string, number | null> = {};
+      for (const e of Object.keys(ns)) {
+        if (e === 'kernel') continue;
+        const v = ns[e];
+        ratio[e] = v !== null && ns.kernel !== null && ns.kernel > 0 ? v / ns.kernel : null;
+      }
+      results.push({
+        program: p.name,
+        section: p.section,
+        hook: p.hook,
+        frame: f.name,
+        frame_len: f.bytes.length,
+        ns_per_packet: ns,
+        ratio_to_kernel: ratio,
+        retval,
+        method,
+      });
+    }
+    if (kernel.ok && kprog !== undefined) await kernel.runner.closeHandle(kprog.handle);
+  }
+  if (kernel.ok) await kernel.runner.close();
+
+  const report: BenchReport = {
+    version: 1,
+    date: new Date().toISOString(),
+    host: { node: process.version, platform: process.platform, kernel: release(), cpu: cpus()[0]?.model ?? 'unknown', ncpus: cpus().length },
+    unavailable,
+    results,
+    replay: null,
+  };
+
+  const cols = ['interp', 'jit', 'kernel'];
+  for (const e of engines) if (!cols.includes(e)) cols.splice(cols.length - 1, 0, e);
+  const header = ['program', 'frame', 'len', ...cols.map((c) => `${c} ns`), ...cols.filter((c) => c !== 'kernel').map((c) => `${c}/kernel`), 'retval'];
+  const rows = results.map((r) => [
+    r.program,
+    r.frame,
+    String(r.frame_len),
+    ...cols.map((c) => fmt(r.ns_per_packet[c] ?? null)),
+    ...cols.filter((c) => c !== 'kernel').map((c) => (r.ratio_to_kernel[c] == null ? '—' : `${fmt(r.ratio_to_kernel[c], 2)}x`)),
+    [...new Set(Object.values(r.retval).filter((v) => v !== null))].join('/'),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+  for (const [k, why] of Object.entries(unavailable)) console.log(`${k}: not measured — ${why}`);
+  const disagree = results.filter((r) => new Set(Object.values(r.retval).filter((v) => v !== null)).size > 1);
+  for (const r of disagree) console.log(`WARNING: ${r.program}/${r.frame}: runners disagree on the return value: ${JSON.stringify(r.retval)}`);
+
+  if (jsonFile !== undefined) {
+    const out = resolve(jsonFile);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`wrote ${out}`);
+  }
+  if (disagree.length > 0) process.exitCode = 1;
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exitCode = 1;
+});
