@@ -108,6 +108,8 @@ export interface MapSpec {
   /** BTF type ids of key/value, when the map is BTF-defined (0 when unknown). */
   btfKeyTypeId?: number;
   btfValueTypeId?: number;
+  /** Byte offset of a `struct bpf_spin_lock` in the value (from BTF), when the value has one. */
+  spinLockOffset?: number;
   /** map_extra (bloom filter hashes, arena address), numa node. */
   mapExtra?: bigint;
 }

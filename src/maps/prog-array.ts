@@ -1,0 +1,60 @@
+/**
+ * prog-array — BPF_MAP_TYPE_PROG_ARRAY (kernel/bpf/arraymap.c, prog_array_map_ops): slots hold
+ * programs for bpf_tail_call. A slot names a program registered in the MapRegistry (by name or
+ * id); its executable may be attached later (MapRegistry.registerProgram), so objects whose
+ * PROG_ARRAY is initialised declaratively can be wired before their programs are prepared.
+ */
+import type { Executable } from '../vm/program.js';
+import type { MapErrno, MapSpec } from './spec.js';
+import { Errno } from './errno.js';
+import type { MapHost } from './base.js';
+import { FdArrayMap } from './fd-array.js';
+
+/** ProgRef is what a PROG_ARRAY slot holds: a registered program id. */
+export interface ProgRef {
+  readonly id: number;
+}
+
+/** ProgArrayMap is a PROG_ARRAY. */
+export class ProgArrayMap extends FdArrayMap<ProgRef> {
+  constructor(host: MapHost, spec: MapSpec, id: number) {
+    super(host, spec, id);
+  }
+
+  protected resolve(value: number): ProgRef | MapErrno {
+    return this.host.programById(value) === undefined ? -Errno.EBADF : { id: value };
+  }
+
+  protected idOf(obj: ProgRef): number {
+    return obj.id;
+  }
+
+  /** setProgram stores a program (by name, registering it, or as an executable) in slot `index`. */
+  setProgram(index: number, prog: string | Executable): MapErrno {
+    const name = typeof prog === 'string' ? prog : prog.spec.name;
+    const id = this.host.registerProgram(name);
+    if (typeof prog !== 'string') {
+      const p = this.host.programById(id);
+      if (p !== undefined) p.exe = prog;
+    }
+    return this.setSlot(index, { id });
+  }
+
+  /** programName returns the name of the program in slot `index`. */
+  programName(index: number): string | undefined {
+    const ref = this.slot(index);
+    return ref === undefined ? undefined : this.host.programById(ref.id)?.name;
+  }
+
+  /** executable returns the executable in slot `index`, undefined when empty or not yet prepared. */
+  executable(index: number): Executable | undefined {
+    const ref = this.slot(index);
+    return ref === undefined ? undefined : this.host.programById(ref.id)?.exe;
+  }
+
+  override setSlotRef(index: number, ref: string): string | undefined {
+    if (index >= this.spec.maxEntries) return `index past max_entries ${this.spec.maxEntries}`;
+    this.setProgram(index, ref);
+    return undefined;
+  }
+}
