@@ -1,0 +1,391 @@
+/**
+ * skb — the sk_buff the TC hook runs on, backed by VM memory, and the `__sk_buff` struct programs
+ * see, field by field with the kernel's access rules for SCHED_CLS / SCHED_ACT.
+ *
+ * The packet lives in one large VM region standing for skb->head .. skb->end; `data` and `len`
+ * move inside it as helpers push and pull headers (the kernel reallocates the head when room runs
+ * out; that only changes addresses, which programs must reload after such helpers anyway). The
+ * skb is always linear (BPF_PROG_TEST_RUN builds a linear skb and no helper makes it
+ * non-linear). Header offsets (mac/network/transport) are relative to head, ~0 when unset, like
+ * the kernel's u16 offsets.
+ *
+ * `__sk_buff` fields that programs may write (mark, priority, tc_index, tc_classid, cb[],
+ * queue_mapping, tstamp) are stored in the ctx region; `pullCtx` takes them back into the skb
+ * with the kernel's store semantics (bpf_convert_ctx_access: u16 fields truncate, a
+ * queue_mapping of 0xffff or more is ignored) and `pushCtx` rewrites every field. Helpers call
+ * both around their work; hooks call pullCtx after the program returns.
+ */
+import { type CtxAccessPolicy, type Memory, type Region, RegionKind } from '../vm/memory.js';
+import { ETH_HLEN } from './xdp.js';
+import type { NetDevice } from './datapath.js';
+
+/** SkBuffField gives the byte offsets of `struct __sk_buff` (include/uapi/linux/bpf.h). */
+export const SkBuffField = {
+  len: 0,
+  pkt_type: 4,
+  mark: 8,
+  queue_mapping: 12,
+  protocol: 16,
+  vlan_present: 20,
+  vlan_tci: 24,
+  vlan_proto: 28,
+  priority: 32,
+  ingress_ifindex: 36,
+  ifindex: 40,
+  tc_index: 44,
+  cb: 48,
+  hash: 68,
+  tc_classid: 72,
+  data: 76,
+  data_end: 80,
+  napi_id: 84,
+  family: 88,
+  remote_ip4: 92,
+  local_ip4: 96,
+  remote_ip6: 100,
+  local_ip6: 116,
+  remote_port: 132,
+  local_port: 136,
+  data_meta: 140,
+  flow_keys: 144,
+  tstamp: 152,
+  wire_len: 160,
+  gso_segs: 164,
+  sk: 168,
+  gso_size: 176,
+  tstamp_type: 180,
+  hwtstamp: 184,
+  SIZE: 192,
+} as const;
+
+/** CB_SIZE: cb[5] is 20 bytes (QDISC_CB_PRIV_LEN). */
+export const CB_SIZE = 20;
+
+/** PacketType holds skb->pkt_type values (include/uapi/linux/if_packet.h). */
+export const PacketType = { HOST: 0, BROADCAST: 1, MULTICAST: 2, OTHERHOST: 3, OUTGOING: 4, LOOPBACK: 5 } as const;
+
+/** ChecksumState holds skb->ip_summed values. */
+export const ChecksumState = { NONE: 0, UNNECESSARY: 1, COMPLETE: 2, PARTIAL: 3 } as const;
+
+/** ETH_P_* values used by the hooks (host order). */
+export const EthP = {
+  IP: 0x0800,
+  ARP: 0x0806,
+  IPV6: 0x86dd,
+  TEB: 0x6558,
+  P8021Q: 0x8100,
+  P8021AD: 0x88a8,
+  P802_3: 0x0001,
+  P802_2: 0x0004,
+  P802_3_MIN: 0x0600,
+} as const;
+
+/** UNSET_HEADER marks a header offset that was never set ((u16)~0U). */
+export const UNSET_HEADER = 0xffff;
+
+/**
+ * skbTcCtxPolicy is tc_cls_act_is_valid_access over bpf_skb_is_valid_access (net/core/filter.c)
+ * for SCHED_CLS and SCHED_ACT programs.
+ */
+export function skbTcCtxPolicy(): CtxAccessPolicy {
+  const F = SkBuffField;
+  return (off, size, write) => {
+    if (write) {
+      const ok =
+        (off >= F.mark && off < F.mark + 4) ||
+        (off >= F.tc_index && off < F.tc_index + 4) ||
+        (off >= F.priority && off < F.priority + 4) ||
+        (off >= F.tc_classid && off < F.tc_classid + 4) ||
+        (off >= F.cb && off < F.cb + CB_SIZE) ||
+        (off >= F.tstamp && off < F.tstamp + 8) ||
+        (off >= F.queue_mapping && off < F.queue_mapping + 4);
+      if (!ok) return false;
+    }
+    // tc_cls_act_is_valid_access: the socket fields are not available to TC.
+    if (off >= F.family && off < F.local_port + 4) return false;
+    if (off === F.tstamp_type) return !write && size === 1;
+    // bpf_skb_is_valid_access
+    if (off < 0 || off >= F.SIZE) return false;
+    if (off % size !== 0) return false;
+    if (off >= F.cb && off < F.cb + CB_SIZE) return off + size <= F.cb + CB_SIZE;
+    if (
+      (off >= F.data && off < F.data + 4) ||
+      (off >= F.data_end && off < F.data_end + 4) ||
+      (off >= F.data_meta && off < F.data_meta + 4)
+    ) {
+      return size === 4;
+    }
+    if (off >= F.flow_keys && off < F.flow_keys + 8) return false;
+    if (off >= F.hwtstamp && off < F.hwtstamp + 8) return !write && size === 8;
+    if (off >= F.tstamp && off < F.tstamp + 8) return size === 8;
+    if (off >= F.sk && off < F.sk + 8) return !write && size === 8 && off === F.sk;
+    if (off > F.tstamp_type && off < F.hwtstamp) return false;
+    if (write) return size === 4;
+    // Narrow reads: 1, 2 or 4 bytes, aligned (bpf_ctx_narrow_access_ok).
+    return size === 1 || size === 2 || size === 4;
+  };
+}
+
+/** SKB_REGION_SIZE: room for the largest skb (BPF_SKB_MAX_LEN) pushed and pulled either way. */
+export const SKB_REGION_SIZE = 0x10000;
+/** SKB_HEAD_RESERVE: where data starts within the region when an skb is built. */
+export const SKB_HEAD_RESERVE = 0x6000;
+/** BPF_SKB_MAX_LEN is SKB_MAX_ALLOC: 4 pages minus the shared info (net/core/filter.c). */
+export const BPF_SKB_MAX_LEN = 4 * 4096 - 320;
+
+/** SkBuffInit describes an skb to build from a frame. */
+export interface SkBuffInit {
+  /** The receiving device (eth_type_trans compares the destination MAC with it). */
+  dev: NetDevice;
+  /** Metadata bytes kept before the frame (XDP data_meta carried into the skb). */
+  meta?: Uint8Array;
+  /** True when the skb has an owning socket (BPF_PROG_TEST_RUN attaches a dummy one). */
+  hasSocket?: boolean;
+  /** skb->tc_at_ingress. */
+  atIngress?: boolean;
+}
+
+/** SkBuff is the kernel's sk_buff for one packet, in VM memory. */
+export class SkBuff {
+  readonly mem: Memory;
+  readonly pkt: Region;
+  readonly ctx: Region;
+  /** skb->head as a VM address. */
+  readonly head: number;
+  data = 0;
+  len = 0;
+  metaLen = 0;
+  macHeader = UNSET_HEADER;
+  networkHeader = UNSET_HEADER;
+  transportHeader = UNSET_HEADER;
+  macLen = 0;
+  /** skb->protocol in host order (e.g. 0x0800). */
+  protocol = 0;
+  pktType: number = PacketType.HOST;
+  mark = 0;
+  priority = 0;
+  queueMapping = 0;
+  tcIndex = 0;
+  tcClassid = 0;
+  hash = 0;
+  l4Hash = false;
+  swHash = false;
+  vlanPresent = false;
+  vlanTci = 0;
+  /** vlan_proto in host order. */
+  vlanProto = 0;
+  dev: NetDevice;
+  skbIif = 0;
+  napiId = 0;
+  tstamp = 0n;
+  hwtstamp = 0n;
+  wireLen = 0;
+  gsoSegs = 0;
+  gsoSize = 0;
+  ipSummed: number = ChecksumState.NONE;
+  csum = 0;
+  csumLevel = 0;
+  encapsulation = false;
+  hasSocket = false;
+  atIngress = false;
+
+  constructor(mem: Memory, dev: NetDevice) {
+    this.mem = mem;
+    this.pkt = mem.map(RegionKind.Packet, 'sk_buff', SKB_REGION_SIZE);
+    this.ctx = mem.map(RegionKind.Context, '__sk_buff', SkBuffField.SIZE, { ctxPolicy: skbTcCtxPolicy() });
+    this.head = this.pkt.start;
+    this.dev = dev;
+  }
+
+  /** ctxAddr is the address of the __sk_buff (the program's r1). */
+  get ctxAddr(): number {
+    return this.ctx.start;
+  }
+
+  /** dataOff is skb->data - skb->head. */
+  get dataOff(): number {
+    return this.data - this.head;
+  }
+
+  /** bytes returns a live view of the packet, [data, data + len). */
+  bytes(): Uint8Array {
+    return this.mem.u8.subarray(this.data, this.data + this.len);
+  }
+
+  /**
+   * reset rebuilds the skb around `frame` with data at the frame's first byte and every field
+   * cleared, as build_skb + skb_put would; the caller then runs ethTypeTrans and pushes as needed.
+   */
+  reset(frame: Uint8Array, init: SkBuffInit): void {
+    const u8 = this.mem.u8;
+    u8.fill(0, this.pkt.start, this.pkt.start + SKB_REGION_SIZE);
+    u8.fill(0, this.ctx.start, this.ctx.start + SkBuffField.SIZE);
+    this.data = this.head + SKB_HEAD_RESERVE;
+    u8.set(frame, this.data);
+    this.len = frame.length;
+    const meta = init.meta ?? new Uint8Array(0);
+    u8.set(meta, this.data - meta.length);
+    this.metaLen = meta.length;
+    this.macHeader = UNSET_HEADER;
+    this.networkHeader = UNSET_HEADER;
+    this.transportHeader = UNSET_HEADER;
+    this.macLen = 0;
+    this.protocol = 0;
+    this.pktType = PacketType.HOST;
+    this.mark = 0;
+    this.priority = 0;
+    this.queueMapping = 0;
+    this.tcIndex = 0;
+    this.tcClassid = 0;
+    this.hash = 0;
+    this.l4Hash = false;
+    this.swHash = false;
+    this.vlanPresent = false;
+    this.vlanTci = 0;
+    this.vlanProto = 0;
+    this.dev = init.dev;
+    this.skbIif = 0;
+    this.napiId = 0;
+    this.tstamp = 0n;
+    this.hwtstamp = 0n;
+    this.wireLen = 0;
+    this.gsoSegs = 0;
+    this.gsoSize = 0;
+    this.ipSummed = ChecksumState.NONE;
+    this.csum = 0;
+    this.csumLevel = 0;
+    this.encapsulation = false;
+    this.hasSocket = init.hasSocket ?? false;
+    this.atIngress = init.atIngress ?? false;
+    this.cb().fill(0);
+  }
+
+  /** cb returns the live 20 bytes of qdisc_skb_cb->data (stored in the ctx). */
+  cb(): Uint8Array {
+    return this.mem.u8.subarray(this.ctx.start + SkBuffField.cb, this.ctx.start + SkBuffField.cb + CB_SIZE);
+  }
+
+  /**
+   * ethTypeTrans is eth_type_trans (net/ethernet/eth.c): sets the mac header at data, pulls
+   * ETH_HLEN, classifies pkt_type against the device's address, sets the network header and
+   * returns skb->protocol. Callers guarantee len >= ETH_HLEN.
+   */
+  ethTypeTrans(): number {
+    const u8 = this.mem.u8;
+    const d = this.data;
+    this.macHeader = this.dataOff;
+    this.pull(ETH_HLEN);
+    const dev = this.dev;
+    let same = true;
+    for (let i = 0; i < 6; i++) if (u8[d + i] !== dev.mac[i]) same = false;
+    if (!same) {
+      if ((u8[d] & 1) !== 0) {
+        let bcast = true;
+        for (let i = 0; i < 6; i++) if (u8[d + i] !== dev.broadcast[i]) bcast = false;
+        this.pktType = bcast ? PacketType.BROADCAST : PacketType.MULTICAST;
+      } else {
+        this.pktType = PacketType.OTHERHOST;
+      }
+    }
+    const proto = (u8[d + 12] << 8) | u8[d + 13];
+    if (proto >= EthP.P802_3_MIN) this.protocol = proto;
+    else if (this.len >= 2 && u8[this.data] === 0xff && u8[this.data + 1] === 0xff) this.protocol = EthP.P802_3;
+    else this.protocol = EthP.P802_2;
+    this.networkHeader = this.dataOff;
+    return this.protocol;
+  }
+
+  /** push is __skb_push: data moves back `n` bytes, metadata moving with it. */
+  push(n: number): void {
+    this.moveMeta(-n);
+    this.data -= n;
+    this.len += n;
+  }
+
+  /** pull is __skb_pull: data moves forward `n` bytes, metadata moving with it. */
+  pull(n: number): void {
+    this.moveMeta(n);
+    this.data += n;
+    this.len -= n;
+  }
+
+  /** moveMeta keeps the metadata right before data when data moves by `delta`. */
+  private moveMeta(delta: number): void {
+    if (this.metaLen === 0) return;
+    const u8 = this.mem.u8;
+    u8.copyWithin(this.data - this.metaLen + delta, this.data - this.metaLen, this.data);
+  }
+
+  /** networkOffset is skb_network_offset: network header relative to data. */
+  get networkOffset(): number {
+    return this.networkHeader - this.dataOff;
+  }
+
+  /** macHeaderWasSet is skb_mac_header_was_set. */
+  get macHeaderWasSet(): boolean {
+    return this.macHeader !== UNSET_HEADER;
+  }
+
+  /** transportHeaderWasSet is skb_transport_header_was_set. */
+  get transportHeaderWasSet(): boolean {
+    return this.transportHeader !== UNSET_HEADER;
+  }
+
+  /** clearHash is skb_clear_hash. */
+  clearHash(): void {
+    this.hash = 0;
+    this.swHash = false;
+    this.l4Hash = false;
+  }
+
+  /**
+   * pullCtx takes the program-writable __sk_buff fields back from the ctx with the kernel's store
+   * semantics (bpf_convert_ctx_access).
+   */
+  pullCtx(): void {
+    const dv = this.mem.dv;
+    const c = this.ctx.start;
+    const F = SkBuffField;
+    this.mark = dv.getUint32(c + F.mark, true);
+    this.priority = dv.getUint32(c + F.priority, true);
+    this.tcIndex = dv.getUint32(c + F.tc_index, true) & 0xffff;
+    this.tcClassid = dv.getUint32(c + F.tc_classid, true) & 0xffff;
+    const qm = dv.getUint32(c + F.queue_mapping, true);
+    if (qm < 0xffff) this.queueMapping = qm;
+    this.tstamp = dv.getBigUint64(c + F.tstamp, true);
+  }
+
+  /** pushCtx writes every __sk_buff field and moves the packet region to [data_meta, data_end). */
+  pushCtx(): void {
+    const dv = this.mem.dv;
+    const c = this.ctx.start;
+    const F = SkBuffField;
+    const bswap16 = (v: number): number => ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
+    dv.setUint32(c + F.len, this.len, true);
+    dv.setUint32(c + F.pkt_type, this.pktType, true);
+    dv.setUint32(c + F.mark, this.mark >>> 0, true);
+    dv.setUint32(c + F.queue_mapping, this.queueMapping, true);
+    dv.setUint32(c + F.protocol, bswap16(this.protocol), true);
+    dv.setUint32(c + F.vlan_present, this.vlanPresent ? 1 : 0, true);
+    dv.setUint32(c + F.vlan_tci, this.vlanTci, true);
+    dv.setUint32(c + F.vlan_proto, bswap16(this.vlanProto), true);
+    dv.setUint32(c + F.priority, this.priority >>> 0, true);
+    dv.setUint32(c + F.ingress_ifindex, this.skbIif, true);
+    dv.setUint32(c + F.ifindex, this.dev.ifindex, true);
+    dv.setUint32(c + F.tc_index, this.tcIndex, true);
+    dv.setUint32(c + F.hash, this.hash >>> 0, true);
+    dv.setUint32(c + F.tc_classid, this.tcClassid, true);
+    dv.setUint32(c + F.data, this.data, true);
+    dv.setUint32(c + F.data_end, this.data + this.len, true);
+    dv.setUint32(c + F.napi_id, this.napiId, true);
+    dv.setUint32(c + F.data_meta, this.data - this.metaLen, true);
+    dv.setBigUint64(c + F.tstamp, this.tstamp, true);
+    dv.setUint32(c + F.wire_len, this.wireLen, true);
+    dv.setUint32(c + F.gso_segs, this.gsoSegs, true);
+    dv.setBigUint64(c + F.sk, 0n, true);
+    dv.setUint32(c + F.gso_size, this.gsoSize, true);
+    dv.setBigUint64(c + F.hwtstamp, this.hwtstamp, true);
+    this.pkt.lo = this.data - this.metaLen;
+    this.pkt.hi = this.data + this.len;
+  }
+}
