@@ -431,8 +431,8 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
       case 0xa7: R[d] ^= imm[pc]; R[d + 1] ^= imm[pc] >> 31; break;
       case 0xb7: R[d] = imm[pc]; R[d + 1] = imm[pc] >> 31; break;
       case 0xc7: arsh64(R, d, imm[pc] & 63); break;
-      case OP_SDIV64_K: sdiv64(R, d, imm[pc] >> 31, imm[pc]); break;
-      case OP_SMOD64_K: smod64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0xe7: /* OP_SDIV64_K */ sdiv64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0xf7: /* OP_SMOD64_K */ smod64(R, d, imm[pc] >> 31, imm[pc]); break;
       case 0xd7: // bswap16/32/64 (ALU64 class END, v4): unconditional swap, zero-extended
         if (imm[pc] === 16) { R[d] = bswap16(R[d]); R[d + 1] = 0; }
         else if (imm[pc] === 32) { R[d] = bswap32(R[d]); R[d + 1] = 0; }
@@ -459,8 +459,8 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         break;
       }
       case 0xcf: arsh64(R, d, R[src[pc]] & 63); break;
-      case OP_SDIV64_X: { const s = src[pc]; sdiv64(R, d, R[s + 1], R[s]); break; }
-      case OP_SMOD64_X: { const s = src[pc]; smod64(R, d, R[s + 1], R[s]); break; }
+      case 0xef: /* OP_SDIV64_X */ { const s = src[pc]; sdiv64(R, d, R[s + 1], R[s]); break; }
+      case 0xff: /* OP_SMOD64_X */ { const s = src[pc]; smod64(R, d, R[s + 1], R[s]); break; }
       // ---------------------------------------------------------------- ALU (32-bit), immediate
       case 0x04: R[d] = (R[d] + imm[pc]) | 0; R[d + 1] = 0; break;
       case 0x14: R[d] = (R[d] - imm[pc]) | 0; R[d + 1] = 0; break;
@@ -475,8 +475,8 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
       case 0xa4: R[d] ^= imm[pc]; R[d + 1] = 0; break;
       case 0xb4: R[d] = imm[pc]; R[d + 1] = 0; break;
       case 0xc4: R[d] >>= imm[pc]; R[d + 1] = 0; break;
-      case OP_SDIV32_K: R[d] = sdiv32(R[d], imm[pc]); R[d + 1] = 0; break;
-      case OP_SMOD32_K: R[d] = smod32(R[d], imm[pc]); R[d + 1] = 0; break;
+      case 0xe4: /* OP_SDIV32_K */ R[d] = sdiv32(R[d], imm[pc]); R[d + 1] = 0; break;
+      case 0xf4: /* OP_SMOD32_K */ R[d] = smod32(R[d], imm[pc]); R[d + 1] = 0; break;
       case 0xd4: // le16/le32/le64: on a little-endian machine, truncate to the width
         if (imm[pc] === 16) { R[d] &= 0xffff; R[d + 1] = 0; }
         else if (imm[pc] === 32) R[d + 1] = 0;
@@ -505,8 +505,8 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         break;
       }
       case 0xcc: R[d] >>= R[src[pc]]; R[d + 1] = 0; break;
-      case OP_SDIV32_X: R[d] = sdiv32(R[d], R[src[pc]]); R[d + 1] = 0; break;
-      case OP_SMOD32_X: R[d] = smod32(R[d], R[src[pc]]); R[d + 1] = 0; break;
+      case 0xec: /* OP_SDIV32_X */ R[d] = sdiv32(R[d], R[src[pc]]); R[d + 1] = 0; break;
+      case 0xfc: /* OP_SMOD32_X */ R[d] = smod32(R[d], R[src[pc]]); R[d + 1] = 0; break;
       // ---------------------------------------------------------------- LD: lddw (src 0 only)
       case 0x18: R[d] = imm[pc]; R[d + 1] = imm[pc + 1]; pc += 2; continue;
       // ---------------------------------------------------------------- LDX
@@ -701,7 +701,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         }
         break;
       }
-      case OP_TAIL_CALL: {
+      case 0xe5: /* OP_TAIL_CALL */ {
         // kernel/bpf/core.c JMP_TAIL_CALL: r2 = prog array, r3 = index. On failure the program
         // goes on after the call; the count rises only when the index is in range.
         const resolver = env.tailCall;
@@ -719,7 +719,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         pc = 0;
         continue;
       }
-      case OP_LOCAL_CALL: {
+      case 0xf5: /* OP_LOCAL_CALL */ {
         if (depth + 1 >= MAX_CALL_FRAMES) {
           st.budget = budget;
           return makeFault(code, pc, FaultCode.CallDepth, `bpf-to-bpf call would exceed ${MAX_CALL_FRAMES} call frames`);
