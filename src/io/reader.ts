@@ -1,0 +1,202 @@
+/**
+ * reader — the machinery every capture reader shares: the async-iterable CaptureReader, the
+ * per-file context (interfaces, notes, errors with file and byte offset) and the link-type policy.
+ *
+ * Format parsers (pcap.ts, pcapng.ts) are async generators over a ByteSource. They yield each
+ * good frame as soon as it is parsed and throw a CaptureError at the first bad record, so a caller
+ * has processed every frame before the error when it sees it. A reader over a path can be iterated
+ * again (it reopens the file); one over a Readable only once.
+ */
+import { basename } from 'node:path';
+import { CaptureError, UsageError, type ErrorFields } from '../errors.js';
+import { ByteSource, DEFAULT_CHUNK, type CaptureSource } from './byte-source.js';
+import type { CaptureInterface, CaptureNote, EpbVerdict, Frame, ReadOptions } from './frames.js';
+import { conversionNote, isConvertible, LINKTYPE, linkTypeName, toEthernet } from './linktype.js';
+
+/** CaptureFormat names a capture file format. */
+export type CaptureFormat = 'pcap' | 'pcapng';
+
+/** ParseFn is a format parser: it yields frames from the source and throws CaptureError on bad input. */
+export type ParseFn = (src: ByteSource, ctx: ReaderContext) => AsyncGenerator<Frame, void, undefined>;
+
+/** FormatPicker chooses the parser from the first 4 bytes read little-endian (undefined: fewer than 4 bytes). */
+export type FormatPicker = (magic: number | undefined, ctx: ReaderContext) => { format: CaptureFormat; parse: ParseFn };
+
+/** LinkMode says how frames of an interface are handed out. */
+const LinkMode = { Unchecked: 0, AsIs: 1, Convert: 2 } as const;
+type LinkMode = (typeof LinkMode)[keyof typeof LinkMode];
+
+/** InterfaceState is a reader's working state for one interface. */
+export interface InterfaceState {
+  info: CaptureInterface;
+  mode: LinkMode;
+  /** caplenLimit is the largest captured length accepted (snaplen, bounded by MAX_CAPLEN). */
+  caplenLimit: number;
+}
+
+/** ReaderContext carries a reader's per-file state and builds frames, notes and errors. */
+export class ReaderContext {
+  readonly interfaces: CaptureInterface[] = [];
+  readonly notes: CaptureNote[] = [];
+  private frameIndex = 0;
+  private readonly noted = new Set<string>();
+
+  constructor(
+    /** file names the capture in errors and notes. */
+    readonly file: string,
+    private readonly convert: boolean,
+    private readonly onNote: ((note: CaptureNote) => void) | undefined,
+  ) {}
+
+  /** error builds a CaptureError naming the file and byte offset. */
+  error(code: string, what: string, offset: number, fields: ErrorFields = {}): CaptureError {
+    return new CaptureError(code, `${this.file}: byte ${offset}: ${what}`, { file: this.file, offset, ...fields });
+  }
+
+  /** note records a note; with a `key`, only the first note of that key is kept. */
+  note(code: string, message: string, offset: number, interfaceIndex?: number, key?: string): void {
+    if (key !== undefined) {
+      if (this.noted.has(key)) return;
+      this.noted.add(key);
+    }
+    const n: CaptureNote = { code, message: `${this.file}: ${message}`, file: this.file, offset };
+    if (interfaceIndex !== undefined) n.interfaceIndex = interfaceIndex;
+    this.notes.push(n);
+    this.onNote?.(n);
+  }
+
+  /** addInterface registers an interface and returns its working state. */
+  addInterface(info: Omit<CaptureInterface, 'index'>, caplenLimit: number): InterfaceState {
+    const full: CaptureInterface = { index: this.interfaces.length, ...info };
+    this.interfaces.push(full);
+    if (full.fcsLen !== undefined && full.fcsLen > 0) {
+      this.note('FCS_PRESENT', `interface ${full.index} frames end with a ${full.fcsLen}-byte FCS, left in place`, full.fileOffset, full.index);
+    }
+    return { info: full, mode: LinkMode.Unchecked, caplenLimit };
+  }
+
+  /**
+   * useInterface settles how an interface's frames are handed out, the first time one is read:
+   * Ethernet as is, SLL/SLL2/raw IP converted (with a note), anything else refused.
+   */
+  useInterface(st: InterfaceState, offset: number): void {
+    if (st.mode !== LinkMode.Unchecked) return;
+    const lt = st.info.linkType;
+    if (lt === LINKTYPE.ETHERNET || !this.convert) {
+      st.mode = LinkMode.AsIs;
+      return;
+    }
+    if (!isConvertible(lt)) {
+      throw this.error(
+        'CAPTURE_LINKTYPE',
+        `link type ${linkTypeName(lt)} of interface ${st.info.index} is not supported (xdpsim reads Ethernet, and converts LINUX_SLL, LINUX_SLL2 and raw IP to Ethernet)`,
+        offset,
+        { linkType: lt, interfaceIndex: st.info.index },
+      );
+    }
+    st.mode = LinkMode.Convert;
+    st.info.convertedFrom = lt;
+    this.note('LINKTYPE_CONVERTED', `interface ${st.info.index}: ${conversionNote(lt)}`, offset, st.info.index);
+  }
+
+  /** frame builds the Frame for captured bytes (already a private copy), converting if needed. */
+  frame(
+    st: InterfaceState,
+    data: Uint8Array,
+    origLen: number,
+    tsSec: number,
+    tsNsec: number,
+    fileOffset: number,
+    comment: string | undefined,
+    flags: number | undefined,
+    verdicts: EpbVerdict[] | undefined,
+  ): Frame {
+    let linkType = st.info.linkType;
+    if (st.mode === LinkMode.Convert) {
+      const c = toEthernet(linkType, data, origLen);
+      if (c.problem !== undefined) {
+        this.note(c.problem.startsWith('frame of') ? 'LINKTYPE_SHORT_FRAME' : 'RAW_IP_VERSION', `frame ${this.frameIndex}: ${c.problem}`, fileOffset, st.info.index, `conv:${st.info.index}:${c.problem}`);
+      }
+      data = c.data;
+      origLen = c.origLen;
+      linkType = LINKTYPE.ETHERNET;
+    }
+    return {
+      data,
+      origLen,
+      tsSec,
+      tsNsec,
+      interfaceIndex: st.info.index,
+      linkType,
+      comment,
+      flags,
+      verdicts,
+      index: this.frameIndex++,
+      fileOffset,
+    };
+  }
+}
+
+/**
+ * CaptureReader is an async iterable of the frames of one capture. `interfaces` and `notes` fill
+ * in as it is read; `format` is known once the first bytes are read.
+ */
+export class CaptureReader implements AsyncIterable<Frame> {
+  /** file names the capture in errors and notes. */
+  readonly file: string;
+  private ctx: ReaderContext;
+  private used = false;
+  private fmt: CaptureFormat | undefined;
+
+  constructor(
+    private readonly source: CaptureSource,
+    private readonly opts: ReadOptions,
+    private readonly pick: FormatPicker,
+  ) {
+    this.file = opts.fileName ?? (typeof source === 'string' ? basename(source) : '<stream>');
+    this.ctx = this.newContext();
+  }
+
+  /** interfaces lists the capture's interfaces seen so far. */
+  get interfaces(): readonly CaptureInterface[] {
+    return this.ctx.interfaces;
+  }
+
+  /** notes lists what the reader did or noticed so far (conversions, skipped blocks). */
+  get notes(): readonly CaptureNote[] {
+    return this.ctx.notes;
+  }
+
+  /** format is the file format once known. */
+  get format(): CaptureFormat | undefined {
+    return this.fmt;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Frame, void, undefined> {
+    if (typeof this.source !== 'string') {
+      if (this.used) throw new UsageError('CAPTURE_REUSED', `${this.file}: a capture read from a stream can be iterated only once`, { file: this.file });
+    }
+    if (this.used) this.ctx = this.newContext();
+    this.used = true;
+    const src = ByteSource.open(this.source, this.file, this.opts.chunkSize ?? DEFAULT_CHUNK);
+    try {
+      const magic = (await src.need(4)) ? src.view.getUint32(src.pos, true) : undefined;
+      const { format, parse } = this.pick(magic, this.ctx);
+      this.fmt = format;
+      yield* parse(src, this.ctx);
+    } finally {
+      await src.close();
+    }
+  }
+
+  /** collect reads every frame into an array (for small captures and tests). */
+  async collect(): Promise<Frame[]> {
+    const out: Frame[] = [];
+    for await (const f of this) out.push(f);
+    return out;
+  }
+
+  private newContext(): ReaderContext {
+    return new ReaderContext(this.file, this.opts.convertLinkTypes ?? true, this.opts.onNote);
+  }
+}
