@@ -33,6 +33,8 @@ export interface BenchResult {
   retval: Record<string, number | null>;
   /** How each figure was measured (packets timed, repeat, method). */
   method: Record<string, string>;
+  /** Why a runner's figure is null for this program (e.g. it needs the object loader). */
+  skipped: Record<string, string>;
 }
 
 /** ReplayBench is end-to-end replay throughput next to tcpdump on the same capture. */

@@ -17,8 +17,12 @@
  *    unconditional `ja`/`gotol` always follows a conditional jump that skips over it;
  *  - reserved fields are zero (the kernel refuses non-zero unused src/dst/off/imm).
  *
- * Layout: prologue (registers, stack), body, epilogue. Every forward jump lands inside the body
- * or at the epilogue. With `foldState` (the default) the epilogue folds r1..r9 and every stack
+ * Layout: the main function, then 0..3 subprograms (BPF-to-BPF calls go only to later ones, so
+ * there is no recursion); each function is prologue (registers, its own stack frame), body,
+ * epilogue. Every forward jump lands inside its function's body or at its epilogue. Bodies mix
+ * ALU, stack accesses, forward jumps, local calls (after which r1..r5 are re-initialised, since
+ * the verifier marks them unreadable; r6..r9 must survive the call) and bounded loops (a
+ * counter nobody else writes, a backward jne). With `foldState` (the default) the epilogue folds r1..r9 and every stack
  * slot into r0 (xor, then multiply by an odd constant), so a wrong register or a wrong stored
  * byte anywhere shows up in the single 64-bit result the kernel wrapper can report.
  *
@@ -77,6 +81,10 @@ export interface RandomProgramOptions {
   readonly stackBytes?: number;
   /** Fold r1..r9 and the stack into r0 before exit (see the module comment). Default true. */
   readonly foldState?: boolean;
+  /** Subprograms called with BPF-to-BPF calls (0..3; each may call later ones). Default 0..2. */
+  readonly subprograms?: number;
+  /** Emit bounded loops (a counter register, a short body, a backward jne). Default true. */
+  readonly loops?: boolean;
 }
 
 /** RandomProgram is one generated program with what produced it. */
@@ -131,17 +139,46 @@ interface Item {
   jumpSlot?: number;
   /** The jump's offset lives in imm (gotol) instead of off. */
   offInImm?: boolean;
+  /** For `call local`: the subprogram called (its imm is patched when all functions are placed). */
+  callee?: number;
+}
+
+/** Laid-out function: its slots and the local calls to patch (slot within the function, callee). */
+interface Placed {
+  insns: Insn[];
+  calls: Array<{ slot: number; callee: number }>;
+}
+
+/** GenConfig holds the options every function of one program shares. */
+interface GenConfig {
+  readonly v4: boolean;
+  readonly atomics: boolean;
+  readonly loops: boolean;
+  readonly stackBytes: number;
+  readonly subprograms: number;
 }
 
 class Generator {
   private readonly items: Item[] = [];
+  /** Registers that must not be written (a loop counter while its loop body is generated). */
+  private readonly reserved = new Set<number>();
+  private readonly v4: boolean;
+  private readonly atomics: boolean;
+  private readonly stackBytes: number;
 
+  /**
+   * @param fn index of this function: -1 for the main program, else the subprogram's index;
+   *   a function calls only subprograms with a higher index, so calls never recurse.
+   */
   constructor(
     private readonly rng: Rng,
-    private readonly v4: boolean,
-    private readonly atomics: boolean,
-    private readonly stackBytes: number,
-  ) {}
+    private readonly cfg: GenConfig,
+    private readonly fn: number,
+  ) {
+    this.v4 = cfg.v4;
+    this.atomics = cfg.atomics;
+    this.stackBytes = cfg.stackBytes;
+  }
 
   imm32(): number {
     const r = this.rng;
@@ -157,8 +194,17 @@ class Generator {
     return [r.u32() | 0, r.u32() | 0];
   }
 
+  /** reg picks a register to read. */
   reg(): number {
     return this.rng.below(10);
+  }
+
+  /** wreg picks a register to write (never a reserved loop counter). */
+  wreg(): number {
+    for (;;) {
+      const r = this.rng.below(10);
+      if (!this.reserved.has(r)) return r;
+    }
   }
 
   /** stackOff returns a negative r10 offset aligned to `size` inside the used area. */
@@ -170,9 +216,14 @@ class Generator {
     return [makeInsn(0x18, dst, 0, 0, lo), makeInsn(0, 0, 0, 0, hi)];
   }
 
+  /**
+   * prologue initialises registers and the stack area. A subprogram receives r1..r5 from its
+   * caller (scalars) and must initialise r0 and r6..r9 itself (the verifier marks them unreadable).
+   */
   prologue(): Insn[] {
     const out: Insn[] = [];
     for (let r = 0; r <= 9; r++) {
+      if (this.fn >= 0 && r >= 1 && r <= 5) continue;
       const kind = this.rng.below(3);
       if (kind === 0) out.push(makeInsn(ALU64 | OP.mov | K, r, 0, 0, this.imm32()));
       else if (kind === 1) out.push(makeInsn(ALU | OP.mov | K, r, 0, 0, this.imm32()));
@@ -189,7 +240,7 @@ class Generator {
     const r = this.rng;
     const cls = r.chance(0.5) ? ALU64 : ALU;
     const width = cls === ALU64 ? 64 : 32;
-    const dst = this.reg();
+    const dst = this.wreg();
     const choice = r.below(100);
     if (choice < 40) {
       const op = r.pick(BINARY_OPS);
@@ -211,11 +262,11 @@ class Generator {
         if (imm === 0) imm = r.pick([1, -1, 3, -0x80000000]);
         return [makeInsn(cls | op | K, dst, 0, signed, imm)];
       }
-      const src = this.reg();
       const out: Insn[] = [];
-      // A zero divisor in a register is legal and has defined results; make it common.
-      if (r.chance(0.25)) out.push(makeInsn(r.chance(0.5) ? ALU | OP.mov | K : ALU64 | OP.mov | K, src, 0, 0, 0));
-      else if (r.chance(0.15)) out.push(makeInsn(ALU64 | OP.mov | K, src, 0, 0, -1));
+      const zeroable = r.chance(0.4);
+      const src = zeroable ? this.wreg() : this.reg();
+      // A zero (or all-ones) divisor in a register is legal and has defined results; make it common.
+      if (zeroable) out.push(makeInsn((r.chance(0.5) ? ALU : ALU64) | OP.mov | K, src, 0, 0, r.chance(0.6) ? 0 : -1));
       out.push(makeInsn(cls | op | X, dst, src, signed, 0));
       return out;
     }
@@ -239,15 +290,19 @@ class Generator {
     const r = this.rng;
     const size = r.pick(SIZES);
     const choice = r.below(100);
-    if (choice < 30) return [makeInsn(0x61 | size.code, this.reg(), 10, this.stackOff(size.bytes), 0)]; // ldx
+    if (choice < 30) return [makeInsn(0x61 | size.code, this.wreg(), 10, this.stackOff(size.bytes), 0)]; // ldx
     if (choice < 42 && this.v4 && size.bytes !== 8) {
-      return [makeInsn(0x81 | size.code, this.reg(), 10, this.stackOff(size.bytes), 0)]; // ldsx (MEMSX)
+      return [makeInsn(0x81 | size.code, this.wreg(), 10, this.stackOff(size.bytes), 0)]; // ldsx (MEMSX)
     }
     if (choice < 65) return [makeInsn(0x63 | size.code, 10, this.reg(), this.stackOff(size.bytes), 0)]; // stx
     if (choice < 80 || !this.atomics) return [makeInsn(0x62 | size.code, 10, 0, this.stackOff(size.bytes), this.imm32())]; // st
     const bytes = r.chance(0.5) ? 8 : 4;
     const code = bytes === 8 ? 0xdb : 0xc3;
-    return [makeInsn(code, 10, this.reg(), this.stackOff(bytes), r.pick(ATOMIC_OPS))];
+    let op: number = r.pick(ATOMIC_OPS);
+    if (op === 0xf1 && this.reserved.has(0)) op = 0xe1; // cmpxchg writes r0
+    // Fetching atomics write their source register.
+    const src = (op & 0x01) !== 0 ? this.wreg() : this.reg();
+    return [makeInsn(code, 10, src, this.stackOff(bytes), op)];
   }
 
   /** A conditional jump to a later item (target resolved at layout). */
@@ -264,11 +319,50 @@ class Generator {
 
   bodyLen = 0;
 
+  /**
+   * loop emits `rC = n; L: <straight-line body>; rC += -1; if rC != 0 goto L` with rC reserved
+   * while the body is generated, so the loop runs exactly n times (the verifier walks each
+   * iteration: counters are known constants).
+   */
+  loop(): Insn[] {
+    const r = this.rng;
+    const counter = this.wreg();
+    this.reserved.add(counter);
+    const body: Insn[] = [];
+    const n = r.range(1, 4);
+    for (let i = r.range(1, 6); i > 0; i--) body.push(...(r.chance(0.6) ? this.alu() : this.mem()));
+    this.reserved.delete(counter);
+    return [
+      makeInsn(ALU | OP.mov | K, counter, 0, 0, n),
+      ...body,
+      makeInsn(ALU64 | OP.add | K, counter, 0, 0, -1),
+      makeInsn(JMP | 0x50 | K, counter, 0, -(body.length + 2), 0), // jne counter, 0, <body start>
+    ];
+  }
+
+  /** call emits `call local <sub>` then re-initialises r1..r5 (a call leaves them unreadable). */
+  call(callee: number): Item {
+    const insns = [makeInsn(JMP | 0x80, 0, 1, 0, 0)];
+    for (let reg = 1; reg <= 5; reg++) insns.push(makeInsn(ALU64 | OP.mov | K, reg, 0, 0, this.imm32()));
+    return { insns, callee };
+  }
+
   body(n: number): void {
     this.bodyLen = n;
+    const firstCallee = this.fn + 1;
+    const canCall = firstCallee < this.cfg.subprograms;
+    // Every subprogram must be called from somewhere (check_cfg refuses unreachable code): each
+    // function calls the next one at least once, at a random point of its body.
+    let mustCallAt = canCall ? this.rng.below(n) : n;
     while (this.items.length < n) {
       const choice = this.rng.below(100);
-      if (choice < 50) this.items.push({ insns: this.alu() });
+      if (this.items.length >= mustCallAt) {
+        this.items.push(this.call(firstCallee));
+        mustCallAt = n;
+      }
+      else if (choice < 4 && canCall) this.items.push(this.call(this.rng.range(firstCallee, this.cfg.subprograms - 1)));
+      else if (choice < 8 && this.cfg.loops) this.items.push({ insns: this.loop() });
+      else if (choice < 50) this.items.push({ insns: this.alu() });
       else if (choice < 75) this.items.push({ insns: this.mem() });
       else if (choice < 92 || this.items.length + 2 >= n) this.items.push(this.condJump());
       else {
@@ -290,7 +384,7 @@ class Generator {
   }
 
   /** layout places the items and fills in the jump offsets (relative to the next slot). */
-  layout(): Insn[] {
+  layout(calls: Placed['calls'], base: number): Insn[] {
     const start: number[] = [];
     let slot = 0;
     for (const it of this.items) {
@@ -300,6 +394,7 @@ class Generator {
     start.push(slot); // the epilogue
     const out: Insn[] = [];
     this.items.forEach((it, i) => {
+      if (it.callee !== undefined) calls.push({ slot: base + start[i], callee: it.callee });
       for (let s = 0; s < it.insns.length; s++) {
         const insn = { ...it.insns[s] };
         if (it.target !== undefined && s === it.jumpSlot) {
@@ -335,12 +430,34 @@ class Generator {
 export function randomProgram(seed: number, opts: RandomProgramOptions = {}): RandomProgram {
   const rng = new Rng(seed);
   const stackBytes = opts.stackBytes ?? 64;
-  if (stackBytes <= 0 || stackBytes % 8 !== 0 || stackBytes > 256) {
-    throw new RangeError(`randomProgram: stackBytes must be a multiple of 8 in 8..256, got ${stackBytes}`);
+  if (stackBytes <= 0 || stackBytes % 8 !== 0 || stackBytes > 96) {
+    throw new RangeError(`randomProgram: stackBytes must be a multiple of 8 in 8..96, got ${stackBytes}`);
   }
-  const gen = new Generator(rng, opts.v4 ?? true, opts.atomics ?? true, stackBytes);
-  const prologue = gen.prologue();
-  gen.body(opts.bodyItems ?? rng.range(24, 64));
-  const insns = [...prologue, ...gen.layout(), ...gen.epilogue(opts.foldState ?? true)];
+  const subprograms = opts.subprograms ?? rng.range(0, 2);
+  if (!Number.isInteger(subprograms) || subprograms < 0 || subprograms > 3) {
+    throw new RangeError(`randomProgram: subprograms must be 0..3, got ${subprograms}`);
+  }
+  const cfg: GenConfig = {
+    v4: opts.v4 ?? true,
+    atomics: opts.atomics ?? true,
+    loops: opts.loops ?? true,
+    stackBytes,
+    subprograms,
+  };
+  const fold = opts.foldState ?? true;
+  // Main program first (instruction 0 is its entry), then each subprogram; calls patched last.
+  const insns: Insn[] = [];
+  const calls: Placed['calls'] = [];
+  const starts: number[] = [];
+  for (let fn = -1; fn < subprograms; fn++) {
+    if (fn >= 0) starts.push(insns.length);
+    const gen = new Generator(rng, cfg, fn);
+    const prologue = gen.prologue();
+    gen.body(fn < 0 ? (opts.bodyItems ?? rng.range(24, 64)) : rng.range(6, 20));
+    insns.push(...prologue);
+    insns.push(...gen.layout(calls, insns.length));
+    insns.push(...gen.epilogue(fold));
+  }
+  for (const c of calls) insns[c.slot] = { ...insns[c.slot], imm: starts[c.callee] - (c.slot + 1) };
   return { seed, insns, stackBytes };
 }
