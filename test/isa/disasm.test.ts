@@ -1,0 +1,165 @@
+/**
+ * disasm tests: every row of the golden llvm-objdump output (test/isa/fixtures/objdump.tsv) is
+ * disassembled and compared with the text llvm-objdump printed; when llvm-objdump-16/-19 are on
+ * PATH, the golden rows are regenerated from the same corpus and must be unchanged.
+ *
+ * The reference for a row (see src/isa/disasm.ts for why) is LLVM 16's text, except where LLVM 16
+ * prints `<unknown>` or misdecodes a v4 instruction (sdiv/smod, movsx, callx), then LLVM 19's; a
+ * 32-bit atomic other than plain add, which neither decodes without +alu32, takes the +alu32 text.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { decodeInsns } from '../../src/isa/decode.js';
+import { disasmInsn, disasmLines, disasmProgram, UNKNOWN } from '../../src/isa/disasm.js';
+import { makeInsn, type Insn } from '../../src/isa/insn.js';
+import {
+  buildRows,
+  corpus,
+  FIXTURE_PATH,
+  hasTool,
+  parseFixture,
+  TOOLS,
+  type FixtureRow,
+} from '../../scripts/gen-objdump-fixture.js';
+
+type Row = FixtureRow['texts'] & { index: number; hex: string };
+
+const FIXTURE = readFileSync(FIXTURE_PATH, 'utf8');
+const ROWS: Row[] = parseFixture(FIXTURE).map((r) => ({ index: r.index, hex: r.hex, ...r.texts }));
+
+function insnsOf(row: Row): Insn[] {
+  return decodeInsns(Uint8Array.from(row.hex.match(/../g) ?? [], (b) => parseInt(b, 16)));
+}
+
+const stripAnnotation = (s: string): string => s.replace(/ <[^<>]*>$/, '');
+
+/** llvm16Misdecodes: valid v4 encodings LLVM 16 prints with their pre-v4 meaning. */
+function llvm16Misdecodes(insn: Insn): boolean {
+  const cls = insn.opcode & 0x07;
+  const isAlu = cls === 0x04 || cls === 0x07;
+  const op = insn.opcode & 0xf0;
+  if (isAlu && (op === 0x30 || op === 0x90) && insn.off === 1) return true;
+  if (isAlu && op === 0xb0 && (insn.opcode & 0x08) !== 0 && [8, 16, ...(cls === 0x07 ? [32] : [])].includes(insn.off)) return true;
+  return insn.opcode === 0x8d;
+}
+
+/** expected picks the reference text for a row, following the rule in the file comment. */
+function expected(row: Row, insn: Insn, alu32: boolean): string {
+  const mis16 = llvm16Misdecodes(insn);
+  // Without +alu32 both LLVM versions show every 32-bit atomic as `lock ... +=` or `<unknown>`.
+  const misDefault = insn.opcode === 0xc3 && insn.imm !== 0;
+  const chain = alu32
+    ? [mis16 ? undefined : row.llvm16_alu32, row.llvm19_alu32]
+    : [mis16 || misDefault ? undefined : row.llvm16, misDefault ? undefined : row.llvm19, mis16 ? undefined : row.llvm16_alu32, row.llvm19_alu32];
+  return chain.find((t) => t !== undefined && t !== UNKNOWN) ?? UNKNOWN;
+}
+
+describe('golden fixture', () => {
+  it('covers every opcode byte and thousands of instructions', () => {
+    expect(ROWS.length).toBeGreaterThan(4000);
+    const opcodes = new Set(ROWS.map((r) => parseInt(r.hex.slice(0, 2), 16)));
+    expect(opcodes.size).toBe(256);
+  });
+
+  const tools = TOOLS.filter((t) => hasTool(t.bin));
+  it.skipIf(tools.length === 0)(
+    `matches a fresh llvm-objdump run (${tools.length === 0 ? 'skipped: no llvm-objdump-16/-19 on PATH' : tools.map((t) => t.column).join(', ')})`,
+    () => {
+      const fresh = buildRows(corpus(), tools);
+      expect(fresh.map((r) => [r.index, r.hex])).toEqual(ROWS.map((r) => [r.index, r.hex]));
+      for (const t of tools) {
+        expect(fresh.map((r) => r.texts[t.column]), t.column).toEqual(ROWS.map((r) => r[t.column]));
+      }
+    },
+  );
+});
+
+for (const alu32 of [false, true]) {
+  describe(`disasmInsn vs llvm-objdump${alu32 ? ' --mattr=+alu32' : ''}`, () => {
+    it('prints the reference text for every golden row', () => {
+      const mismatches: string[] = [];
+      for (const row of ROWS) {
+        const insns = insnsOf(row);
+        const want = stripAnnotation(expected(row, insns[0], alu32));
+        const got = disasmInsn(insns, 0, { alu32 });
+        if (got !== want) mismatches.push(`slot ${row.index} ${row.hex}: want ${JSON.stringify(want)} got ${JSON.stringify(got)}`);
+      }
+      expect(mismatches.slice(0, 200)).toEqual([]);
+    });
+
+    it('prints LLVM 16 text unchanged wherever LLVM 16 decodes a valid non-v4 instruction', () => {
+      let same = 0;
+      for (const row of ROWS) {
+        const insns = insnsOf(row);
+        const l16 = alu32 ? row.llvm16_alu32 : row.llvm16;
+        if (l16 === UNKNOWN || llvm16Misdecodes(insns[0]) || (!alu32 && insns[0].opcode === 0xc3 && insns[0].imm !== 0)) continue;
+        expect(disasmInsn(insns, 0, { alu32 })).toBe(stripAnnotation(l16));
+        same++;
+      }
+      expect(same).toBeGreaterThan(3000);
+    });
+  });
+}
+
+describe('jump annotations', () => {
+  // Mimic llvm-objdump on an object without symbols: `<.text>` or `<.text+0xN>` (N as u64 bytes).
+  const section = (rowIndex: number) => (t: number): string => {
+    const slot = rowIndex + t;
+    if (slot === 0) return '.text';
+    return `.text+0x${BigInt.asUintN(64, BigInt(slot) * 8n).toString(16)}`;
+  };
+  it('appends `<name>` from symbolize exactly where llvm-objdump annotates', () => {
+    let annotated = 0;
+    for (const row of ROWS) {
+      const insns = insnsOf(row);
+      const want = expected(row, insns[0], false);
+      // Offsets are relative to slot 0 of the one-instruction view; shift them to the row's slot.
+      const got = disasmInsn(insns, 0, { symbolize: section(row.index) });
+      expect(got, row.hex).toBe(want);
+      if (want.endsWith('>')) annotated++;
+    }
+    expect(annotated).toBeGreaterThan(500);
+  });
+});
+
+describe('disasmProgram', () => {
+  it('lays out the corpus like llvm-objdump, lddw taking two slots', () => {
+    const insns = corpus();
+    const lines = disasmProgram(insns);
+    const byIndex = new Map(disasmLines(insns).map((l) => [l.index, l.text]));
+    // llvm-objdump skips all-zero slots (it prints `...`); every row it printed is one of ours.
+    for (const row of ROWS) expect(byIndex.has(row.index), `slot ${row.index}`).toBe(true);
+    expect(lines.length).toBe(byIndex.size);
+    expect(lines[0]).toBe(`       0:\t${UNKNOWN}`);
+    const lddwAt = insns.findIndex((x) => x.opcode === 0x18 && x.src === 0 && x.dst === 9);
+    expect(byIndex.get(lddwAt)).toBe('r9 = 0x1122334455667788 ll');
+    expect(byIndex.has(lddwAt + 1)).toBe(false);
+  });
+
+  it('prints a small program', () => {
+    const prog = [
+      makeInsn(0x61, 2, 1, 0), // r2 = *(u32 *)(r1 + 0x0)
+      makeInsn(0x61, 3, 1, 4),
+      makeInsn(0xbf, 4, 2),
+      makeInsn(0x07, 4, 0, 0, 14),
+      makeInsn(0x2d, 4, 3, 2),
+      makeInsn(0x18, 0, 0, 0, 2),
+      makeInsn(0, 0, 0, 0, 0),
+      makeInsn(0x95),
+    ];
+    expect(disasmProgram(prog)).toEqual([
+      '       0:\tr2 = *(u32 *)(r1 + 0x0)',
+      '       1:\tr3 = *(u32 *)(r1 + 0x4)',
+      '       2:\tr4 = r2',
+      '       3:\tr4 += 0xe',
+      '       4:\tif r4 > r3 goto +0x2',
+      '       5:\tr0 = 0x2 ll',
+      '       7:\texit',
+    ]);
+    expect(disasmProgram(prog, { alu32: true })[0]).toBe('       0:\tw2 = *(u32 *)(r1 + 0x0)');
+  });
+
+  it('prints a truncated lddw in the last slot as <unknown>', () => {
+    expect(disasmProgram([makeInsn(0x95), makeInsn(0x18, 1, 0, 0, 1)])).toEqual(['       0:\texit', `       1:\t${UNKNOWN}`]);
+  });
+});
