@@ -136,6 +136,14 @@ export interface FunctionSpec {
   readonly lines: ReadonlyMap<number, LineInfo>;
 }
 
+/** CodeLabel is a symbol that names an instruction of an executable section. */
+export interface CodeLabel {
+  readonly section: string;
+  /** Instruction index within the section. */
+  readonly index: number;
+  readonly name: string;
+}
+
 /** GlobalVarSpec locates a global variable inside a data map. */
 export interface GlobalVarSpec {
   readonly name: string;
@@ -159,6 +167,8 @@ export interface ObjectSpec {
   readonly maps: readonly MapSpec[];
   readonly functions: readonly FunctionSpec[];
   readonly globals: readonly GlobalVarSpec[];
+  /** Named code locations (functions and clang's LBB labels) for disassembly, by section. */
+  readonly labels: readonly CodeLabel[];
   readonly btf?: Btf;
   readonly hasLineInfo: boolean;
 }
@@ -1040,6 +1050,12 @@ export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectS
   }
   if (opts.rodata !== undefined) maps = applyGlobalOverrides(ctx, maps, globals, opts.rodata);
   const functions = collectFunctionSpecs(code, ext);
+  const labels: CodeLabel[] = [];
+  for (const y of elf.symbols) {
+    const c = code.get(y.shndx);
+    if (c === undefined || y.name === '' || y.type === STT_SECTION || y.value % 8 !== 0) continue;
+    labels.push({ section: c.section.name, index: y.value / 8, name: y.name });
+  }
   return {
     name,
     file,
@@ -1050,6 +1066,7 @@ export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectS
     maps,
     functions,
     globals,
+    labels,
     ...(btf !== undefined ? { btf } : {}),
     hasLineInfo: ext !== undefined && ext.lineInfo.size > 0,
   };
