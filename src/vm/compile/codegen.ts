@@ -1,0 +1,895 @@
+/**
+ * codegen — eBPF to WebAssembly, one wasm function per function entry (see analyze.ts).
+ *
+ * Registers r0..r9 are i64 locals (r1..r5 are the parameters); r10 is the frame pointer `fp`,
+ * an i32 parameter. The control-flow graph becomes a "ladder" of nested wasm blocks in
+ * instruction order, so every forward jump is a direct `br`; when a function has backward jumps
+ * the ladder sits in a `loop` whose head dispatches on a block number with `br_table`
+ * (one indirect jump per loop iteration). This handles any CFG, reducible or not.
+ *
+ * Budget: each block charges its instruction count to the shared `left` global on entry. When
+ * fewer than that remain, a second copy of the block runs that checks before every instruction,
+ * so the E_INSN_BUDGET fault names exactly the instruction the interpreter names, after exactly
+ * the same side effects.
+ *
+ * Memory: every load/store computes the 64-bit effective address and accepts it on a fast path
+ * of a subtract and an unsigned compare against a cached region (the packet slot, the stack from
+ * this frame's bottom to the top of frame 0, and a "victim" slot for the last other region hit),
+ * then a per-instruction inline cache for context fields (their policy is per field); otherwise
+ * it calls the runtime's slow path, which does the interpreter's full check and faults with its
+ * message. The check is dropped only for r10-relative accesses at constant offsets that stay
+ * inside the current 512-byte frame (always inside the stack region's live bounds).
+ */
+import type { Insn } from '../../isa/insn.js';
+import { BPF_CMPXCHG, BPF_FETCH, BPF_XCHG, MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
+import { FaultCode } from '../fault.js';
+import { analyze, blocksFrom, Kind, type Analysis, type Block, type Refusal } from './analyze.js';
+import { BLOCK_VOID, ByteWriter, F64, I32, I64, ModuleBuilder, Op, type ValType } from './wasm.js';
+
+/** SiteKind says what a call into the runtime is about. */
+export const SiteKind = {
+  Mem: 0,
+  Helper: 1,
+  TailCall: 2,
+  Trap: 3,
+  Budget: 4,
+} as const;
+export type SiteKind = (typeof SiteKind)[keyof typeof SiteKind];
+
+/** Site describes one place where compiled code calls into the runtime. */
+export interface Site {
+  readonly kind: SiteKind;
+  readonly insn: number;
+  /** Mem: base register number, offset, access size, write. */
+  readonly base: number;
+  readonly off: number;
+  readonly size: number;
+  readonly write: boolean;
+  /** Instructions charged on block entry but not executed when this site faults. */
+  readonly refund: number;
+  /** Helper: id (callx: -1, the id comes in at run time). */
+  readonly helper: number;
+  /** Trap: the fault to raise. */
+  readonly refusal?: Refusal;
+}
+
+/** Compiled is a program translated to a wasm module, with its sites and entry exports. */
+export interface Compiled {
+  readonly wasm: Uint8Array<ArrayBuffer>;
+  readonly sites: readonly Site[];
+  /** Function entries (instruction indexes) exported as `e<insn>`. */
+  readonly entries: readonly number[];
+}
+
+/** Names of the module's imports (module "x"), shared by every program on one Memory. */
+export const IMPORT = {
+  mem: 'mem',
+  left: 'left',
+  top: 'top',
+  pRlo: 'pRlo',
+  pRm: 'pRm',
+  pWlo: 'pWlo',
+  pWm: 'pWm',
+  vRlo: 'vRlo',
+  vRm: 'vRm',
+  vWlo: 'vWlo',
+  vWm: 'vWm',
+  epoch: 'epoch',
+  slow: 'slow',
+  helper: 'helper',
+  tail: 'tail',
+  trap: 'trap',
+  r0lo: 'r0lo',
+  r0hi: 'r0hi',
+  setR0: 'setR0',
+} as const;
+
+/** The shared globals, in import order (all mutable i32). */
+export const SHARED_GLOBALS = [
+  IMPORT.left,
+  IMPORT.top,
+  IMPORT.pRlo,
+  IMPORT.pRm,
+  IMPORT.pWlo,
+  IMPORT.pWm,
+  IMPORT.vRlo,
+  IMPORT.vRm,
+  IMPORT.vWlo,
+  IMPORT.vWm,
+  IMPORT.epoch,
+] as const;
+
+/** Lowest frame pointer a bpf-to-bpf call may start from: top - (MAX_CALL_FRAMES-1)*512. */
+const DEEPEST = (MAX_CALL_FRAMES - 1) * MAX_BPF_STACK;
+
+// Global indexes (imports first, in SHARED_GLOBALS order).
+const G_LEFT = 0;
+const G_TOP = 1;
+const G_PRLO = 2;
+const G_PRM = 3;
+const G_PWLO = 4;
+const G_PWM = 5;
+const G_VRLO = 6;
+const G_VRM = 7;
+const G_VWLO = 8;
+const G_VWM = 9;
+const G_EPOCH = 10;
+
+// Function locals: params r1..r5 (0..4), fp (5); then the declared locals below.
+const L_FP = 5;
+const L_R0 = 6;
+const L_R6 = 7; // r6..r9 = 7..10
+const L_R10 = 11; // i64 copy of r10, used only when the program writes r10
+const L_A = 12; // i64 effective address
+const L_T = 13; // i64 temporary
+const L_T2 = 14; // i64 temporary
+const L_SLO = 15; // i64 bottom of the accessible stack (fp - 512)
+const L_SM = 16; // i64 (top - (fp - 512)) - 8
+const L_PC = 17; // i32 dispatch block number
+const L_X = 18; // i32 temporary
+const L_X2 = 19; // i32 temporary
+const L_F = 20; // f64 helper result
+const EXTRA_LOCALS: readonly ValType[] = [I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32, F64];
+
+const REG_LOCAL = [L_R0, 0, 1, 2, 3, 4, L_R6, L_R6 + 1, L_R6 + 2, L_R6 + 3];
+
+const FN_PARAMS: readonly ValType[] = [I64, I64, I64, I64, I64, I32];
+const ENTRY_PARAMS: readonly ValType[] = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
+
+/** Emitter writes one function body. */
+class Emitter {
+  readonly w = new ByteWriter();
+  /** Extra nesting (blocks/ifs) around the current position, on top of the block ladder. */
+  nest = 0;
+
+  op(b: number): this {
+    this.w.byte(b);
+    return this;
+  }
+  i32(v: number): this {
+    this.w.byte(Op.i32Const).s32(v);
+    return this;
+  }
+  i64(hi: number, lo: number): this {
+    this.w.byte(Op.i64Const).s64(hi, lo);
+    return this;
+  }
+  /** i64s pushes a sign-extended 32-bit immediate. */
+  i64s(imm: number): this {
+    return this.i64(imm >> 31, imm);
+  }
+  get(l: number): this {
+    this.w.byte(Op.localGet).u32(l);
+    return this;
+  }
+  set(l: number): this {
+    this.w.byte(Op.localSet).u32(l);
+    return this;
+  }
+  tee(l: number): this {
+    this.w.byte(Op.localTee).u32(l);
+    return this;
+  }
+  gget(g: number): this {
+    this.w.byte(Op.globalGet).u32(g);
+    return this;
+  }
+  gset(g: number): this {
+    this.w.byte(Op.globalSet).u32(g);
+    return this;
+  }
+  call(f: number): this {
+    this.w.byte(Op.call).u32(f);
+    return this;
+  }
+  mem(op: number, align: number): this {
+    this.w.byte(op).u32(align).u32(0);
+    return this;
+  }
+  block(): this {
+    this.w.byte(Op.block).byte(BLOCK_VOID);
+    this.nest++;
+    return this;
+  }
+  if(type: number = BLOCK_VOID): this {
+    this.w.byte(Op.if).byte(type);
+    this.nest++;
+    return this;
+  }
+  else(): this {
+    this.w.byte(Op.else);
+    return this;
+  }
+  end(): this {
+    this.w.byte(Op.end);
+    this.nest--;
+    return this;
+  }
+  br(depth: number): this {
+    this.w.byte(Op.br).u32(depth);
+    return this;
+  }
+  brIf(depth: number): this {
+    this.w.byte(Op.brIf).u32(depth);
+    return this;
+  }
+}
+
+/** Funcs holds the function indexes of the imports. */
+interface Funcs {
+  slow: number;
+  helper: number;
+  tail: number;
+  trap: number;
+  r0lo: number;
+  r0hi: number;
+  setR0: number;
+}
+
+/** FunctionCompiler emits the wasm function for one entry. */
+class FunctionCompiler {
+  private readonly e = new Emitter();
+  private readonly blocks: Block[];
+  private readonly blockOf = new Map<number, number>();
+  private readonly hasLoop: boolean;
+  private bi = 0;
+
+  constructor(
+    private readonly insns: readonly Insn[],
+    private readonly a: Analysis,
+    entry: number,
+    private readonly sites: Site[],
+    private readonly funcs: Funcs,
+    private readonly fnIndex: ReadonlyMap<number, number>,
+    private readonly icGlobals: () => [number, number],
+  ) {
+    this.blocks = blocksFrom(a, entry);
+    this.blocks.forEach((b, i) => this.blockOf.set(b.start, i));
+    let loop = false;
+    for (const [i, b] of this.blocks.entries()) {
+      const last = b.insns[b.insns.length - 1];
+      const t = a.target[last];
+      const k = a.kind[last];
+      if ((k === Kind.Ja || k === Kind.Cond) && (this.blockOf.get(t) as number) <= i) loop = true;
+    }
+    this.hasLoop = loop;
+  }
+
+  private site(s: Omit<Site, 'base' | 'off' | 'size' | 'write' | 'helper' | 'refund'> & Partial<Site>): number {
+    this.sites.push({ base: 0, off: 0, size: 0, write: false, helper: 0, refund: 0, ...s });
+    return this.sites.length - 1;
+  }
+
+  /** compile returns the function body. */
+  compile(): Uint8Array {
+    const e = this.e;
+    // Stack bounds for this frame: [fp - 512, top).
+    e.get(L_FP).i32(MAX_BPF_STACK).op(Op.i32Sub).op(Op.i64ExtendI32U).set(L_SLO);
+    e.gget(G_TOP).get(L_FP).op(Op.i32Sub).i32(MAX_BPF_STACK - 8).op(Op.i32Add).op(Op.i64ExtendI32U).set(L_SM);
+    if (this.a.writesR10) e.get(L_FP).op(Op.i64ExtendI32U).set(L_R10);
+    const nb = this.blocks.length;
+    if (this.hasLoop) e.w.byte(Op.loop).byte(BLOCK_VOID);
+    for (let j = nb - 1; j >= 1; j--) e.w.byte(Op.block).byte(BLOCK_VOID);
+    if (this.hasLoop) {
+      e.w.byte(Op.block).byte(BLOCK_VOID);
+      e.get(L_PC);
+      e.w.byte(Op.brTable).u32(nb);
+      for (let j = 0; j < nb; j++) e.w.u32(j);
+      e.w.u32(0);
+      e.w.byte(Op.end);
+    }
+    for (let i = 0; i < nb; i++) {
+      this.bi = i;
+      this.emitBlock(this.blocks[i]);
+      if (i < nb - 1) e.w.byte(Op.end);
+    }
+    if (this.hasLoop) e.w.byte(Op.end);
+    e.op(Op.unreachable);
+    return e.w.finish();
+  }
+
+  /** jumpTo emits an unconditional transfer to the block starting at `t`. */
+  private jumpTo(t: number): void {
+    const e = this.e;
+    const j = this.blockOf.get(t) as number;
+    if (j > this.bi) {
+      e.br(j - this.bi - 1 + e.nest);
+    } else {
+      e.i32(j).set(L_PC);
+      e.br(this.blocks.length - 1 - this.bi + e.nest);
+    }
+  }
+
+  /** isFallthrough tells whether block `t` is the next block in ladder order. */
+  private isNext(t: number): boolean {
+    return this.blockOf.get(t) === this.bi + 1;
+  }
+
+  private emitBlock(b: Block): void {
+    const e = this.e;
+    const n = b.insns.length;
+    const last = b.insns[n - 1];
+    const lastKind = this.a.kind[last];
+    const control = lastKind !== Kind.Plain && lastKind !== Kind.Lddw;
+    const body = control ? b.insns.slice(0, n - 1) : b.insns;
+    // if (left < n) { checked copy } else { left -= n; fast copy }
+    e.gget(G_LEFT).i32(n).op(Op.i32LtS).if();
+    b.insns.forEach((i, k) => {
+      this.budgetCheck(i);
+      if (k < body.length) this.emitInsn(i, 0);
+    });
+    e.else();
+    e.gget(G_LEFT).i32(n).op(Op.i32Sub).gset(G_LEFT);
+    body.forEach((i, k) => this.emitInsn(i, n - 1 - k));
+    e.end();
+    if (control) this.emitControl(last);
+    else {
+      const next = this.a.kind[last] === Kind.Lddw ? last + 2 : last + 1;
+      if (!this.isNext(next)) this.jumpTo(next);
+    }
+  }
+
+  private budgetCheck(i: number): void {
+    const e = this.e;
+    e.gget(G_LEFT).op(Op.i32Eqz).if();
+    e.i32(this.site({ kind: SiteKind.Budget, insn: i })).call(this.funcs.trap).op(Op.unreachable);
+    e.end();
+    e.gget(G_LEFT).i32(1).op(Op.i32Sub).gset(G_LEFT);
+  }
+
+  // ------------------------------------------------------------------ registers
+  private getReg(r: number): void {
+    if (r === 10) {
+      if (this.a.writesR10) this.e.get(L_R10);
+      else this.e.get(L_FP).op(Op.i64ExtendI32U);
+    } else this.e.get(REG_LOCAL[r]);
+  }
+  private setReg(r: number): void {
+    this.e.set(r === 10 ? L_R10 : REG_LOCAL[r]);
+  }
+  private getReg32(r: number): void {
+    this.getReg(r);
+    this.e.op(Op.i32WrapI64);
+  }
+
+  // ------------------------------------------------------------------ memory
+  /**
+   * addr pushes the i32 address of a checked access through base register `base` + off. The
+   * check faults (via the runtime) when the access is not allowed. `refund` is the number of
+   * instructions of the block charged but not reached if this one faults.
+   */
+  private addr(i: number, base: number, off: number, size: number, write: boolean, refund: number): void {
+    const e = this.e;
+    if (base === 10 && !this.a.writesR10 && off >= -MAX_BPF_STACK && off + size <= 0) {
+      e.get(L_FP).i32(off).op(Op.i32Add);
+      return;
+    }
+    this.getReg(base);
+    if (off !== 0) e.i64s(off).op(Op.i64Add);
+    e.set(L_A);
+    const adj = 8 - size;
+    const slot = (lo: () => void, m: () => void): void => {
+      e.get(L_A);
+      lo();
+      e.op(Op.i64Sub);
+      m();
+      if (adj !== 0) e.i64(0, adj).op(Op.i64Add);
+      e.op(Op.i64LeU).brIf(0);
+    };
+    const gslot = (glo: number, gm: number): void =>
+      slot(
+        () => e.gget(glo).op(Op.i64ExtendI32U),
+        () => e.gget(gm).op(Op.i64ExtendI32U),
+      );
+    e.block();
+    gslot(write ? G_PWLO : G_PRLO, write ? G_PWM : G_PRM);
+    slot(
+      () => e.get(L_SLO),
+      () => e.get(L_SM),
+    );
+    gslot(write ? G_VWLO : G_VRLO, write ? G_VWM : G_VRM);
+    const [icA, icE] = this.icGlobals();
+    e.get(L_A).gget(icA).op(Op.i64Eq).gget(icE).gget(G_EPOCH).op(Op.i32Eq).op(Op.i32And).brIf(0);
+    const s = this.site({ kind: SiteKind.Mem, insn: i, base, off, size, write, refund });
+    e.i32(s);
+    this.getReg(base);
+    e.op(Op.i32WrapI64);
+    this.getReg(base);
+    e.i64(0, 32).op(Op.i64ShrU).op(Op.i32WrapI64);
+    e.get(L_FP).call(this.funcs.slow);
+    e.if();
+    e.get(L_A).gset(icA).gget(G_EPOCH).gset(icE);
+    e.end();
+    e.end();
+    e.get(L_A).op(Op.i32WrapI64);
+  }
+
+  // ------------------------------------------------------------------ instructions
+  /** emitInsn emits a non-control instruction; `refund` as for addr. */
+  private emitInsn(i: number, refund: number): void {
+    const e = this.e;
+    const insn = this.insns[i];
+    const k = this.a.kind[i];
+    if (k === Kind.Refused) throw new Error(`codegen: refused instruction ${i} in a block body`);
+    if (k === Kind.Lddw) {
+      e.i64(this.insns[i + 1].imm, insn.imm);
+      this.setReg(insn.dst);
+      return;
+    }
+    const o = insn.opcode;
+    const cls = o & 7;
+    const d = insn.dst;
+    const s = insn.src;
+    if (cls === 7) this.alu64(insn);
+    else if (cls === 4) this.alu32(insn);
+    else if (cls === 1) {
+      // LDX (MEM zero-extends, MEMSX sign-extends)
+      const sx = (o & 0xe0) === 0x80;
+      const size = [4, 2, 1, 8][(o >> 3) & 3];
+      this.addr(i, s, insn.off, size, false, refund);
+      const op =
+        size === 8 ? Op.i64Load
+        : size === 4 ? (sx ? Op.i64Load32S : Op.i64Load32U)
+        : size === 2 ? (sx ? Op.i64Load16S : Op.i64Load16U)
+        : sx ? Op.i64Load8S : Op.i64Load8U;
+      e.mem(op, 0);
+      this.setReg(d);
+    } else if (cls === 2 || (cls === 3 && (o & 0xe0) === 0x60)) {
+      const size = [4, 2, 1, 8][(o >> 3) & 3];
+      this.addr(i, d, insn.off, size, true, refund);
+      if (cls === 2) e.i64s(insn.imm);
+      else this.getReg(s);
+      e.mem(size === 8 ? Op.i64Store : size === 4 ? Op.i64Store32 : size === 2 ? Op.i64Store16 : Op.i64Store8, 0);
+    } else if (cls === 3) {
+      this.atomic(i, insn, refund);
+    } else {
+      throw new Error(`codegen: unexpected opcode 0x${o.toString(16)} at ${i}`);
+    }
+  }
+
+  private atomic(i: number, insn: Insn, refund: number): void {
+    const e = this.e;
+    const wide = insn.opcode === 0xdb;
+    const size = wide ? 8 : 4;
+    const aop = insn.imm;
+    const s = insn.src;
+    this.addr(i, insn.dst, insn.off, size, true, refund);
+    e.set(L_X);
+    // old value (i64, zero-extended for 32-bit) in L_T
+    e.get(L_X).mem(wide ? Op.i64Load : Op.i64Load32U, 0).set(L_T);
+    const store = (): void => {
+      e.mem(wide ? Op.i64Store : Op.i64Store32, 0);
+    };
+    const base = aop & ~BPF_FETCH;
+    if (aop === BPF_CMPXCHG) {
+      // compare with r0 (low 32 bits for the 32-bit form); r0 always gets the old value
+      e.get(L_T);
+      this.getReg(0);
+      if (!wide) e.i64(0, -1).op(Op.i64And);
+      e.op(Op.i64Eq).if();
+      e.get(L_X);
+      this.getReg(s);
+      store();
+      e.end();
+      e.get(L_T);
+      this.setReg(0);
+      return;
+    }
+    e.get(L_X);
+    if (aop === BPF_XCHG) this.getReg(s);
+    else {
+      e.get(L_T);
+      this.getReg(s);
+      e.op(base === 0x00 ? Op.i64Add : base === 0x40 ? Op.i64Or : base === 0x50 ? Op.i64And : Op.i64Xor);
+    }
+    store();
+    if ((aop & BPF_FETCH) !== 0) {
+      e.get(L_T);
+      this.setReg(s);
+    }
+  }
+
+  /** src64 pushes the 64-bit source operand (register, or sign-extended immediate). */
+  private src64(insn: Insn): void {
+    if ((insn.opcode & 8) !== 0) this.getReg(insn.src);
+    else this.e.i64s(insn.imm);
+  }
+  private src32(insn: Insn): void {
+    if ((insn.opcode & 8) !== 0) this.getReg32(insn.src);
+    else this.e.i32(insn.imm);
+  }
+
+  private alu64(insn: Insn): void {
+    const e = this.e;
+    const d = insn.dst;
+    const code = insn.opcode & 0xf0;
+    const x = (insn.opcode & 8) !== 0;
+    const simple: Record<number, number> = {
+      0x00: Op.i64Add,
+      0x10: Op.i64Sub,
+      0x20: Op.i64Mul,
+      0x40: Op.i64Or,
+      0x50: Op.i64And,
+      0x60: Op.i64Shl,
+      0x70: Op.i64ShrU,
+      0xa0: Op.i64Xor,
+      0xc0: Op.i64ShrS,
+    };
+    const so = simple[code];
+    if (so !== undefined) {
+      this.getReg(d);
+      this.src64(insn);
+      e.op(so);
+      this.setReg(d);
+      return;
+    }
+    switch (code) {
+      case 0x80: // neg
+        e.i64(0, 0);
+        this.getReg(d);
+        e.op(Op.i64Sub);
+        this.setReg(d);
+        return;
+      case 0xb0: // mov, movsx
+        if (!x) e.i64s(insn.imm);
+        else {
+          this.getReg(insn.src);
+          if (insn.off === 8) e.op(Op.i64Extend8S);
+          else if (insn.off === 16) e.op(Op.i64Extend16S);
+          else if (insn.off === 32) e.op(Op.i64Extend32S);
+        }
+        this.setReg(d);
+        return;
+      case 0x30: // div / sdiv: by zero gives 0; sdiv by -1 negates (no trap on INT_MIN)
+      case 0x90: {
+        // mod / smod: by zero leaves dst; smod INT_MIN % -1 = 0 (wasm rem_s does not trap)
+        const signed = insn.off === 1;
+        const div = code === 0x30;
+        this.src64(insn);
+        e.set(L_T);
+        e.get(L_T).op(Op.i64Eqz).if(I64);
+        if (div) e.i64(0, 0);
+        else this.getReg(d);
+        e.else();
+        if (div && signed) {
+          e.get(L_T).i64(-1, -1).op(Op.i64Eq).if(I64);
+          e.i64(0, 0);
+          this.getReg(d);
+          e.op(Op.i64Sub);
+          e.else();
+          this.getReg(d);
+          e.get(L_T).op(Op.i64DivS);
+          e.end();
+        } else {
+          this.getReg(d);
+          e.get(L_T).op(div ? Op.i64DivU : signed ? Op.i64RemS : Op.i64RemU);
+        }
+        e.end();
+        this.setReg(d);
+        return;
+      }
+      case 0xd0: // bswap16/32/64 (ALU64 class END): unconditional
+        this.swap(d, insn.imm);
+        return;
+      default:
+        throw new Error(`codegen: ALU64 op 0x${code.toString(16)}`);
+    }
+  }
+
+  /** swap byte-swaps the low `width` bits of register d, zero-extending. */
+  private swap(d: number, width: number): void {
+    const e = this.e;
+    if (width === 16) {
+      this.getReg32(d);
+      e.set(L_X);
+      e.get(L_X).i32(0xff).op(Op.i32And).i32(8).op(Op.i32Shl);
+      e.get(L_X).i32(8).op(Op.i32ShrU).i32(0xff).op(Op.i32And);
+      e.op(Op.i32Or).op(Op.i64ExtendI32U);
+      this.setReg(d);
+    } else if (width === 32) {
+      this.getReg32(d);
+      this.bswap32Top();
+      e.op(Op.i64ExtendI32U);
+      this.setReg(d);
+    } else {
+      this.getReg(d);
+      e.set(L_T);
+      e.get(L_T).op(Op.i32WrapI64);
+      this.bswap32Top();
+      e.op(Op.i64ExtendI32U).i64(0, 32).op(Op.i64Shl);
+      e.get(L_T).i64(0, 32).op(Op.i64ShrU).op(Op.i32WrapI64);
+      this.bswap32Top();
+      e.op(Op.i64ExtendI32U).op(Op.i64Or);
+      this.setReg(d);
+    }
+  }
+
+  /** bswap32Top reverses the bytes of the i32 on top of the stack. */
+  private bswap32Top(): void {
+    const e = this.e;
+    e.set(L_X2);
+    e.get(L_X2).i32(8).op(Op.i32Rotr).i32(0xff00ff00 | 0).op(Op.i32And);
+    e.get(L_X2).i32(8).op(Op.i32Rotl).i32(0x00ff00ff).op(Op.i32And);
+    e.op(Op.i32Or);
+  }
+
+  private alu32(insn: Insn): void {
+    const e = this.e;
+    const d = insn.dst;
+    const code = insn.opcode & 0xf0;
+    const x = (insn.opcode & 8) !== 0;
+    const simple: Record<number, number> = {
+      0x00: Op.i32Add,
+      0x10: Op.i32Sub,
+      0x20: Op.i32Mul,
+      0x40: Op.i32Or,
+      0x50: Op.i32And,
+      0x60: Op.i32Shl,
+      0x70: Op.i32ShrU,
+      0xa0: Op.i32Xor,
+      0xc0: Op.i32ShrS,
+    };
+    const so = simple[code];
+    if (so !== undefined) {
+      this.getReg32(d);
+      this.src32(insn);
+      e.op(so).op(Op.i64ExtendI32U);
+      this.setReg(d);
+      return;
+    }
+    switch (code) {
+      case 0x80:
+        e.i32(0);
+        this.getReg32(d);
+        e.op(Op.i32Sub).op(Op.i64ExtendI32U);
+        this.setReg(d);
+        return;
+      case 0xb0:
+        if (!x) e.i64(0, insn.imm);
+        else {
+          this.getReg32(insn.src);
+          if (insn.off === 8) e.op(Op.i32Extend8S);
+          else if (insn.off === 16) e.op(Op.i32Extend16S);
+          e.op(Op.i64ExtendI32U);
+        }
+        this.setReg(d);
+        return;
+      case 0x30:
+      case 0x90: {
+        const signed = insn.off === 1;
+        const div = code === 0x30;
+        this.src32(insn);
+        e.set(L_X);
+        e.get(L_X).op(Op.i32Eqz).if(I32);
+        if (div) e.i32(0);
+        else this.getReg32(d);
+        e.else();
+        if (div && signed) {
+          e.get(L_X).i32(-1).op(Op.i32Eq).if(I32);
+          e.i32(0);
+          this.getReg32(d);
+          e.op(Op.i32Sub);
+          e.else();
+          this.getReg32(d);
+          e.get(L_X).op(Op.i32DivS);
+          e.end();
+        } else if (!div && signed) {
+          // wasm i32.rem_s(INT_MIN, -1) is 0 without trapping
+          this.getReg32(d);
+          e.get(L_X).op(Op.i32RemS);
+        } else {
+          this.getReg32(d);
+          e.get(L_X).op(div ? Op.i32DivU : Op.i32RemU);
+        }
+        e.end();
+        e.op(Op.i64ExtendI32U);
+        this.setReg(d);
+        return;
+      }
+      case 0xd0: // le (0xd4) truncates, be (0xdc) swaps
+        if (insn.opcode === 0xd4) {
+          if (insn.imm === 16) {
+            this.getReg(d);
+            e.i64(0, 0xffff).op(Op.i64And);
+            this.setReg(d);
+          } else if (insn.imm === 32) {
+            this.getReg(d);
+            e.i64(0, -1).op(Op.i64And);
+            this.setReg(d);
+          }
+        } else this.swap(d, insn.imm);
+        return;
+      default:
+        throw new Error(`codegen: ALU op 0x${code.toString(16)}`);
+    }
+  }
+
+  /** cond pushes the i32 truth of a conditional jump. */
+  private cond(insn: Insn): void {
+    const e = this.e;
+    const o = insn.opcode;
+    const wide = (o & 7) === 5;
+    const code = o & 0xf0;
+    if (wide) {
+      this.getReg(insn.dst);
+      this.src64(insn);
+    } else {
+      this.getReg32(insn.dst);
+      this.src32(insn);
+    }
+    const ops64: Record<number, number> = {
+      0x10: Op.i64Eq, 0x20: Op.i64GtU, 0x30: Op.i64GeU, 0x50: Op.i64Ne, 0x60: Op.i64GtS, 0x70: Op.i64GeS,
+      0xa0: Op.i64LtU, 0xb0: Op.i64LeU, 0xc0: Op.i64LtS, 0xd0: Op.i64LeS,
+    };
+    const ops32: Record<number, number> = {
+      0x10: Op.i32Eq, 0x20: Op.i32GtU, 0x30: Op.i32GeU, 0x50: Op.i32Ne, 0x60: Op.i32GtS, 0x70: Op.i32GeS,
+      0xa0: Op.i32LtU, 0xb0: Op.i32LeU, 0xc0: Op.i32LtS, 0xd0: Op.i32LeS,
+    };
+    if (code === 0x40) {
+      // jset
+      if (wide) e.op(Op.i64And).op(Op.i64Eqz).op(Op.i32Eqz);
+      else e.op(Op.i32And).op(Op.i32Eqz).op(Op.i32Eqz);
+      return;
+    }
+    const op = (wide ? ops64 : ops32)[code];
+    if (op === undefined) throw new Error(`codegen: jump op 0x${o.toString(16)}`);
+    e.op(op);
+  }
+
+  /** argsHalves pushes r1..r5 as ten i32 halves (lo, hi). */
+  private argsHalves(): void {
+    const e = this.e;
+    for (let r = 1; r <= 5; r++) {
+      this.getReg(r);
+      e.op(Op.i32WrapI64);
+      this.getReg(r);
+      e.i64(0, 32).op(Op.i64ShrU).op(Op.i32WrapI64);
+    }
+  }
+
+  /** r0FromF64 converts a runtime result (f64 integer, or NaN = read r0 from the register file). */
+  private r0FromF64(): void {
+    const e = this.e;
+    e.get(L_F).get(L_F).op(Op.f64Ne).if(I64);
+    e.call(this.funcs.r0lo).op(Op.i64ExtendI32U);
+    e.call(this.funcs.r0hi).op(Op.i64ExtendI32U).i64(0, 32).op(Op.i64Shl).op(Op.i64Or);
+    e.else();
+    e.get(L_F).op(Op.i64TruncF64S);
+    e.end();
+  }
+
+  private emitControl(i: number): void {
+    const e = this.e;
+    const insn = this.insns[i];
+    const k = this.a.kind[i];
+    switch (k) {
+      case Kind.Refused: {
+        const s = this.site({ kind: SiteKind.Trap, insn: i, refusal: this.a.refusals.get(i) });
+        e.i32(s).call(this.funcs.trap).op(Op.unreachable);
+        return;
+      }
+      case Kind.Exit:
+        this.getReg(0);
+        e.op(Op.return);
+        return;
+      case Kind.Ja:
+        this.jumpTo(this.a.target[i]);
+        return;
+      case Kind.Cond: {
+        const t = this.a.target[i];
+        const j = this.blockOf.get(t) as number;
+        this.cond(insn);
+        if (j > this.bi) e.brIf(j - this.bi - 1 + e.nest);
+        else {
+          e.if();
+          this.jumpTo(t);
+          e.end();
+        }
+        if (!this.isNext(i + 1)) this.jumpTo(i + 1);
+        return;
+      }
+      case Kind.Helper:
+      case Kind.Callx: {
+        const s = this.site({ kind: SiteKind.Helper, insn: i, helper: k === Kind.Helper ? insn.imm : -1 });
+        e.i32(s);
+        if (k === Kind.Helper) e.i32(insn.imm);
+        else this.getReg32(insn.dst);
+        this.argsHalves();
+        e.get(L_FP).call(this.funcs.helper).set(L_F);
+        this.r0FromF64();
+        this.setReg(0);
+        break;
+      }
+      case Kind.TailCall: {
+        const s = this.site({ kind: SiteKind.TailCall, insn: i });
+        e.i32(s);
+        this.argsHalves();
+        e.get(L_FP).call(this.funcs.tail).set(L_F);
+        // +Infinity: the tail call did not happen, go on; otherwise the target's r0 is ours.
+        e.get(L_F).w.byte(Op.f64Const).bytes(new Uint8Array(new Float64Array([Infinity]).buffer));
+        e.w.byte(0x61); // f64.eq
+        e.op(Op.i32Eqz).if();
+        this.r0FromF64();
+        e.op(Op.return);
+        e.end();
+        break;
+      }
+      case Kind.LocalCall: {
+        // kernel/bpf/verifier.c check_func_call: at most MAX_CALL_FRAMES frames.
+        const s = this.site({
+          kind: SiteKind.Trap,
+          insn: i,
+          refusal: { code: FaultCode.CallDepth, message: `bpf-to-bpf call would exceed ${MAX_CALL_FRAMES} call frames` },
+        });
+        e.gget(G_TOP).get(L_FP).op(Op.i32Sub).i32(DEEPEST).op(Op.i32GeU).if();
+        e.i32(s).call(this.funcs.trap).op(Op.unreachable);
+        e.end();
+        for (let r = 1; r <= 5; r++) this.getReg(r);
+        e.get(L_FP).i32(MAX_BPF_STACK).op(Op.i32Sub);
+        e.call(this.fnIndex.get(this.a.target[i]) as number);
+        this.setReg(0);
+        if (this.a.writesR10) e.get(L_FP).op(Op.i64ExtendI32U).set(L_R10);
+        break;
+      }
+      default:
+        throw new Error(`codegen: control kind ${k} at ${i}`);
+    }
+    // calls fall through to the next instruction
+    if (!this.isNext(i + 1)) this.jumpTo(i + 1);
+  }
+}
+
+/** compileProgram translates a program into a wasm module (see the module comment). */
+export function compileProgram(insns: readonly Insn[], extraEntries: readonly number[] = []): Compiled {
+  const a = analyze(insns, extraEntries);
+  const m = new ModuleBuilder();
+  m.importMemory('x', IMPORT.mem);
+  const funcs: Funcs = {
+    slow: m.importFunc('x', IMPORT.slow, [I32, I32, I32, I32], [I32]),
+    helper: m.importFunc('x', IMPORT.helper, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [F64]),
+    tail: m.importFunc('x', IMPORT.tail, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [F64]),
+    trap: m.importFunc('x', IMPORT.trap, [I32], []),
+    r0lo: m.importFunc('x', IMPORT.r0lo, [], [I32]),
+    r0hi: m.importFunc('x', IMPORT.r0hi, [], [I32]),
+    setR0: m.importFunc('x', IMPORT.setR0, [I32, I32], []),
+  };
+  for (const g of SHARED_GLOBALS) m.importGlobal('x', g, I32, true);
+  const fnIndex = new Map<number, number>();
+  for (const entry of a.entries) fnIndex.set(entry, m.declareFunc());
+  const sites: Site[] = [];
+  const icGlobals = (): [number, number] => [m.global(I64, 0), m.global(I32, 0)];
+  for (const entry of a.entries) {
+    const body = new FunctionCompiler(insns, a, entry, sites, funcs, fnIndex, icGlobals).compile();
+    m.defineFunc(fnIndex.get(entry) as number, FN_PARAMS, [I64], EXTRA_LOCALS, body);
+  }
+  // Entry wrappers: r1..r5 as i32 halves + fp in, r0 out as f64 when exact, else NaN with r0
+  // handed over through setR0 (keeps BigInt off the JS/wasm boundary).
+  for (const entry of a.entries) {
+    const w = new Emitter();
+    for (let r = 0; r < 5; r++) {
+      w.get(2 * r).op(Op.i64ExtendI32U);
+      w.get(2 * r + 1).op(Op.i64ExtendI32U).i64(0, 32).op(Op.i64Shl).op(Op.i64Or);
+    }
+    w.get(10).call(fnIndex.get(entry) as number).set(11);
+    w.get(11).i64(0x20_0000, 0).op(Op.i64Add).i64(0x40_0000, 0).op(Op.i64LtU).if(F64);
+    w.get(11).op(Op.f64ConvertI64S);
+    w.else();
+    w.get(11).op(Op.i32WrapI64).get(11).i64(0, 32).op(Op.i64ShrU).op(Op.i32WrapI64).call(funcs.setR0);
+    w.w.byte(Op.f64Const).bytes(new Uint8Array(new Float64Array([NaN]).buffer));
+    w.end();
+    const idx = m.declareFunc();
+    m.defineFunc(idx, ENTRY_PARAMS, [F64], [I64], w.w.finish());
+    m.exportFunc(`e${entry}`, idx);
+  }
+  // init(left, top, packet and victim slots) sets the shared globals at the start of a run.
+  const initFn = m.declareFunc();
+  const ie = new Emitter();
+  for (let g = G_LEFT; g <= G_VWM; g++) ie.get(g).gset(g);
+  m.defineFunc(initFn, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], [], ie.w.finish());
+  m.exportFunc('init', initFn);
+  // left() reads the shared budget global (for insnCount after a run).
+  const leftFn = m.declareFunc();
+  m.defineFunc(leftFn, [], [I32], [], new Emitter().gget(G_LEFT).w.finish());
+  m.exportFunc('left', leftFn);
+  return { wasm: m.build(), sites, entries: a.entries };
+}

@@ -1,0 +1,553 @@
+/**
+ * jit — the compiled engine, registered as `jit` (DESIGN.md, "Engines").
+ *
+ * `prepare` translates the program once into a WebAssembly module (codegen.ts) whose linear
+ * memory is the VM's own WebAssembly.Memory, so guest pointers are wasm addresses and loads and
+ * stores are single wasm instructions after an inline bounds check. The module is instantiated
+ * once per Memory, against that Memory's Runtime: the budget, stack top, region caches and the
+ * imported functions (slow memory path, helper calls, tail calls, traps) every program on that
+ * Memory shares, so tail calls and callbacks between programs see one budget.
+ *
+ * Choice of WebAssembly over generated JavaScript, measured on this machine (Node 20, the
+ * 35-instruction Ethernet/IPv4/TCP-UDP port parser of bench/, 64-byte frame; see the report in
+ * test/vm/jit.test.ts's header for the commands):
+ *   - see MEASURED below.
+ * Beyond speed: V8 does not optimise JavaScript functions above 60 KB of bytecode
+ * (--max-optimized-bytecode-size), which a JavaScript translation of a few thousand eBPF
+ * instructions exceeds; wasm functions have no such limit, and i64 arithmetic is native.
+ *
+ * Semantics are the interpreter's (interp.ts) to the letter, faults included: same code,
+ * instruction index, message, access details and instruction count. Known differences, all for
+ * programs the verifier refuses: after a bpf-to-bpf call r1-r5 keep the caller's values (the
+ * interpreter leaves the callee's), and a callee, tail-call target or callback starts with
+ * r0 and r6-r9 zero (the interpreter leaves the caller's).
+ */
+import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from '../../isa/opcodes.js';
+import { FaultCode, GuestFault, type VmFault } from '../fault.js';
+import { MAX_MEMORY, PAGE_SHIFT, RegionKind, type Memory, type Region } from '../memory.js';
+import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from '../program.js';
+import { setFromBigInt, setFromNumber, toBigU64 } from '../alu.js';
+import { compileProgram, IMPORT, SHARED_GLOBALS, SiteKind, type Compiled, type Site } from './codegen.js';
+
+/** STACK_BYTES is the size of the stack region used: all call frames. */
+const STACK_BYTES = MAX_CALL_FRAMES * MAX_BPF_STACK;
+
+const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
+/** JitFault carries a fault from the runtime to the run boundary (not an Error: no stack trace). */
+class JitFault {
+  constructor(readonly fault: VmFault) {}
+}
+
+/** EXIT_SIGNAL ends the run (or callback) after a helper set env.exitRequested. */
+const EXIT_SIGNAL = { exit: true } as const;
+
+type EntryFn = (
+  a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number,
+  a4l: number, a4h: number, a5l: number, a5h: number, fp: number,
+) => number;
+
+interface InstanceExports {
+  readonly left: () => number;
+  readonly [entry: string]: EntryFn | (() => number);
+}
+
+/** makeFault builds a VmFault the way the interpreter does (same fields, same order). */
+function makeFault(spec: ProgramSpec, pc: number, code: FaultCode, message: string, access?: VmFault['access']): VmFault {
+  const source = spec.lineInfo?.get(pc);
+  const f: VmFault = { code, program: spec.name, insn: pc, message, access };
+  if (source !== undefined) f.source = source;
+  return f;
+}
+
+/** accessOk is the interpreter's access rule: region bounds, permission, context policy. */
+function accessOk(mem: Memory, a: number, size: number, write: boolean): Region | undefined {
+  if (a < 0 || a >= MAX_MEMORY) return undefined;
+  const rg = mem.regions[mem.owner[a >>> PAGE_SHIFT]];
+  const ok =
+    a >= rg.lo &&
+    a + size <= rg.hi &&
+    (write ? rg.writable : rg.readable) &&
+    (rg.ctxPolicy === undefined || rg.ctxPolicy(a - rg.lo, size, write));
+  return ok ? rg : undefined;
+}
+
+/** memFault explains a failed access, worded exactly as the interpreter's memFault. */
+function memFault(mem: Memory, spec: ProgramSpec, pc: number, lo: number, hi: number, base: number, offv: number, size: number, write: boolean): VmFault {
+  const kind = write ? 'write' : 'read';
+  if (hi !== 0) {
+    const ptr = toBigU64(hi, lo);
+    return makeFault(
+      spec,
+      pc,
+      FaultCode.BadPointer,
+      `${kind} of ${size} bytes through r${base} = 0x${ptr.toString(16)} + ${offv}: pointer has nonzero upper 32 bits`,
+      { kind, addr: Number(BigInt.asUintN(32, ptr + BigInt(offv))), size },
+    );
+  }
+  const addr = (lo >>> 0) + offv;
+  let reason: string;
+  let region: Region | undefined;
+  if (addr < 0 || addr + size > MAX_MEMORY) {
+    reason = 'address is outside the address space';
+  } else {
+    const c = mem.check(addr, size, write);
+    if (c.ok) {
+      reason = 'access check failed';
+      region = c.region;
+    } else {
+      reason = c.reason;
+      region = c.region;
+    }
+  }
+  const a = addr < 0 ? addr + 0x1_0000_0000 : addr;
+  return makeFault(spec, pc, FaultCode.MemoryAccess, `${kind} of ${size} bytes at 0x${a.toString(16)} (r${base}${offv < 0 ? '' : '+'}${offv}): ${reason}`, {
+    kind,
+    addr: a,
+    size,
+    region: region?.name,
+  });
+}
+
+/** IcRecord remembers a context region whose fields were validated into inline caches. */
+interface IcRecord {
+  readonly region: Region;
+  readonly lo: number;
+  readonly hi: number;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  readonly policy: Region['ctxPolicy'];
+}
+
+/**
+ * Runtime is the per-Memory state shared by every compiled program on it: the wasm globals
+ * (budget left, stack top, region caches, inline-cache epoch) and the state of the current run.
+ */
+class Runtime {
+  readonly g: Record<(typeof SHARED_GLOBALS)[number], WebAssembly.Global>;
+  env: RunEnv | undefined;
+  tailCnt = 0;
+  top = 0;
+  /** Frame pointer and program of the helper call in progress (for callbacks). */
+  curFp = 0;
+  curProg: JitProgram | undefined;
+  /** Regions in the packet and victim slots, and the bounds last pushed for them. */
+  pkt: Region | undefined;
+  vic: Region | undefined;
+  private pushed = new Int32Array(8);
+  epoch = 1;
+  icRegions: IcRecord[] = [];
+  /** Register file saved around callbacks, per depth. */
+  readonly cbSaved = new Int32Array(MAX_CALL_FRAMES * 22);
+  active = 0;
+  readonly callSubprog = (insn: number, args: readonly bigint[]): bigint => this.callback(insn, args);
+
+  constructor(readonly mem: Memory) {
+    const g = {} as Record<(typeof SHARED_GLOBALS)[number], WebAssembly.Global>;
+    for (const name of SHARED_GLOBALS) g[name] = new WebAssembly.Global({ value: 'i32', mutable: true }, 0);
+    g.epoch.value = this.epoch;
+    this.g = g;
+  }
+
+  /** slotValues computes (rlo, rm, wlo, wm) for a cached region; disabled halves point at frame 0. */
+  private slotValues(rg: Region | undefined, out: Int32Array, at: number): void {
+    const dlo = this.top - MAX_BPF_STACK;
+    const dm = MAX_BPF_STACK - 8;
+    const span = rg === undefined ? -1 : rg.hi - rg.lo - 8;
+    const r = rg !== undefined && span >= 0 && rg.readable && rg.ctxPolicy === undefined;
+    const w = rg !== undefined && span >= 0 && rg.writable && rg.ctxPolicy === undefined;
+    out[at] = r ? (rg as Region).lo : dlo;
+    out[at + 1] = r ? span : dm;
+    out[at + 2] = w ? (rg as Region).lo : dlo;
+    out[at + 3] = w ? span : dm;
+  }
+
+  /** initRun computes the slot globals for the start of a run (pushed through the module's init). */
+  initSlots(): Int32Array {
+    this.slotValues(this.pkt, this.pushed, 0);
+    this.slotValues(this.vic, this.pushed, 4);
+    return this.pushed;
+  }
+
+  /** resync re-pushes slot globals whose region bounds changed (after a helper call). */
+  resync(): void {
+    const before = this.pushed;
+    const p0 = before[0], p1 = before[1], p2 = before[2], p3 = before[3];
+    const v0 = before[4], v1 = before[5], v2 = before[6], v3 = before[7];
+    this.initSlots();
+    const a = this.pushed;
+    const g = this.g;
+    if (a[0] !== p0) g.pRlo.value = a[0];
+    if (a[1] !== p1) g.pRm.value = a[1];
+    if (a[2] !== p2) g.pWlo.value = a[2];
+    if (a[3] !== p3) g.pWm.value = a[3];
+    if (a[4] !== v0) g.vRlo.value = a[4];
+    if (a[5] !== v1) g.vRm.value = a[5];
+    if (a[6] !== v2) g.vWlo.value = a[6];
+    if (a[7] !== v3) g.vWm.value = a[7];
+  }
+
+  /** checkIc invalidates every inline cache when a context region they validated has changed. */
+  checkIc(): void {
+    const list = this.icRegions;
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i];
+      const rg = r.region;
+      if (rg.lo !== r.lo || rg.hi !== r.hi || rg.readable !== r.readable || rg.writable !== r.writable || rg.ctxPolicy !== r.policy) {
+        this.epoch++;
+        this.g.epoch.value = this.epoch;
+        this.icRegions = [];
+        return;
+      }
+    }
+  }
+
+  /** noteIc records a context region validated into an inline cache. */
+  noteIc(rg: Region): void {
+    for (const r of this.icRegions) if (r.region === rg) return;
+    this.icRegions.push({ region: rg, lo: rg.lo, hi: rg.hi, readable: rg.readable, writable: rg.writable, policy: rg.ctxPolicy });
+  }
+
+  /** callback implements env.callSubprog (bpf_loop, bpf_for_each_map_elem, ...). */
+  private callback(insn: number, args: readonly bigint[]): bigint {
+    const prog = this.curProg;
+    const env = this.env;
+    if (prog === undefined || env === undefined) throw new Error('jit: callSubprog called outside a helper call');
+    const fp = this.curFp;
+    const depth = (this.top - fp) / MAX_BPF_STACK + 1;
+    if (depth >= MAX_CALL_FRAMES) {
+      throw new GuestFault(FaultCode.CallDepth, `callback at instruction ${insn} would exceed ${MAX_CALL_FRAMES} call frames`);
+    }
+    if (insn < 0 || insn >= prog.spec.insns.length) {
+      throw new GuestFault(FaultCode.PcOutOfRange, `callback target ${insn} is outside the program`);
+    }
+    const fn = prog.instanceFor(this).entry(insn);
+    const R = env.regs;
+    const save = this.cbSaved;
+    const base = (depth - 1) * 22;
+    for (let i = 0; i < 22; i++) save[base + i] = R[i];
+    for (let i = 1; i <= 5; i++) {
+      const v = args[i - 1];
+      if (v === undefined) {
+        R[2 * i] = 0;
+        R[2 * i + 1] = 0;
+      } else setFromBigInt(R, 2 * i, v);
+    }
+    let v: number;
+    try {
+      v = fn(R[2], R[3], R[4], R[5], R[6], R[7], R[8], R[9], R[10], R[11], fp - MAX_BPF_STACK);
+    } catch (e) {
+      if (e !== EXIT_SIGNAL) throw e;
+      v = NaN;
+    } finally {
+      this.curProg = prog;
+      this.curFp = fp;
+    }
+    const r0 = v === v ? (v >= 0 && v < 1024 ? SMALL_BIGINTS[v] : BigInt.asUintN(64, BigInt(v))) : toBigU64(R[1], R[0]);
+    for (let i = 0; i < 22; i++) R[i] = save[base + i];
+    env.stack.lo = fp - MAX_BPF_STACK;
+    return r0;
+  }
+}
+
+const RUNTIMES = new WeakMap<Memory, Runtime>();
+
+function runtimeOf(mem: Memory): Runtime {
+  let rt = RUNTIMES.get(mem);
+  if (rt === undefined) {
+    rt = new Runtime(mem);
+    RUNTIMES.set(mem, rt);
+  }
+  return rt;
+}
+
+/** JitInstance is one program instantiated on one Runtime. */
+class JitInstance {
+  readonly exports: InstanceExports;
+  readonly init: (...v: number[]) => void;
+  private readonly entries = new Map<number, EntryFn>();
+
+  constructor(
+    readonly prog: JitProgram,
+    readonly rt: Runtime,
+    module: WebAssembly.Module,
+    private readonly sites: readonly Site[],
+    private readonly compiledEntries: readonly number[],
+  ) {
+    const spec = prog.spec;
+    const mem = rt.mem;
+    const g = rt.g;
+    const fault = (f: VmFault): JitFault => new JitFault(f);
+    const imports: Record<string, WebAssembly.ImportValue> = {
+      [IMPORT.mem]: mem.wasm,
+      ...g,
+      [IMPORT.slow]: (site: number, lo: number, hi: number, fp: number): number => {
+        const s = sites[site];
+        const env = rt.env as RunEnv;
+        env.stack.lo = fp - MAX_BPF_STACK;
+        const a = hi === 0 ? (lo >>> 0) + s.off : -1;
+        const rg = accessOk(mem, a, s.size, s.write);
+        if (rg === undefined) {
+          if (s.refund !== 0) g.left.value = (g.left.value as number) + s.refund;
+          throw fault(memFault(mem, spec, s.insn, lo, hi, s.base, s.off, s.size, s.write));
+        }
+        if (rg.ctxPolicy !== undefined) {
+          rt.noteIc(rg);
+          return 1;
+        }
+        if (rg.kind === RegionKind.Packet) rt.pkt = rg;
+        else if (rg.kind !== RegionKind.Stack) rt.vic = rg;
+        rt.resync();
+        return 0;
+      },
+      [IMPORT.helper]: (
+        site: number, id: number,
+        a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number,
+        a4l: number, a4h: number, a5l: number, a5h: number, fp: number,
+      ): number => {
+        const s = sites[site];
+        const env = rt.env as RunEnv;
+        const R = env.regs;
+        R[2] = a1l; R[3] = a1h; R[4] = a2l; R[5] = a2h; R[6] = a3l; R[7] = a3h;
+        R[8] = a4l; R[9] = a4h; R[10] = a5l; R[11] = a5h; R[20] = fp; R[21] = 0;
+        const fn = env.helpers.get(id);
+        if (fn === undefined) throw fault(makeFault(spec, s.insn, FaultCode.UnknownHelper, `call to helper ${id}, which is not available here`));
+        const cur = env.current;
+        if (cur === undefined) env.current = { program: spec.name, insn: s.insn };
+        else {
+          cur.program = spec.name;
+          cur.insn = s.insn;
+        }
+        rt.curFp = fp;
+        rt.curProg = prog;
+        env.stack.lo = fp - MAX_BPF_STACK;
+        let res: number | bigint;
+        try {
+          res = fn(env);
+        } catch (e) {
+          if (e instanceof JitFault || e === EXIT_SIGNAL) throw e;
+          if (e instanceof GuestFault) throw fault(makeFault(spec, s.insn, e.code, `helper ${id}: ${e.message}`, e.access));
+          throw e;
+        }
+        let ret: number;
+        if (typeof res === 'number') {
+          if (res === (res | 0)) {
+            R[0] = res;
+            R[1] = res >> 31;
+            ret = res;
+          } else {
+            setFromNumber(R, 0, res);
+            ret = NaN;
+          }
+        } else {
+          setFromBigInt(R, 0, res);
+          ret = NaN;
+        }
+        rt.resync();
+        if (env.exitRequested === true) {
+          env.exitRequested = false;
+          throw EXIT_SIGNAL;
+        }
+        return ret;
+      },
+      [IMPORT.tail]: (
+        _site: number,
+        a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number,
+        a4l: number, a4h: number, a5l: number, a5h: number, fp: number,
+      ): number => {
+        // kernel/bpf/core.c JMP_TAIL_CALL: r2 = prog array, r3 = index. On failure the program
+        // goes on after the call; the count rises only when the index is in range.
+        const env = rt.env as RunEnv;
+        const resolver = env.tailCall;
+        const target = resolver === undefined || a2h !== 0 ? undefined : resolver(a2l >>> 0, a3l >>> 0);
+        if (target === undefined) return Infinity;
+        if (rt.tailCnt >= MAX_TAIL_CALL_CNT) return Infinity;
+        rt.tailCnt++;
+        if (target === null) return Infinity;
+        const fn = jitProgramOf(target.spec).instanceFor(rt).entry(0);
+        return fn(a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, fp);
+      },
+      [IMPORT.trap]: (site: number): void => {
+        const s = sites[site];
+        const env = rt.env as RunEnv;
+        if (s.kind === SiteKind.Budget) {
+          throw fault(makeFault(spec, s.insn, FaultCode.Budget, `instruction budget of ${env.insnBudget} exhausted (runaway loop?)`));
+        }
+        const r = s.refusal as { code: FaultCode; message: string };
+        throw fault(makeFault(spec, s.insn, r.code, r.message));
+      },
+      [IMPORT.r0lo]: (): number => (rt.env as RunEnv).regs[0],
+      [IMPORT.r0hi]: (): number => (rt.env as RunEnv).regs[1],
+      [IMPORT.setR0]: (lo: number, hi: number): void => {
+        const R = (rt.env as RunEnv).regs;
+        R[0] = lo;
+        R[1] = hi;
+      },
+    };
+    const inst = new WebAssembly.Instance(module, { x: imports });
+    this.exports = inst.exports as unknown as InstanceExports;
+    this.init = inst.exports.init as (...v: number[]) => void;
+  }
+
+  /** entry returns the exported wrapper of the function starting at `insn`, compiling it if needed. */
+  entry(insn: number): EntryFn {
+    let fn = this.entries.get(insn);
+    if (fn !== undefined) return fn;
+    if (this.compiledEntries.includes(insn)) {
+      fn = this.exports[`e${insn}`] as EntryFn;
+    } else {
+      // A callback address not visible as an lddw constant: recompile with it as an entry.
+      fn = this.prog.withEntry(insn).instanceFor(this.rt).entry(insn);
+    }
+    this.entries.set(insn, fn);
+    return fn;
+  }
+}
+
+/** JitProgram is a compiled program: its module, sites and per-Runtime instances. */
+class JitProgram {
+  private readonly module: WebAssembly.Module;
+  private readonly instances = new WeakMap<Runtime, JitInstance>();
+  private extended: JitProgram | undefined;
+
+  constructor(
+    readonly spec: ProgramSpec,
+    private readonly compiled: Compiled,
+    private readonly extraEntries: readonly number[] = [],
+  ) {
+    this.module = new WebAssembly.Module(compiled.wasm);
+  }
+
+  /** instanceFor returns this program instantiated on `rt`. */
+  instanceFor(rt: Runtime): JitInstance {
+    let inst = this.instances.get(rt);
+    if (inst === undefined) {
+      inst = new JitInstance(this, rt, this.module, this.compiled.sites, this.compiled.entries);
+      this.instances.set(rt, inst);
+    }
+    return inst;
+  }
+
+  /** withEntry returns a version of this program compiled with `insn` as an extra entry. */
+  withEntry(insn: number): JitProgram {
+    if (this.extended !== undefined && this.extended.compiled.entries.includes(insn)) return this.extended;
+    const extra = [...this.extraEntries, insn];
+    this.extended = new JitProgram(this.spec, compileProgram(this.spec.insns, extra), extra);
+    return this.extended;
+  }
+}
+
+const PROGRAMS = new WeakMap<ProgramSpec, JitProgram>();
+
+/** jitProgramOf compiles a spec once (tail-call targets prepared by other engines included). */
+function jitProgramOf(spec: ProgramSpec): JitProgram {
+  let p = PROGRAMS.get(spec);
+  if (p === undefined) {
+    p = new JitProgram(spec, compileProgram(spec.insns));
+    PROGRAMS.set(spec, p);
+  }
+  return p;
+}
+
+/** JitExecutable is a program prepared by the compiled engine. */
+class JitExecutable implements Executable {
+  private lastMem: Memory | undefined;
+  private lastInst: JitInstance | undefined;
+
+  constructor(
+    readonly spec: ProgramSpec,
+    private readonly prog: JitProgram,
+  ) {}
+
+  run(env: RunEnv, arg1: number, arg2 = 0): RunResult {
+    let inst = this.lastInst;
+    if (env.mem !== this.lastMem || inst === undefined) {
+      inst = this.prog.instanceFor(runtimeOf(env.mem));
+      this.lastMem = env.mem;
+      this.lastInst = inst;
+    }
+    const rt = inst.rt;
+    const nested = rt.active > 0;
+    const saved = nested ? saveRun(rt, inst) : undefined;
+    rt.active++;
+    const stack = env.stack;
+    const savedLo = stack.lo;
+    const savedHi = stack.hi;
+    const budget = env.insnBudget;
+    const R = env.regs;
+    try {
+      const top = stack.start + STACK_BYTES;
+      stack.hi = top;
+      stack.lo = top - MAX_BPF_STACK;
+      rt.env = env;
+      rt.top = top;
+      rt.tailCnt = 0;
+      rt.curProg = undefined;
+      env.exitRequested = false;
+      env.callSubprog = rt.callSubprog;
+      if (rt.icRegions.length > 0) rt.checkIc();
+      const s = rt.initSlots();
+      inst.init(budget, top, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
+      let v: number;
+      try {
+        v = inst.entry(0)(arg1 | 0, 0, arg2 | 0, 0, 0, 0, 0, 0, 0, 0, top);
+      } catch (e) {
+        if (e instanceof JitFault) return { ok: false, fault: e.fault, insnCount: budget - inst.exports.left() };
+        if (e !== EXIT_SIGNAL) throw e;
+        v = NaN;
+      }
+      const insnCount = budget - inst.exports.left();
+      let r0: bigint;
+      if (v === v) {
+        if (v >= 0 && v < 1024) {
+          R[0] = v;
+          R[1] = 0;
+          r0 = SMALL_BIGINTS[v];
+        } else {
+          setFromNumber(R, 0, v);
+          r0 = toBigU64(R[1], R[0]);
+        }
+      } else r0 = toBigU64(R[1], R[0]);
+      return { ok: true, r0, insnCount };
+    } finally {
+      rt.active--;
+      stack.lo = savedLo;
+      stack.hi = savedHi;
+      if (saved !== undefined) restoreRun(rt, saved);
+    }
+  }
+}
+
+/** SavedRun is the state of an outer run while a nested run (started from a helper) goes on. */
+interface SavedRun {
+  env: RunEnv | undefined;
+  tailCnt: number;
+  top: number;
+  curFp: number;
+  curProg: JitProgram | undefined;
+  left: number;
+  inst: JitInstance;
+}
+
+function saveRun(rt: Runtime, inst: JitInstance): SavedRun {
+  return { env: rt.env, tailCnt: rt.tailCnt, top: rt.top, curFp: rt.curFp, curProg: rt.curProg, left: inst.exports.left(), inst };
+}
+
+function restoreRun(rt: Runtime, s: SavedRun): void {
+  rt.env = s.env;
+  rt.tailCnt = s.tailCnt;
+  rt.top = s.top;
+  rt.curFp = s.curFp;
+  rt.curProg = s.curProg;
+  const slots = rt.initSlots();
+  s.inst.init(s.left, s.top, slots[0], slots[1], slots[2], slots[3], slots[4], slots[5], slots[6], slots[7]);
+  if (s.env !== undefined) s.env.callSubprog = rt.callSubprog;
+}
+
+/** jitEngine is the compiled engine, registered as `jit`. */
+export const jitEngine: Engine = {
+  name: 'jit',
+  prepare(spec: ProgramSpec): Executable {
+    return new JitExecutable(spec, jitProgramOf(spec));
+  },
+};
