@@ -12,7 +12,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { KernelError, KernelTestRunner, type KernelMap } from '../../src/kernel/testrun.js';
-import { mnemonic } from '../../src/isa/mnemonic.js';
+import { disasmProgram } from '../../src/isa/disasm.js';
 import { validateProgram } from '../../src/isa/validate.js';
 import { makeInsn, type Insn } from '../../src/isa/insn.js';
 import { Memory } from '../../src/vm/memory.js';
@@ -34,15 +34,9 @@ function hex64(v: bigint): string {
   return `0x${v.toString(16).padStart(16, '0')}`;
 }
 
-/** listing renders a program one instruction per line: index, raw fields, mnemonic. */
+/** listing renders a program in llvm-objdump syntax, one instruction per line. */
 function listing(insns: readonly Insn[]): string {
-  return insns
-    .map((x, i) => {
-      if (i > 0 && insns[i - 1].opcode === 0x18 && x.opcode === 0) return `  ${String(i).padStart(4)}:     (lddw high half)   imm=${x.imm}`;
-      const fields = `dst=r${x.dst} src=r${x.src} off=${x.off} imm=${x.imm}`;
-      return `  ${String(i).padStart(4)}: ${x.opcode.toString(16).padStart(2, '0')}  ${mnemonic(x).padEnd(18)} ${fields}`;
-    })
-    .join('\n');
+  return disasmProgram(insns).join('\n');
 }
 
 interface Outcome {
