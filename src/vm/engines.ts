@@ -3,11 +3,13 @@
  * line to ENGINES.
  */
 import { UsageError } from '../errors.js';
+import { jitEngine } from './compile/jit.js';
 import { interpEngine } from './interp.js';
 import type { Engine } from './program.js';
 
 const ENGINES: ReadonlyMap<string, Engine> = new Map<string, Engine>([
   [interpEngine.name, interpEngine],
+  [jitEngine.name, jitEngine],
 ]);
 
 /** DEFAULT_ENGINE is the engine used when none is named: the reference interpreter. */
