@@ -25,7 +25,8 @@ import {
 } from '../test/support/packets.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT = join(ROOT, 'pcaps');
+/** OUT is where the captures go: pcaps/, or the directory given as the first argument (tests use a temporary one). */
+const OUT = process.argv[2] ?? join(ROOT, 'pcaps');
 
 /** Pkt is one generated frame with the description README.md lists. */
 interface Pkt {

@@ -111,9 +111,9 @@ export interface Converted {
 export function toEthernet(linkType: number, data: Uint8Array, origLen: number): Converted {
   switch (linkType) {
     case LINKTYPE.LINUX_SLL:
-      return fromSll(data, origLen, 16, 14, 0, 6, 4);
+      return fromSll(data, origLen, 16, 14, 4, 6, 0);
     case LINKTYPE.LINUX_SLL2:
-      return fromSll(data, origLen, 20, 0, 10, 12, 11);
+      return fromSll(data, origLen, 20, 0, 11, 12, 10);
     case LINKTYPE.IPV4:
       return fromRaw(data, origLen, ETH_P_IP, undefined);
     case LINKTYPE.IPV6:
