@@ -1,8 +1,8 @@
 /**
- * Differential test: random valid programs (test/support/random-program.ts) through xdpsim's
- * reference interpreter and through the Linux kernel (BPF_PROG_TEST_RUN, each program wrapped as
+ * Differential test: random valid programs (test/support/random-program.ts) through every xdpsim
+ * engine (the reference interpreter, the jit, ...: src/vm/engines.ts) and through the Linux kernel (BPF_PROG_TEST_RUN, each program wrapped as
  * a subprogram that stores its full 64-bit r0 into an array map, test/kernel/wrap.ts). Every
- * program must be accepted by the verifier, and both must give the same r0 (which folds in
+ * program must be accepted by the verifier, and every engine must give the kernel's r0 (which folds in
  * r1..r9 and the stack).
  *
  * Seeded and reproducible: XDPSIM_DIFF_SEED (default 0x5eed0000) is the first seed, program i uses
@@ -17,7 +17,7 @@ import { validateProgram } from '../../src/isa/validate.js';
 import { makeInsn, type Insn } from '../../src/isa/insn.js';
 import { Memory } from '../../src/vm/memory.js';
 import { createRunEnv } from '../../src/vm/run.js';
-import { getEngine } from '../../src/vm/engines.js';
+import { engineNames, getEngine } from '../../src/vm/engines.js';
 import { randomProgram, type RandomProgram } from '../support/random-program.js';
 import { RESULT_MAP_SPEC, u64OfLe, wrapForKernel } from '../kernel/wrap.js';
 
@@ -41,13 +41,14 @@ function listing(insns: readonly Insn[]): string {
 
 interface Outcome {
   readonly prog: RandomProgram;
+  readonly engine: string;
   readonly kernel: bigint | string;
   readonly xdpsim: bigint | string;
 }
 
-/** xdpsimR0 runs the program on the interpreter; a fault is reported as text. */
-function makeInterp(): (p: RandomProgram) => bigint | string {
-  const engine = getEngine('interp');
+/** makeRunner runs programs on one engine; a fault is reported as text. */
+function makeRunner(engineName: string): (p: RandomProgram) => bigint | string {
+  const engine = getEngine(engineName);
   const env = createRunEnv(new Memory());
   return (p) => {
     const exe = engine.prepare({ name: `random-${p.seed}`, insns: p.insns });
@@ -96,11 +97,11 @@ function report(bad: readonly Outcome[], total: number): string {
     return [
       `seed ${o.prog.seed} (0x${o.prog.seed.toString(16)}): rerun with XDPSIM_DIFF_SEED=${o.prog.seed} XDPSIM_DIFF_COUNT=1`,
       `  kernel: ${fmt(o.kernel)}`,
-      `  xdpsim: ${fmt(o.xdpsim)}`,
+      `  xdpsim ${o.engine}: ${fmt(o.xdpsim)}`,
       listing(o.prog.insns),
     ].join('\n');
   });
-  return `${bad.length} of ${total} random programs differ between the kernel and xdpsim:\n\n${shown.join('\n\n')}`;
+  return `${bad.length} (program, engine) results of ${total} random programs differ between the kernel and xdpsim:\n\n${shown.join('\n\n')}`;
 }
 
 describe('random program generator', () => {
@@ -117,16 +118,16 @@ describe('random program generator', () => {
   });
 });
 
-describe.skipIf(!avail.ok)(`random programs: interpreter vs kernel${skipReason}`, () => {
+describe.skipIf(!avail.ok)(`random programs: every engine vs kernel${skipReason}`, () => {
   const k = avail.runner as KernelTestRunner;
   afterAll(async () => k.close());
 
-  it(`${COUNT} random programs give the same 64-bit r0 (seeds ${BASE_SEED}..${BASE_SEED + COUNT - 1})`, async () => {
+  it(`${COUNT} random programs give the same 64-bit r0 on ${engineNames().join(', ')} and the kernel (seeds ${BASE_SEED}..${BASE_SEED + COUNT - 1})`, async () => {
     // ISA v4 (sdiv/smod, movsx, ldsx, bswap, gotol) is generated only if this kernel accepts it.
     const v4 = await kernelAcceptsV4(k);
     if (!v4) console.warn('random-diff: this kernel refuses ISA v4 instructions; generating v1-v3 programs only');
     const map = await k.createMap(RESULT_MAP_SPEC);
-    const interp = makeInterp();
+    const runners = engineNames().map((name) => [name, makeRunner(name)] as const);
     const bad: Outcome[] = [];
     for (let start = 0; start < COUNT; start += BATCH) {
       const progs: RandomProgram[] = [];
@@ -135,12 +136,14 @@ describe.skipIf(!avail.ok)(`random programs: interpreter vs kernel${skipReason}`
       const kernel: Array<bigint | string> = [];
       for (const p of progs) kernel.push(await kernelR0(k, map, p));
       progs.forEach((p, i) => {
-        const x = interp(p);
-        if (x !== kernel[i]) bad.push({ prog: p, kernel: kernel[i], xdpsim: x });
+        for (const [engine, run] of runners) {
+          const x = run(p);
+          if (x !== kernel[i]) bad.push({ prog: p, engine, kernel: kernel[i], xdpsim: x });
+        }
       });
     }
     await k.closeHandle(map.handle);
     if (bad.length > 0) console.error(report(bad, COUNT));
     expect(bad.length, bad.length > 0 ? report(bad, COUNT) : '').toBe(0);
-  });
+  }, 600_000); // the jit compiles every program to WebAssembly: ~10 ms each
 });
