@@ -8,13 +8,16 @@ import { LoadError, NotSupportedError } from '../errors.js';
 import type { Memory } from '../vm/memory.js';
 import type { Executable } from '../vm/program.js';
 import { MapType, mapTypeName, type BpfMap, type MapSpec } from './spec.js';
-import { MapBase, type MapHost } from './base.js';
+import type { MapBase } from './base.js';
+import type { DevmapHost } from './devmap.js';
 import { MAP_CONSTRUCTORS } from './types.js';
 
 /** RegistryOptions configures a registry. */
 export interface RegistryOptions {
   /** Number of simulated (possible) CPUs: per-CPU maps keep this many copies. */
   cpus: number;
+  /** Tells DEVMAP/DEVMAP_HASH updates whether an interface exists (the datapath's interfaces); absent: any ifindex. */
+  ifindexExists?: (ifindex: number) => boolean;
 }
 
 /** ProgramSlot is a program PROG_ARRAY slots can hold: a name, an id, and its executable once prepared. */
@@ -25,8 +28,9 @@ export interface ProgramSlot {
 }
 
 /** MapRegistry owns every map of one VM instance. */
-export class MapRegistry implements MapHost {
+export class MapRegistry implements DevmapHost {
   readonly cpus: number;
+  ifindexExists?: (ifindex: number) => boolean;
   private readonly maps: MapBase[] = [];
   private readonly handles = new Map<number, MapBase>();
   private readonly programsByName = new Map<string, ProgramSlot>();
@@ -40,11 +44,12 @@ export class MapRegistry implements MapHost {
       throw new RangeError(`map registry: cpus must be an integer in [1, 1024], got ${opts.cpus}`);
     }
     this.cpus = opts.cpus;
+    this.ifindexExists = opts.ifindexExists;
   }
 
   /**
    * create makes a live map from a spec. It throws LoadError (code E_MAP_CREATE, fields.errno the
-   * kernel's errno) for specs the kernel refuses, NotSupportedError (E_MAP_TYPE) for types xdpsim
+   * kernel's negative errno) for specs the kernel refuses, NotSupportedError (E_MAP_TYPE) for types xdpsim
    * does not implement, and LoadError E_MAP_NAME for a duplicate name.
    * Declarative slots (spec.initialSlots) are applied: program names for PROG_ARRAY (resolved at
    * tail-call time), map names for map-in-map (those maps must exist already).
@@ -69,8 +74,6 @@ export class MapRegistry implements MapHost {
       });
     }
     const map = ctor(this, spec, this.maps.length + 1);
-    this.maps.push(map);
-    this.handles.set(map.handle, map);
     if (spec.initialSlots !== undefined) {
       for (const slot of spec.initialSlots) {
         const err = map.setSlotRef(slot.index, slot.ref);
@@ -82,6 +85,8 @@ export class MapRegistry implements MapHost {
         }
       }
     }
+    this.maps.push(map);
+    this.handles.set(map.handle, map);
     return map;
   }
 
