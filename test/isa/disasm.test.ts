@@ -7,7 +7,10 @@
  * prints `<unknown>` or misdecodes a v4 instruction (sdiv/smod, movsx, callx), then LLVM 19's; a
  * 32-bit atomic other than plain add, which neither decodes without +alu32, takes the +alu32 text.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeInsns } from '../../src/isa/decode.js';
 import { disasmInsn, disasmLines, disasmProgram, UNKNOWN } from '../../src/isa/disasm.js';
@@ -161,5 +164,83 @@ describe('disasmProgram', () => {
 
   it('prints a truncated lddw in the last slot as <unknown>', () => {
     expect(disasmProgram([makeInsn(0x95), makeInsn(0x18, 1, 0, 0, 1)])).toEqual(['       0:\texit', `       1:\t${UNKNOWN}`]);
+  });
+});
+
+/** findObjects lists the committed clang-built objects under programs/ (sources and objects live there). */
+function findObjects(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findObjects(p));
+    else if (name.endsWith('.o')) out.push(p);
+  }
+  return out.sort();
+}
+
+interface ObjdumpSection {
+  name: string;
+  /** address → symbol name, from the `0000000000000030 <LBB0_2>:` headers. */
+  symbols: Array<[number, string]>;
+  /** slot index → instruction text, verbatim. */
+  lines: Map<number, string>;
+}
+
+function objdumpSections(obj: string, args: readonly string[]): ObjdumpSection[] {
+  const text = execFileSync('llvm-objdump-16', ['-d', '--no-show-raw-insn', ...args, obj], { encoding: 'utf8' });
+  const sections: ObjdumpSection[] = [];
+  for (const line of text.split('\n')) {
+    const sec = /^Disassembly of section (.*):$/.exec(line);
+    if (sec !== null) {
+      sections.push({ name: sec[1], symbols: [], lines: new Map() });
+      continue;
+    }
+    const cur = sections[sections.length - 1];
+    const sym = /^([0-9a-f]{16}) <(.*)>:$/.exec(line);
+    if (sym !== null && cur !== undefined) cur.symbols.push([parseInt(sym[1], 16), sym[2]]);
+    const ins = /^\s*(\d+):\t(.*)$/.exec(line);
+    if (ins !== null && cur !== undefined) cur.lines.set(Number(ins[1]), ins[2]);
+  }
+  return sections;
+}
+
+/** symbolizer names a target like llvm-objdump: the nearest symbol at or below it, plus an offset. */
+function symbolizer(symbols: Array<[number, string]>): (t: number) => string | undefined {
+  return (t) => {
+    const addr = t * 8;
+    let best: [number, string] | undefined;
+    for (const s of symbols) if (s[0] <= addr && (best === undefined || s[0] >= best[0])) best = s;
+    if (best === undefined) return undefined;
+    return best[0] === addr ? best[1] : `${best[1]}+0x${(addr - best[0]).toString(16)}`;
+  };
+}
+
+describe('clang-compiled objects (programs/**/*.o)', () => {
+  const haveTools = hasTool('llvm-objdump-16') && hasTool('llvm-objcopy-16');
+  const objects = findObjects('programs');
+  it.skipIf(!haveTools)('disassemble like llvm-objdump-16, labels included (skipped without llvm-objdump-16/llvm-objcopy-16)', () => {
+    expect(objects.length).toBeGreaterThan(0);
+    const dir = mkdtempSync(join(tmpdir(), 'xdpsim-disasm-'));
+    let compared = 0;
+    try {
+      for (const obj of objects) {
+        for (const alu32 of [false, true]) {
+          for (const sec of objdumpSections(obj, alu32 ? ['--mattr=+alu32'] : [])) {
+            const out = join(dir, 'section.bin');
+            execFileSync('llvm-objcopy-16', [`--dump-section=${sec.name}=${out}`, obj, join(dir, 'scratch.o')]);
+            const insns = decodeInsns(new Uint8Array(readFileSync(out)));
+            const ours = new Map(disasmLines(insns, { alu32, symbolize: symbolizer(sec.symbols) }).map((l) => [l.index, l.text]));
+            expect([...ours.keys()], `${obj} ${sec.name}`).toEqual([...sec.lines.keys()]);
+            for (const [index, text] of sec.lines) {
+              expect(ours.get(index), `${obj} ${sec.name} slot ${index}${alu32 ? ' +alu32' : ''}`).toBe(text);
+              compared++;
+            }
+          }
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(compared).toBeGreaterThan(100);
   });
 });
