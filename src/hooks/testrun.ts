@@ -4,8 +4,9 @@
  * `retval` (u32), `err` (0 or a negative errno), `data_out`, `data_size_out` and `ctx_out`.
  *
  * XDP (bpf_prog_test_run_xdp): a page with XDP_PACKET_HEADROOM (minus the metadata length given
- * in ctx_in) before the frame and the shared info after it; up to 3520 bytes linear, the rest in
- * up to 17 page fragments (-ENOMEM beyond); frames under ETH_HLEN are refused (-EINVAL); the
+ * in ctx_in) before the frame and the shared info after it; up to 3520 bytes linear (or
+ * ctx_in->data_end when given: 6.18 lets the caller choose the linear length), the rest in up to
+ * 17 page fragments (-ENOMEM beyond); frames under ETH_HLEN after the metadata are refused; the
  * receive queue is lo's queue 0 unless ctx_in names another; data_out starts at data_meta and
  * includes the fragments. XDP_TX / XDP_REDIRECT / XDP_PASS are not acted upon: the retval is
  * returned as the program gave it.
@@ -18,7 +19,7 @@
 import type { Executable, RunEnv } from '../vm/program.js';
 import type { VmFault } from '../vm/fault.js';
 import { NotSupportedError } from '../errors.js';
-import { ETH_HLEN, MAX_SKB_FRAGS, SKB_SHARED_INFO_SIZE, XDP_BUFF_SIZE, XDP_METADATA_MAX, XDP_PACKET_HEADROOM, XdpBuff, XdpMd } from './xdp.js';
+import { ETH_HLEN, MAX_SKB_FRAGS, SKB_SHARED_INFO_SIZE, XDP_BUFF_SIZE, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpBuff, XdpMd } from './xdp.js';
 import { ChecksumState, SkBuff, SkBuffField, CB_SIZE } from './skb.js';
 import { type DatapathHooks, LOOPBACK_IFINDEX, loopbackDatapath, newRedirectInfo } from './datapath.js';
 import type { SkbHookState, XdpHookState } from './state.js';
@@ -187,17 +188,27 @@ export class TestRunner {
     if (typeof ctx === 'number') return fail(ctx);
     let headroom = XDP_PACKET_HEADROOM;
     let metaLen = 0;
+    let linearSize = size;
     if (ctx !== undefined) {
+      // ctx_in's data is the metadata length and data_end the linear length (metadata included);
+      // the rest of data_in goes to fragments. The metadata must leave room for the xdp_frame.
       const data = u32(ctx, XdpMd.data);
       const dataEnd = u32(ctx, XdpMd.data_end);
-      if (u32(ctx, XdpMd.data_meta) !== 0 || dataEnd !== size || data > dataEnd || (data & 3) !== 0 || data > XDP_METADATA_MAX) {
+      if (
+        u32(ctx, XdpMd.data_meta) !== 0 ||
+        dataEnd > size ||
+        data > dataEnd ||
+        (data & 3) !== 0 ||
+        data > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE
+      ) {
         return fail(Errno.EINVAL);
       }
       headroom -= data;
       metaLen = data;
+      linearSize = dataEnd;
     }
-    if (size < ETH_HLEN) return fail(Errno.EINVAL);
-    const maxData = XDP_BUFF_SIZE - headroom - SKB_SHARED_INFO_SIZE;
+    if (size - metaLen < ETH_HLEN) return fail(Errno.EINVAL);
+    const maxData = Math.min(linearSize, XDP_BUFF_SIZE - headroom - SKB_SHARED_INFO_SIZE);
     // xdp_convert_md_to_buff
     let ifindex = LOOPBACK_IFINDEX;
     let queue = 0;
