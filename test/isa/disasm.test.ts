@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { assemble } from '../../src/isa/asm/index.js';
 import { decodeInsns } from '../../src/isa/decode.js';
 import { disasmInsn, disasmLines, disasmProgram, UNKNOWN } from '../../src/isa/disasm.js';
 import { makeInsn, type Insn } from '../../src/isa/insn.js';
@@ -242,5 +243,21 @@ describe('clang-compiled objects (programs/**/*.o)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     expect(compared).toBeGreaterThan(100);
+  });
+});
+
+describe('bpf_conformance programs', () => {
+  it('every instruction of the 313 positive tests has a text (no <unknown>), in both flavours', () => {
+    const dir = '/work/shared/conformance/tests';
+    const files = readdirSync(dir).filter((f) => f.endsWith('.data'));
+    expect(files.length).toBe(313);
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      const asm = text.slice(text.indexOf('-- asm') + 6).split(/^.*--.*$/m)[0];
+      const insns = assemble(asm);
+      for (const alu32 of [false, true]) {
+        for (const line of disasmLines(insns, { alu32 })) expect(line.text, `${f} slot ${line.index}`).not.toBe(UNKNOWN);
+      }
+    }
   });
 });

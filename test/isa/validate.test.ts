@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { NotSupportedError, VerifyError } from '../../src/errors.js';
 import { decodeInsns } from '../../src/isa/decode.js';
 import { makeInsn as I, type Insn } from '../../src/isa/insn.js';
+import { assemble } from '../../src/isa/asm/index.js';
 import { validateProgram, VerifyCode, type ValidateOptions } from '../../src/isa/validate.js';
 
 const CONFORMANCE = '/work/shared/conformance';
@@ -202,6 +203,7 @@ const BAD: BadCase[] = [
   { name: 'lsh32 by 32 (strict)', prog: [I(0x64, 0, 0, 0, 32), EXIT], code: VerifyCode.ShiftOutOfRange, insn: 0, opts: { strict: true } },
   { name: 'arsh by -1 (strict)', prog: [I(0xc7, 0, 0, 0, -1), EXIT], code: VerifyCode.ShiftOutOfRange, insn: 0, opts: { strict: true } },
   { name: 'rsh by 64 (strict)', prog: [I(0x77, 0, 0, 0, 64), EXIT], code: VerifyCode.ShiftOutOfRange, insn: 0, opts: { strict: true } },
+  { name: 'callx (strict)', prog: [I(0x8d, 2), EXIT], code: VerifyCode.UnknownOpcode, insn: 0, opts: { strict: true } },
   { name: 'unreachable after exit (strict)', prog: [EXIT, MOV0, EXIT], code: VerifyCode.Unreachable, insn: 1, opts: { strict: true } },
   { name: 'unreachable after ja (strict)', prog: [I(0x05, 0, 0, 1), MOV0, EXIT], code: VerifyCode.Unreachable, insn: 1, opts: { strict: true } },
 ];
@@ -327,6 +329,51 @@ describe('bpf_conformance negative/unused-*.data', () => {
     expect(e.fields.insn).toBe(0);
     const suffix = /-(\w+)\.data$/.exec(file)?.[1] ?? '';
     expect(e.fields.field).toBe(FIELD_OF[suffix]);
+  });
+});
+
+/** section returns the lines of one `-- name` section of a `.data` file. */
+function section(text: string, name: string): string {
+  const out: string[] = [];
+  let on = false;
+  for (const line of text.split('\n')) {
+    if (line.includes('--')) {
+      on = line.includes(name);
+      continue;
+    }
+    if (on) out.push(line);
+  }
+  return out.join('\n');
+}
+
+describe('bpf_conformance positive tests', () => {
+  const dir = join(CONFORMANCE, 'tests');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.data'));
+  // INDEX.tsv column libbpf_ci_excluded: tests the suite's Linux CI does not run on the kernel.
+  const excluded = new Set(
+    readFileSync(join(CONFORMANCE, 'INDEX.tsv'), 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t'))
+      .filter((c) => c.length > 7 && c[7] !== '-')
+      .map((c) => c[0]),
+  );
+
+  it('all 313 assemble and validate; strict refuses only tests the kernel CI excludes', () => {
+    expect(files.length).toBe(313);
+    const strictRefused: string[] = [];
+    for (const f of files) {
+      const insns = assemble(section(readFileSync(join(dir, f), 'utf8'), 'asm'));
+      expect(() => validateProgram(insns, { name: f }), f).not.toThrow();
+      try {
+        validateProgram(insns, { name: f, strict: true });
+      } catch (e) {
+        if (!(e instanceof VerifyError)) throw e;
+        strictRefused.push(f);
+      }
+    }
+    expect(strictRefused.length).toBe(13); // {arsh,lsh,rsh}{32,64}-imm-{high,neg} and callx
+    for (const f of strictRefused) expect(excluded.has(f), f).toBe(true);
   });
 });
 
