@@ -562,8 +562,8 @@ function vlanInsertTag(skb: SkBuff, proto: number, tci: number): number {
   u8[d + 13] = proto & 0xff;
   u8[d + 14] = (tci >>> 8) & 0xff;
   u8[d + 15] = tci & 0xff;
-  u8[d + 16] = skb.protocol >>> 8;
-  u8[d + 17] = skb.protocol & 0xff;
+  // The encapsulated protocol is the frame's own type field, left in place by the memmove of the
+  // MAC addresses (__vlan_insert_inner_tag with mac_len >= ETH_TLEN).
   return 0;
 }
 
@@ -745,11 +745,10 @@ export const skbCheckMtu = withSkb('bpf_skb_check_mtu', (env, skb) => {
   let mtu = 0;
   let ret: number = BPF_MTU_CHK_RET_FRAG_NEEDED;
   const mtuIn = dv.getUint32(0, true);
-  if (argHi(env, 5) !== 0 || (flags & ~BPF_MTU_CHK_SEGS) !== 0) {
-    ret = -E.EINVAL;
-  } else if ((flags & BPF_MTU_CHK_SEGS) !== 0 && (lenDiff !== 0 || mtuIn !== 0)) {
-    ret = -E.EINVAL;
-  } else {
+  // Bad flags return before *mtu_len is written (measured on 6.18).
+  if (argHi(env, 5) !== 0 || (flags & ~BPF_MTU_CHK_SEGS) !== 0) return -E.EINVAL;
+  if ((flags & BPF_MTU_CHK_SEGS) !== 0 && (lenDiff !== 0 || mtuIn !== 0)) return -E.EINVAL;
+  {
     const dev = devViaIfindex(datapath, skb.dev.ifindex, ifindex);
     if (dev === undefined) {
       ret = -E.ENODEV;

@@ -20,7 +20,7 @@ import type { Executable, RunEnv } from '../vm/program.js';
 import type { VmFault } from '../vm/fault.js';
 import { NotSupportedError } from '../errors.js';
 import { ETH_HLEN, MAX_SKB_FRAGS, SKB_SHARED_INFO_SIZE, XDP_BUFF_SIZE, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpBuff, XdpMd } from './xdp.js';
-import { ChecksumState, SkBuff, SkBuffField, CB_SIZE } from './skb.js';
+import { ChecksumState, EthP, SkBuff, SkBuffField, CB_SIZE } from './skb.js';
 import { type DatapathHooks, LOOPBACK_IFINDEX, loopbackDatapath, newRedirectInfo } from './datapath.js';
 import type { SkbHookState, XdpHookState } from './state.js';
 import { ProgType } from './tc.js';
@@ -258,7 +258,9 @@ export class TestRunner {
     const skb = (this.skb ??= new SkBuff(this.opts.env.mem, dev));
     skb.reset(input.data, { dev, hasSocket: true, atIngress: false });
     skb.ethTypeTrans();
-    skb.networkHeader = skb.dataOff;
+    // The dummy socket takes its addresses from the IP header, which must be there (6.18 refuses
+    // an IPv4 or IPv6 frame too short for it).
+    if ((skb.protocol === EthP.IP && skb.len < 20) || (skb.protocol === EthP.IPV6 && skb.len < 40)) return fail(Errno.EINVAL);
     skb.push(ETH_HLEN);
     if (ctx !== undefined) {
       const e = convertCtxToSkb(ctx, skb);

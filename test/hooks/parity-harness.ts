@@ -4,6 +4,7 @@
  * every field that differs. Used by test/parity/testrun-*.test.ts.
  */
 import { join } from 'node:path';
+import { appendFileSync } from 'node:fs';
 import { KernelTestRunner, type KernelObject } from '../../src/kernel/testrun.js';
 import { loadObject } from '../../src/object/instantiate.js';
 import { createRunEnv } from '../../src/vm/run.js';
@@ -121,4 +122,11 @@ export function vlan(tci: number, innerType: number, inner: Uint8Array): Uint8Ar
   p.set([tci >> 8, tci & 0xff, innerType >> 8, innerType & 0xff]);
   p.set(inner, 4);
   return p;
+}
+
+/** dumpMismatches appends every mismatch as JSON Lines to $XDPSIM_PARITY_DUMP when it is set. */
+export function dumpMismatches(ms: readonly Mismatch[]): void {
+  const file = process.env.XDPSIM_PARITY_DUMP;
+  if (file === undefined || file === '') return;
+  for (const m of ms) appendFileSync(file, `${JSON.stringify(m)}\n`);
 }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { KernelObject, KernelTestRunner } from '../../src/kernel/testrun.js';
-import { PROGRAMS_DIR, compareOne, ipv4Udp, loadSim, openKernel, request, type Mismatch, type SimProgram } from '../hooks/parity-harness.js';
+import { PROGRAMS_DIR, compareOne, ipv4Udp, loadSim, openKernel, request, type Mismatch, type SimProgram, dumpMismatches } from '../hooks/parity-harness.js';
 import type { TestRunInput } from '../../src/hooks/testrun.js';
 
 const OBJ = join(PROGRAMS_DIR, 'hooks', 'xdp_pkt.o');
@@ -110,6 +110,7 @@ describe.skipIf(kernel.k === undefined)(`testrun parity: XDP ${kernel.reason ?? 
     const all = cases();
     const mismatches: Mismatch[] = [];
     for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input)));
+    dumpMismatches(mismatches);
     const shown = mismatches.slice(0, 40).map((m) => `${m.label}: ${m.field}: kernel ${m.kernel.slice(0, 120)} / xdpsim ${m.sim.slice(0, 120)}`);
     expect(shown, `${mismatches.length} mismatches over ${all.length} frames`).toEqual([]);
   });
