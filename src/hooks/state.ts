@@ -51,3 +51,13 @@ export function packetState(env: RunEnv, helper: string): PacketHookState {
   if (isHookState(h)) return h;
   throw new GuestFault(FaultCode.HelperArgs, `${helper}: only available to packet programs`);
 }
+
+/** PacketHelperDef declares one packet helper: its enum bpf_func_id, kernel name, program types and implementation. */
+export interface PacketHelperDef {
+  readonly id: number;
+  /** Kernel name without the bpf_ prefix, as in HELPER_NAMES. */
+  readonly name: string;
+  /** BPF_PROG_TYPE_* values the kernel offers it to. */
+  readonly progTypes: readonly number[];
+  readonly fn: import('../vm/program.js').HelperImpl;
+}
