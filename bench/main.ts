@@ -3,9 +3,9 @@
  * to the kernel's BPF_PROG_TEST_RUN on the same program bytes and the same frame, measured in
  * the same run, printed as a table with ratios (and written as JSON, bench/format.ts).
  *
- * Method. xdpsim: the program is prepared once, then run back to back on one xdp_md and packet
- * (bench/xdp-context.ts; the program does not write the packet, so every run sees the same
- * frame, as in the kernel's repeat loop); after a warm-up, SAMPLES timed batches of at least
+ * Method. xdpsim: the program is prepared once, then run back to back on one xdp_buff loaded
+ * once with the frame (bench/xdp-context.ts), exactly like the kernel's repeat loop, which does
+ * not restore the frame between repetitions either; after a warm-up, SAMPLES timed batches of at least
  * MIN_PACKETS/SAMPLES runs each, and the median batch is reported. Kernel: xdpsim-ktest loads the
  * same bytes as an XDP program and runs BPF_PROG_TEST_RUN with repeat = KERNEL_REPEAT (≥ 1M);
  * the kernel's own duration (ns per repetition, net/bpf/test_run.c bpf_test_timer) is taken,
@@ -98,8 +98,8 @@ function median(xs: number[]): number {
 /** timeEngine returns [median ns per packet, retval, method] for one engine. */
 function timeEngine(engineName: string, insns: readonly Insn[], name: string, frame: Uint8Array, minPackets: number): [number, number, string] {
   const mem = new Memory();
-  const xdp = createBenchXdp(mem, frame);
   const env = createRunEnv(mem);
+  const xdp = createBenchXdp(mem, env, frame);
   const exe = getEngine(engineName).prepare({ name, insns });
   const first = exe.run(env, xdp.ctxAddr);
   if (!first.ok) throw new Error(`bench: ${name} faults on ${engineName}: ${first.fault.message}`);

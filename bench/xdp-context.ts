@@ -1,50 +1,30 @@
 /**
- * xdp-context — the minimal XDP environment the benchmark runs programs in, built directly on the
- * Memory API until src/hooks/xdp.ts exists.
- *
- * What it is: one `xdp_md` context region (6 u32 fields: data, data_end, data_meta,
- * ingress_ifindex, rx_queue_index, egress_ifindex — include/uapi/linux/bpf.h) readable as
- * aligned u32s only, and one packet region laid out like the kernel's test-run buffer
- * (XDP_PACKET_HEADROOM = 256 bytes of headroom, the frame, tailroom) whose accessible bounds are
- * exactly [data, data_end), so every packet access is bounds-checked like a real run.
- *
- * What it is not: no helpers (xdp_adjust_head & co. are absent — the bench programs call none),
- * no field rewriting beyond the u32 pointers, ingress_ifindex = 1 and rx_queue_index = 0 fixed.
- * That is everything the header-parse program touches, so the measured cost is the engine's.
+ * xdp-context — the XDP environment the benchmark runs a program in: the real hook's xdp_buff
+ * (src/hooks/xdp.ts: a page, XDP_PACKET_HEADROOM before the frame, the kernel's xdp_md access
+ * rules) loaded once with the frame, the way bpf_prog_test_run_xdp sets up its buffer once before
+ * its repeat loop, and the hook state XDP helpers read (lo as the device).
  */
-import { Memory, RegionKind, type Region } from '../src/vm/memory.js';
+import type { Memory } from '../src/vm/memory.js';
+import type { RunEnv } from '../src/vm/program.js';
+import { XDP_PACKET_HEADROOM, XdpBuff } from '../src/hooks/xdp.js';
+import { XDP_TEST_MAX_LINEAR } from '../src/hooks/testrun.js';
+import { loopbackDatapath, newRedirectInfo } from '../src/hooks/datapath.js';
+import type { XdpHookState } from '../src/hooks/state.js';
 
-/** XDP_PACKET_HEADROOM (include/uapi/linux/bpf.h). */
-export const XDP_PACKET_HEADROOM = 256;
-/** XDP_MD_SIZE is sizeof(struct xdp_md). */
-export const XDP_MD_SIZE = 24;
-
-/** BenchXdp is one XDP context and packet buffer in a Memory. */
+/** BenchXdp is one loaded xdp_buff; `ctxAddr` is the program's r1. */
 export interface BenchXdp {
-  readonly mem: Memory;
-  readonly ctx: Region;
-  readonly packet: Region;
-  /** Address of the xdp_md, the program's r1. */
+  readonly xdp: XdpBuff;
   readonly ctxAddr: number;
 }
 
-/** createBenchXdp lays out xdp_md and the packet for `frame` in `mem`. */
-export function createBenchXdp(mem: Memory, frame: Uint8Array): BenchXdp {
-  const ctx = mem.map(RegionKind.Context, 'xdp_md', XDP_MD_SIZE, {
-    writable: false,
-    ctxPolicy: (off, size, write) => !write && size === 4 && off % 4 === 0 && off + size <= XDP_MD_SIZE,
-  });
-  const packet = mem.map(RegionKind.Packet, 'packet', XDP_PACKET_HEADROOM + frame.length + 320);
-  const data = packet.start + XDP_PACKET_HEADROOM;
-  mem.write(data, frame);
-  packet.lo = data;
-  packet.hi = data + frame.length;
-  const dv = mem.dv;
-  dv.setUint32(ctx.start + 0, data, true); // data
-  dv.setUint32(ctx.start + 4, data + frame.length, true); // data_end
-  dv.setUint32(ctx.start + 8, data, true); // data_meta (no metadata)
-  dv.setUint32(ctx.start + 12, 1, true); // ingress_ifindex (lo)
-  dv.setUint32(ctx.start + 16, 0, true); // rx_queue_index
-  dv.setUint32(ctx.start + 20, 0, true); // egress_ifindex
-  return { mem, ctx, packet, ctxAddr: ctx.start };
+/** createBenchXdp loads `frame` into a new xdp_buff in `mem` and installs its hook state in `env`. */
+export function createBenchXdp(mem: Memory, env: RunEnv, frame: Uint8Array): BenchXdp {
+  if (frame.length > XDP_TEST_MAX_LINEAR) {
+    throw new RangeError(`bench: a ${frame.length}-byte frame exceeds the ${XDP_TEST_MAX_LINEAR}-byte linear XDP buffer`);
+  }
+  const xdp = new XdpBuff(mem);
+  xdp.load(frame, XDP_PACKET_HEADROOM, XDP_TEST_MAX_LINEAR);
+  const state: XdpHookState = { kind: 'xdp', xdp, datapath: loopbackDatapath(), redirect: newRedirectInfo() };
+  env.hook = state;
+  return { xdp, ctxAddr: xdp.ctxAddr };
 }

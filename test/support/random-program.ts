@@ -22,9 +22,11 @@
  * epilogue. Every forward jump lands inside its function's body or at its epilogue. Bodies mix
  * ALU, stack accesses, forward jumps, local calls (after which r1..r5 are re-initialised, since
  * the verifier marks them unreadable; r6..r9 must survive the call) and bounded loops (a
- * counter nobody else writes, a backward jne). With `foldState` (the default) the epilogue folds r1..r9 and every stack
- * slot into r0 (xor, then multiply by an odd constant), so a wrong register or a wrong stored
- * byte anywhere shows up in the single 64-bit result the kernel wrapper can report.
+ * counter nobody else writes, a backward jne).
+ *
+ * With `foldState` (the default) each epilogue folds r1..r9 and every stack slot (and, in packet
+ * mode, the packet) into r0 — xor, then an xorshift-multiply step, so a difference reaches every
+ * bit — and a wrong register or stored byte anywhere shows up in the one 64-bit result.
  *
  * The program is self-contained: it ignores r1..r5 on entry and returns r0. Reproducible: the
  * same seed and options give the same instructions on every platform.
@@ -85,7 +87,21 @@ export interface RandomProgramOptions {
   readonly subprograms?: number;
   /** Emit bounded loops (a counter register, a short body, a backward jne). Default true. */
   readonly loops?: boolean;
+  /**
+   * Packet mode (for XDP, run directly as the program, no wrapper): the main function reads
+   * xdp_md->data/data_end from r1 on entry, returns XDP_DROP early unless `packetBytes` bytes
+   * are there, and keeps the data pointer in PACKET_REG (never used otherwise); its body then
+   * also loads and stores (any size, any alignment) inside those bytes, the epilogue folds them
+   * into r0 and finally stores r0 at packet offset 0, so data_out carries the full 64-bit result.
+   * 0 (default) = off. At most 256.
+   */
+  readonly packetBytes?: number;
 }
+
+/** PACKET_REG holds the packet's data pointer in packet mode. */
+export const PACKET_REG = 9;
+/** XDP_DROP is what a packet-mode program returns when the frame is shorter than packetBytes. */
+export const SHORT_FRAME_RETVAL = 1;
 
 /** RandomProgram is one generated program with what produced it. */
 export interface RandomProgram {
@@ -118,6 +134,20 @@ const SIZES = [
 ] as const;
 const ATOMIC_OPS = [0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1] as const; // add or and xor, |fetch, xchg, cmpxchg
 const ODD_MIX = 0x2545f491 | 1;
+
+/**
+ * mixR0 is one xorshift-multiply step on r0 (r1 as scratch): a multiply alone only carries
+ * differences upward, the shift brings high-bit differences down into the low 32 bits (the XDP
+ * retval).
+ */
+function mixR0(): Insn[] {
+  return [
+    makeInsn(ALU64 | OP.mul | K, 0, 0, 0, ODD_MIX),
+    makeInsn(ALU64 | OP.mov | X, 1, 0, 0, 0),
+    makeInsn(ALU64 | OP.rsh | K, 1, 0, 0, 29),
+    makeInsn(ALU64 | OP.xor | X, 0, 1, 0, 0),
+  ];
+}
 
 /** Interesting 32-bit immediates: boundaries where wrap, sign and width bugs live. */
 const EDGE_IMM32 = [
@@ -156,12 +186,17 @@ interface GenConfig {
   readonly loops: boolean;
   readonly stackBytes: number;
   readonly subprograms: number;
+  readonly packetBytes: number;
 }
 
 class Generator {
   private readonly items: Item[] = [];
   /** Registers that must not be written (a loop counter while its loop body is generated). */
   private readonly reserved = new Set<number>();
+  /** Registers random instructions never touch (the packet pointer in packet mode). */
+  private readonly hidden = new Set<number>();
+  /** Bytes at PACKET_REG this function may access (0: no packet access). */
+  private readonly pkt: number;
   private readonly v4: boolean;
   private readonly atomics: boolean;
   private readonly stackBytes: number;
@@ -178,6 +213,8 @@ class Generator {
     this.v4 = cfg.v4;
     this.atomics = cfg.atomics;
     this.stackBytes = cfg.stackBytes;
+    this.pkt = fn < 0 ? cfg.packetBytes : 0;
+    if (this.pkt > 0) this.hidden.add(PACKET_REG);
   }
 
   imm32(): number {
@@ -194,16 +231,19 @@ class Generator {
     return [r.u32() | 0, r.u32() | 0];
   }
 
-  /** reg picks a register to read. */
+  /** reg picks a register to read (never a hidden one). */
   reg(): number {
-    return this.rng.below(10);
+    for (;;) {
+      const r = this.rng.below(10);
+      if (!this.hidden.has(r)) return r;
+    }
   }
 
-  /** wreg picks a register to write (never a reserved loop counter). */
+  /** wreg picks a register to write (never a reserved loop counter or a hidden register). */
   wreg(): number {
     for (;;) {
       const r = this.rng.below(10);
-      if (!this.reserved.has(r)) return r;
+      if (!this.reserved.has(r) && !this.hidden.has(r)) return r;
     }
   }
 
@@ -222,8 +262,19 @@ class Generator {
    */
   prologue(): Insn[] {
     const out: Insn[] = [];
+    if (this.pkt > 0) {
+      // PACKET_REG = ctx->data; r3 = ctx->data_end; if data + pkt > data_end: return XDP_DROP.
+      out.push(makeInsn(0x61, PACKET_REG, 1, 0, 0));
+      out.push(makeInsn(0x61, 3, 1, 4, 0));
+      out.push(makeInsn(ALU64 | OP.mov | X, 2, PACKET_REG, 0, 0));
+      out.push(makeInsn(ALU64 | OP.add | K, 2, 0, 0, this.pkt));
+      out.push(makeInsn(JMP | 0xb0 | X, 2, 3, 2, 0)); // if r2 <= r3 goto +2
+      out.push(makeInsn(ALU64 | OP.mov | K, 0, 0, 0, SHORT_FRAME_RETVAL));
+      out.push(makeInsn(0x95));
+    }
     for (let r = 0; r <= 9; r++) {
       if (this.fn >= 0 && r >= 1 && r <= 5) continue;
+      if (this.hidden.has(r)) continue;
       const kind = this.rng.below(3);
       if (kind === 0) out.push(makeInsn(ALU64 | OP.mov | K, r, 0, 0, this.imm32()));
       else if (kind === 1) out.push(makeInsn(ALU | OP.mov | K, r, 0, 0, this.imm32()));
@@ -285,9 +336,22 @@ class Generator {
     return this.lddw(dst, this.imm64());
   }
 
-  /** One random stack access: load, sign-extending load, store, or atomic. */
+  /** One random packet access at PACKET_REG + [0, pkt - size]: load, ldsx, store (no atomics). */
+  packetAccess(): Insn[] {
+    const r = this.rng;
+    const size = r.pick(SIZES);
+    const off = r.range(0, this.pkt - size.bytes);
+    const choice = r.below(100);
+    if (choice < 35) return [makeInsn(0x61 | size.code, this.wreg(), PACKET_REG, off, 0)];
+    if (choice < 45 && this.v4 && size.bytes !== 8) return [makeInsn(0x81 | size.code, this.wreg(), PACKET_REG, off, 0)];
+    if (choice < 75) return [makeInsn(0x63 | size.code, PACKET_REG, this.reg(), off, 0)];
+    return [makeInsn(0x62 | size.code, PACKET_REG, 0, off, this.imm32())];
+  }
+
+  /** One random memory access: on the stack (load, ldsx, store, atomic) or, in packet mode, the packet. */
   mem(): Insn[] {
     const r = this.rng;
+    if (this.pkt > 0 && r.chance(0.45)) return this.packetAccess();
     const size = r.pick(SIZES);
     const choice = r.below(100);
     if (choice < 30) return [makeInsn(0x61 | size.code, this.wreg(), 10, this.stackOff(size.bytes), 0)]; // ldx
@@ -412,15 +476,22 @@ class Generator {
     const out: Insn[] = [];
     if (fold) {
       for (let r = 1; r <= 9; r++) {
+        if (this.hidden.has(r)) continue;
         out.push(makeInsn(ALU64 | OP.xor | X, 0, r, 0, 0));
-        out.push(makeInsn(ALU64 | OP.mul | K, 0, 0, 0, ODD_MIX));
+        out.push(...mixR0());
       }
       for (let off = -8; off >= -this.stackBytes; off -= 8) {
         out.push(makeInsn(0x79, 1, 10, off, 0)); // ldxdw r1, [r10+off]
         out.push(makeInsn(ALU64 | OP.xor | X, 0, 1, 0, 0));
-        out.push(makeInsn(ALU64 | OP.mul | K, 0, 0, 0, ODD_MIX));
+        out.push(...mixR0());
+      }
+      for (let off = 0; off + 8 <= this.pkt; off += 8) {
+        out.push(makeInsn(0x79, 1, PACKET_REG, off, 0)); // ldxdw r1, [PACKET_REG+off]
+        out.push(makeInsn(ALU64 | OP.xor | X, 0, 1, 0, 0));
+        out.push(...mixR0());
       }
     }
+    if (this.pkt >= 8) out.push(makeInsn(0x7b, PACKET_REG, 0, 0, 0)); // *(u64 *)(PACKET_REG + 0) = r0
     out.push(makeInsn(0x95));
     return out;
   }
@@ -443,7 +514,11 @@ export function randomProgram(seed: number, opts: RandomProgramOptions = {}): Ra
     loops: opts.loops ?? true,
     stackBytes,
     subprograms,
+    packetBytes: opts.packetBytes ?? 0,
   };
+  if (!Number.isInteger(cfg.packetBytes) || cfg.packetBytes < 0 || cfg.packetBytes > 256) {
+    throw new RangeError(`randomProgram: packetBytes must be 0..256, got ${cfg.packetBytes}`);
+  }
   const fold = opts.foldState ?? true;
   // Main program first (instruction 0 is its entry), then each subprogram; calls patched last.
   const insns: Insn[] = [];
