@@ -1,8 +1,9 @@
 /**
  * codegen — eBPF to WebAssembly, one wasm function per function entry (see analyze.ts).
  *
- * Registers r0..r9 are i64 locals (r1..r5 are the parameters); r10 is the frame pointer `fp`,
- * an i32 parameter. The control-flow graph becomes a "ladder" of nested wasm blocks in
+ * Registers r0..r9 are i64 locals (the function's parameters: a bpf-to-bpf call passes the
+ * whole register file and gets r0..r5 back, so it behaves exactly like the interpreter's shared
+ * register file); r10 is the frame pointer `fp`, an i32 parameter. The control-flow graph becomes a "ladder" of nested wasm blocks in
  * instruction order, so every forward jump is a direct `br`; when a function has backward jumps
  * the ladder sits in a `loop` whose head dispatches on a block number with `br_table`
  * (one indirect jump per loop iteration). This handles any CFG, reducible or not.
@@ -115,25 +116,25 @@ const G_VWLO = 8;
 const G_VWM = 9;
 const G_EPOCH = 10;
 
-// Function locals: params r1..r5 (0..4), fp (5); then the declared locals below.
-const L_FP = 5;
-const L_R0 = 6;
-const L_R6 = 7; // r6..r9 = 7..10
+// Function locals: params r0..r9 (0..9), fp (10); then the declared locals below. Callees get
+// the caller's whole register file and hand back r0..r5, as the interpreter's shared register
+// file does (r6..r9 come back unchanged because the callee's copies are its own).
+const L_FP = 10;
 const L_R10 = 11; // i64 copy of r10, used only when the program writes r10
 const L_A = 12; // i64 effective address
 const L_T = 13; // i64 temporary
-const L_T2 = 14; // i64 temporary
-const L_SLO = 15; // i64 bottom of the accessible stack (fp - 512)
-const L_SM = 16; // i64 (top - (fp - 512)) - 8
-const L_PC = 17; // i32 dispatch block number
-const L_X = 18; // i32 temporary
-const L_X2 = 19; // i32 temporary
-const L_F = 20; // f64 helper result
-const EXTRA_LOCALS: readonly ValType[] = [I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32, F64];
+const L_SLO = 14; // i64 bottom of the accessible stack (fp - 512)
+const L_SM = 15; // i64 (top - (fp - 512)) - 8
+const L_PC = 16; // i32 dispatch block number
+const L_X = 17; // i32 temporary
+const L_X2 = 18; // i32 temporary
+const L_F = 19; // f64 helper result
+const EXTRA_LOCALS: readonly ValType[] = [I64, I64, I64, I64, I64, I32, I32, I32, F64];
 
-const REG_LOCAL = [L_R0, 0, 1, 2, 3, 4, L_R6, L_R6 + 1, L_R6 + 2, L_R6 + 3];
+const REG_LOCAL = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
-const FN_PARAMS: readonly ValType[] = [I64, I64, I64, I64, I64, I32];
+const FN_PARAMS: readonly ValType[] = [I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32];
+const FN_RESULTS: readonly ValType[] = [I64, I64, I64, I64, I64, I64];
 const ENTRY_PARAMS: readonly ValType[] = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
 
 /** Emitter writes one function body. */
@@ -736,6 +737,12 @@ class FunctionCompiler {
     e.op(op);
   }
 
+  /** returnRegs returns r0..r5 to the caller. */
+  private returnRegs(): void {
+    for (let r = 0; r <= 5; r++) this.getReg(r);
+    this.e.op(Op.return);
+  }
+
   /** argsHalves pushes r1..r5 as ten i32 halves (lo, hi). */
   private argsHalves(): void {
     const e = this.e;
@@ -769,8 +776,7 @@ class FunctionCompiler {
         return;
       }
       case Kind.Exit:
-        this.getReg(0);
-        e.op(Op.return);
+        this.returnRegs();
         return;
       case Kind.Ja:
         this.jumpTo(this.a.target[i]);
@@ -810,7 +816,8 @@ class FunctionCompiler {
         e.w.byte(0x61); // f64.eq
         e.op(Op.i32Eqz).if();
         this.r0FromF64();
-        e.op(Op.return);
+        this.setReg(0);
+        this.returnRegs();
         e.end();
         break;
       }
@@ -824,10 +831,10 @@ class FunctionCompiler {
         e.gget(G_TOP).get(L_FP).op(Op.i32Sub).i32(DEEPEST).op(Op.i32GeU).if();
         e.i32(s).call(this.funcs.trap).op(Op.unreachable);
         e.end();
-        for (let r = 1; r <= 5; r++) this.getReg(r);
+        for (let r = 0; r <= 9; r++) this.getReg(r);
         e.get(L_FP).i32(MAX_BPF_STACK).op(Op.i32Sub);
         e.call(this.fnIndex.get(this.a.target[i]) as number);
-        this.setReg(0);
+        for (let r = 5; r >= 0; r--) this.setReg(r);
         if (this.a.writesR10) e.get(L_FP).op(Op.i64ExtendI32U).set(L_R10);
         break;
       }
@@ -860,17 +867,21 @@ export function compileProgram(insns: readonly Insn[], extraEntries: readonly nu
   const icGlobals = (): [number, number] => [m.global(I64, 0), m.global(I32, 0)];
   for (const entry of a.entries) {
     const body = new FunctionCompiler(insns, a, entry, sites, funcs, fnIndex, icGlobals).compile();
-    m.defineFunc(fnIndex.get(entry) as number, FN_PARAMS, [I64], EXTRA_LOCALS, body);
+    m.defineFunc(fnIndex.get(entry) as number, FN_PARAMS, FN_RESULTS, EXTRA_LOCALS, body);
   }
   // Entry wrappers: r1..r5 as i32 halves + fp in, r0 out as f64 when exact, else NaN with r0
   // handed over through setR0 (keeps BigInt off the JS/wasm boundary).
   for (const entry of a.entries) {
     const w = new Emitter();
+    w.i64(0, 0);
     for (let r = 0; r < 5; r++) {
       w.get(2 * r).op(Op.i64ExtendI32U);
       w.get(2 * r + 1).op(Op.i64ExtendI32U).i64(0, 32).op(Op.i64Shl).op(Op.i64Or);
     }
-    w.get(10).call(fnIndex.get(entry) as number).set(11);
+    for (let r = 6; r <= 9; r++) w.i64(0, 0);
+    w.get(10).call(fnIndex.get(entry) as number);
+    for (let r = 5; r >= 1; r--) w.op(Op.drop);
+    w.set(11);
     w.get(11).i64(0x20_0000, 0).op(Op.i64Add).i64(0x40_0000, 0).op(Op.i64LtU).if(F64);
     w.get(11).op(Op.f64ConvertI64S);
     w.else();

@@ -17,10 +17,10 @@
  * instructions exceeds; wasm functions have no such limit, and i64 arithmetic is native.
  *
  * Semantics are the interpreter's (interp.ts) to the letter, faults included: same code,
- * instruction index, message, access details and instruction count. Known differences, all for
- * programs the verifier refuses: after a bpf-to-bpf call r1-r5 keep the caller's values (the
- * interpreter leaves the callee's), and a callee, tail-call target or callback starts with
- * r0 and r6-r9 zero (the interpreter leaves the caller's).
+ * instruction index, message, access details and instruction count. Known difference, only for
+ * programs the verifier refuses (kernel/bpf/verifier.c treats these registers as uninitialised):
+ * a tail-call target or a callback starts with r0 and r6-r9 zero, where the interpreter leaves
+ * the values the caller had.
  */
 import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from '../../isa/opcodes.js';
 import { FaultCode, GuestFault, type VmFault } from '../fault.js';
