@@ -1,0 +1,231 @@
+/**
+ * The loader on the committed objects: programs, sections and kinds, subprogram linking, map
+ * definitions (BTF, legacy iproute2, global data), declarative slots, globals and `rodata`
+ * overrides, the GPL rule, and the naming rules libbpf uses. Expectations come from the C
+ * sources in programs/ (each case names the declaration it checks).
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { UsageError, XdpsimError } from '../../src/errors.js';
+import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, OP_CALL, OP_LDDW } from '../../src/isa/opcodes.js';
+import { MapFlag, MapType, PIN_BY_NAME, PIN_GLOBAL_NS } from '../../src/maps/spec.js';
+import { internalMapName, isGplCompatible, objectNameFromFile, parseObject, type ObjectSpec } from '../../src/object/loader.js';
+import { AttachType, ProgType, sectionDef } from '../../src/object/sections.js';
+
+function load(obj: string, opts: Parameters<typeof parseObject>[1] = {}): ObjectSpec {
+  return parseObject(new Uint8Array(readFileSync(`programs/${obj}`)), { file: `programs/${obj}`, ...opts });
+}
+
+describe('section names', () => {
+  it.each([
+    ['xdp', ProgType.XDP, AttachType.XDP, false],
+    ['xdp.frags', ProgType.XDP, AttachType.XDP, true],
+    ['xdp/devmap', ProgType.XDP, AttachType.XDP_DEVMAP, false],
+    ['xdp.frags/cpumap', ProgType.XDP, AttachType.XDP_CPUMAP, true],
+    ['tc', ProgType.SCHED_CLS, AttachType.NONE, false],
+    ['tc/ingress', ProgType.SCHED_CLS, AttachType.TCX_INGRESS, false],
+    ['tcx/egress', ProgType.SCHED_CLS, AttachType.TCX_EGRESS, false],
+    ['classifier', ProgType.SCHED_CLS, AttachType.NONE, false],
+    ['action', ProgType.SCHED_ACT, AttachType.NONE, false],
+    ['my_section', ProgType.UNSPEC, AttachType.NONE, false],
+  ] as const)('%s → prog type %i, attach %i', (name, type, attach, frags) => {
+    const d = sectionDef(name);
+    expect([d.progType, d.attachType, d.frags]).toEqual([type, attach, frags]);
+  });
+});
+
+describe('names as libbpf gives them', () => {
+  it.each([
+    ['programs/xdp_glob.o', 'xdp_glob'],
+    ['/a/b/xdp_tailcall.o', 'xdp_tailcall'],
+    ['a.b.c.o', 'a'],
+    ['a_name_longer_than_fifteen.o', 'a_name_longer_t'.slice(0, 15)],
+  ])('object %s is named %s', (file, name) => expect(objectNameFromFile(file)).toBe(name));
+
+  it.each([
+    ['xdp_glob', '.bss', 'xdp_glob.bss'],
+    ['xdp_glob', '.rodata', 'xdp_glob.rodata'],
+    ['xdp_tailcall', '.data', 'xdp_tail.data'],
+    ['xdp_tailcall', '.rodata', 'xdp_tail.rodata'],
+    ['xdp_maps', '.rodata.str1.1', '.rodata.str1.1'],
+    ['x', '.data.custom_long_name', '.data.custom_lo'],
+    ['my-obj', '.bss', 'my_obj.bss'],
+  ])('internal map of %s %s is %s', (obj, sec, name) => expect(internalMapName(obj, sec)).toBe(name));
+
+  it.each([
+    ['GPL', true],
+    ['GPL v2', true],
+    ['Dual BSD/GPL', true],
+    ['Dual MIT/GPL', true],
+    ['MIT', false],
+    ['GPLv2', false],
+    ['', false],
+  ] as const)('license "%s" GPL-compatible: %s', (l, ok) => expect(isGplCompatible(l)).toBe(ok));
+});
+
+describe('programs', () => {
+  it.each([
+    ['xdp_fw.o', [['xdp_fw', 'xdp', 'xdp']]],
+    ['xdp_calls.o', [['xdp_sum', 'xdp', 'xdp'], ['xdp_loop', 'xdp', 'xdp']]],
+    ['xdp_tailcall.o', [['handle_ipv4', 'xdp', 'xdp'], ['handle_ipv6', 'xdp', 'xdp'], ['handle_arp', 'xdp', 'xdp'], ['xdp_dispatch', 'xdp', 'xdp']]],
+    [
+      'tc_maps.o',
+      [
+        ['tc_plain', 'tc', 'tc'],
+        ['tc_in', 'tc/ingress', 'tc'],
+        ['tc_out', 'tc/egress', 'tc'],
+        ['tcx_in', 'tcx/ingress', 'tc'],
+        ['tcx_out', 'tcx/egress', 'tc'],
+        ['cls', 'classifier', 'tc'],
+        ['act', 'action', 'tc_act'],
+        ['custom', 'my_custom_section', 'unspec'],
+      ],
+    ],
+    ['tc_legacy.o', [['cls_main', 'classifier', 'tc'], ['cls_drop_big', 'ingress_drop_big', 'unspec'], ['act_mark', 'action', 'tc_act']]],
+  ] as const)('%s: programs, sections and kinds', (obj, want) => {
+    expect(load(obj).programs.map((p) => [p.name, p.section, p.kind])).toEqual(want);
+  });
+
+  it('a section the caller names gets the kind the caller picks (iproute2 `sec S`)', () => {
+    const spec = load('tc_legacy.o', { sectionKinds: { ingress_drop_big: 'tc' } });
+    expect(spec.programs.find((p) => p.name === 'cls_drop_big')?.progType).toBe(ProgType.SCHED_CLS);
+    expect(load('tc_maps.o', { defaultKind: 'tc' }).programs.find((p) => p.name === 'custom')?.kind).toBe('tc');
+  });
+
+  it('xdp_calls: subprograms from .text are appended and every call lands on a function start', () => {
+    const spec = load('xdp_calls.o');
+    for (const p of spec.programs) {
+      const starts = new Map(p.functions.map((f) => [f.start, f.name]));
+      expect(p.functions[0]).toMatchObject({ name: p.name, start: 0, section: 'xdp' });
+      let calls = 0;
+      for (let i = 0; i < p.insns.length; i++) {
+        const x = p.insns[i];
+        if ((x.opcode === OP_CALL && x.src === BPF_PSEUDO_CALL) || (x.opcode === OP_LDDW && x.src === BPF_PSEUDO_FUNC)) {
+          const t = i + x.imm + 1;
+          expect(starts.has(t), `${p.name} insn ${i} → ${t}`).toBe(true);
+          calls++;
+        }
+        if (x.opcode === OP_LDDW) i++;
+      }
+      expect(calls).toBeGreaterThan(2);
+    }
+    const loop = spec.programs.find((p) => p.name === 'xdp_loop');
+    // bpf_loop(16, add_step, ...): the callback address is a BPF_PSEUDO_FUNC lddw to add_step.
+    const cb = loop?.insns.findIndex((x) => x.opcode === OP_LDDW && x.src === BPF_PSEUDO_FUNC) ?? -1;
+    expect(cb).toBeGreaterThanOrEqual(0);
+    const target = cb + loop!.insns[cb].imm + 1;
+    expect(loop!.functions.find((f) => f.start === target)?.name).toBe('add_step');
+    // fold is called from checksum_prefix, a .text function: reached transitively.
+    expect(loop!.functions.map((f) => f.name).sort()).toEqual(['add_step', 'checksum_prefix', 'fold', 'store', 'xdp_loop']);
+  });
+
+  it('line info names the C file, line and text of instructions', () => {
+    const p = load('xdp_fw.o').programs[0];
+    expect(p.lineInfo?.size).toBe(p.insns.length);
+    const lines = [...p.lines.values()];
+    expect(lines.every((l) => l.file.endsWith('.c') || l.file.endsWith('.h'))).toBe(true);
+    expect(lines.some((l) => l.file === './xdp_fw.c' || l.file === 'xdp_fw.c')).toBe(true);
+    expect(lines.some((l) => l.text.includes('bpf_map_lookup_elem(&verdict_stats, &verdict)'))).toBe(true);
+  });
+});
+
+describe('maps', () => {
+  it('xdp_fw: BTF maps with types, sizes from key/value types and map_flags', () => {
+    const m = new Map(load('xdp_fw.o').maps.map((x) => [x.name, x]));
+    expect(m.get('blocklist_v4')).toMatchObject({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4096 });
+    expect(m.get('blocklist_v6')).toMatchObject({ type: MapType.HASH, keySize: 16, valueSize: 8 });
+    expect(m.get('blocknet_v4')).toMatchObject({ type: MapType.LPM_TRIE, keySize: 8, flags: MapFlag.NO_PREALLOC, maxEntries: 1024 });
+    expect(m.get('verdict_stats')).toMatchObject({ type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 16, maxEntries: 5 });
+  });
+
+  it('xdp_maps: every map type declared, with the sizes libbpf derives', () => {
+    const m = new Map(load('xdp_maps.o').maps.map((x) => [x.name, x]));
+    expect(m.get('len_queue')).toMatchObject({ type: MapType.QUEUE, keySize: 0, valueSize: 4 });
+    expect(m.get('events')).toMatchObject({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 });
+    expect(m.get('perf_events')).toMatchObject({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 });
+    expect(m.get('tx_ports')).toMatchObject({ type: MapType.DEVMAP, valueSize: 8 });
+    expect(m.get('cpus')).toMatchObject({ type: MapType.CPUMAP, valueSize: 8 });
+    expect(m.get('totals')).toMatchObject({ type: MapType.ARRAY, valueSize: 24 });
+    expect([...m.values()].map((x) => x.type).sort((a, b) => a - b)).toEqual(
+      [MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.PERCPU_HASH, MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.ARRAY, MapType.ARRAY, MapType.ARRAY].sort((a, b) => a - b),
+    );
+  });
+
+  it('tc_maps: pinning by name; tc_legacy: iproute2 fields, pinning, inner_id/inner_idx', () => {
+    expect(load('tc_maps.o').maps.find((x) => x.name === 'tc_counts')?.pinning).toBe(PIN_BY_NAME);
+    const m = new Map(load('tc_legacy.o').maps.map((x) => [x.name, x]));
+    expect(m.get('acc_bytes')).toMatchObject({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, pinning: PIN_GLOBAL_NS });
+    expect(m.get('inner_tpl')?.elf).toEqual({ id: 1, innerId: 0, innerIdx: 0 });
+    const outer = m.get('outer');
+    expect(outer).toMatchObject({ type: MapType.ARRAY_OF_MAPS, inner: { name: 'inner_tpl', type: MapType.ARRAY, valueSize: 4 } });
+    expect(outer?.initialSlots).toEqual([{ index: 0, ref: 'inner_tpl' }]);
+  });
+
+  it('xdp_tailcall: PROG_ARRAY slots from `.values`', () => {
+    const jt = load('xdp_tailcall.o').maps.find((x) => x.name === 'jump_table');
+    expect(jt).toMatchObject({ type: MapType.PROG_ARRAY, keySize: 4, valueSize: 4, maxEntries: 4 });
+    expect(jt?.initialSlots).toEqual([
+      { index: 0, ref: 'handle_ipv4' },
+      { index: 1, ref: 'handle_ipv6' },
+      { index: 3, ref: 'handle_arp' },
+    ]);
+  });
+
+  it('xdp_mim: inner templates from `__array(values, ...)`, slots naming maps', () => {
+    const m = new Map(load('xdp_mim.o').maps.map((x) => [x.name, x]));
+    expect(m.get('outer_arr')).toMatchObject({ type: MapType.ARRAY_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 2, inner: { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 } });
+    expect(m.get('outer_arr')?.initialSlots).toEqual([
+      { index: 0, ref: 'counts_a' },
+      { index: 1, ref: 'counts_b' },
+    ]);
+    expect(m.get('by_proto')).toMatchObject({ type: MapType.HASH_OF_MAPS, keySize: 2, inner: { type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 64 } });
+  });
+
+  it('xdp_glob: .data/.rodata/.bss as one-value arrays with libbpf names, flags and contents', () => {
+    const spec = load('xdp_glob.o');
+    const m = new Map(spec.maps.map((x) => [x.name, x]));
+    expect(m.get('xdp_glob.rodata')).toMatchObject({ type: MapType.ARRAY, keySize: 4, maxEntries: 1, flags: MapFlag.MMAPABLE | MapFlag.RDONLY_PROG, readonlyForProgram: true });
+    expect(m.get('xdp_glob.data')).toMatchObject({ flags: MapFlag.MMAPABLE, valueSize: 12 });
+    expect(m.get('xdp_glob.bss')).toMatchObject({ valueSize: 48 });
+    expect(m.get('xdp_glob.bss')?.initialValue).toBeUndefined();
+    const g = new Map(spec.globals.map((x) => [x.name, x]));
+    // __u64 packets_seen = 1000; __u32 last_len = 0xdeadbeef;
+    const data = m.get('xdp_glob.data')!.initialValue!;
+    const dv = new DataView(data.buffer, data.byteOffset);
+    expect(dv.getBigUint64(g.get('packets_seen')!.offset, true)).toBe(1000n);
+    expect(dv.getUint32(g.get('last_len')!.offset, true)).toBe(0xdeadbeef);
+    // const volatile __u32 max_len = 1514;
+    const ro = m.get('xdp_glob.rodata')!.initialValue!;
+    expect(new DataView(ro.buffer, ro.byteOffset).getUint32(g.get('max_len')!.offset, true)).toBe(1514);
+    // Every global-data lddw names a map and an offset inside it.
+    for (const r of spec.programs[0].mapRefs) {
+      expect(r.kind).toBe('value');
+      expect(r.offset).toBeLessThan(m.get(r.map)!.valueSize);
+    }
+  });
+
+  it('rodata overrides set `const volatile` knobs before load', () => {
+    const spec = load('xdp_glob.o', { rodata: { max_len: 100, drop_ethertype: 0x86dd, verbose: new Uint8Array([1]) } });
+    const g = new Map(spec.globals.map((x) => [x.name, x]));
+    const ro = spec.maps.find((x) => x.name === 'xdp_glob.rodata')!.initialValue!;
+    const dv = new DataView(ro.buffer, ro.byteOffset);
+    expect(dv.getUint32(g.get('max_len')!.offset, true)).toBe(100);
+    expect(dv.getUint16(g.get('drop_ethertype')!.offset, true)).toBe(0x86dd);
+    expect(ro[g.get('verbose')!.offset]).toBe(1);
+  });
+
+  it.each([
+    [{ no_such_var: 1 }],
+    [{ max_len: 1n << 40n }],
+    [{ verbose: new Uint8Array(2) }],
+    [{ max_len: 1.5 }],
+  ])('a bad rodata override %o is a UsageError', (rodata) => {
+    try {
+      load('xdp_glob.o', { rodata });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      expect((e as XdpsimError).code).toBe('E_OBJ_GLOBAL');
+    }
+  });
+});
