@@ -1,0 +1,35 @@
+/**
+ * tail-call — the resolver engines use for bpf_tail_call (helper 12, executed by the engine
+ * itself, kernel/bpf/core.c JMP_TAIL_CALL): from the PROG_ARRAY handle in r2 and the index in r3
+ * to the executable to continue with.
+ *
+ * Results, as TailCallResolver defines them: undefined for an index past max_entries (the call
+ * fails without counting toward MAX_TAIL_CALL_CNT), null for an empty slot (fails, counts), the
+ * executable otherwise. A slot naming a program whose executable was never registered is a
+ * wiring error of the embedding code, reported loudly (LoadError E_TAIL_CALL_TARGET) rather than
+ * silently treated as empty. A map argument that is not a PROG_ARRAY cannot pass the verifier; it
+ * is treated as a failed call.
+ */
+import { LoadError } from '../errors.js';
+import type { MapRegistry } from '../maps/registry.js';
+import { ProgArrayMap } from '../maps/prog-array.js';
+import type { Executable, TailCallResolver } from '../vm/program.js';
+
+/** makeTailCallResolver binds a resolver to a registry's PROG_ARRAY maps. */
+export function makeTailCallResolver(registry: MapRegistry): TailCallResolver {
+  return (mapAddr: number, index: number): Executable | null | undefined => {
+    const map = registry.byHandle(mapAddr);
+    if (!(map instanceof ProgArrayMap)) return undefined;
+    if (index >= map.spec.maxEntries) return undefined;
+    const name = map.programName(index);
+    if (name === undefined) return null;
+    const exe = map.executable(index);
+    if (exe === undefined) {
+      throw new LoadError('E_TAIL_CALL_TARGET', `tail call through ${map.spec.name}[${index}]: program ${name} has no executable registered`, {
+        symbol: name,
+        index,
+      });
+    }
+    return exe;
+  };
+}
