@@ -12,7 +12,11 @@
 
 /** Frame is one captured packet as the readers yield it and the writers take it. */
 export interface Frame {
-  /** data holds the captured bytes; readers hand out a fresh copy the caller owns. */
+  /**
+   * data holds the captured bytes. Readers hand out a copy the caller owns (never reused or
+   * changed by the reader), which may be a view into a buffer shared with neighbouring frames:
+   * use data.byteOffset/byteLength, not data.buffer alone.
+   */
   data: Uint8Array;
   /** origLen is the length of the packet on the wire (>= data.length unless the capture lies). */
   origLen: number;

@@ -19,7 +19,7 @@ import { CaptureError } from '../errors.js';
 import type { ByteSource, CaptureSource } from './byte-source.js';
 import { MAX_CAPLEN, type Frame, type FrameInput, type ReadOptions } from './frames.js';
 import { LINKTYPE } from './linktype.js';
-import { CaptureReader, type ReaderContext } from './reader.js';
+import { Batch, CaptureReader, type ReaderContext } from './reader.js';
 import { ByteSink, DEFAULT_WRITE_BUFFER, type CaptureTarget } from './sink.js';
 import { basename } from 'node:path';
 
@@ -38,7 +38,7 @@ export function isPcapMagic(m: number): boolean {
 }
 
 /** parsePcap is the classic pcap parser (see the module comment for what it refuses). */
-export async function* parsePcap(src: ByteSource, ctx: ReaderContext): AsyncGenerator<Frame, void, undefined> {
+export async function* parsePcap(src: ByteSource, ctx: ReaderContext): AsyncGenerator<Frame[], void, undefined> {
   if (!(await src.need(FILE_HEADER))) {
     throw ctx.error('CAPTURE_TRUNCATED', `pcap file header truncated: ${src.available} of ${FILE_HEADER} bytes`, 0);
   }
@@ -81,39 +81,51 @@ export async function* parsePcap(src: ByteSource, ctx: ReaderContext): AsyncGene
   ctx.useInterface(st, 0);
   src.skip(FILE_HEADER);
   const fracScale = nano ? 1 : 1000;
-  for (;;) {
-    if (src.available < RECORD_HEADER && !(await src.need(RECORD_HEADER))) {
-      if (src.available === 0) return;
-      throw ctx.error('CAPTURE_TRUNCATED', `record header truncated: ${src.available} of ${RECORD_HEADER} bytes`, src.offset);
+  const batch = new Batch();
+  try {
+    for (;;) {
+      if (src.available < RECORD_HEADER) {
+        if (batch.size > 0) yield batch.take();
+        if (!(await src.need(RECORD_HEADER))) {
+          if (src.available === 0) return;
+          throw ctx.error('CAPTURE_TRUNCATED', `record header truncated: ${src.available} of ${RECORD_HEADER} bytes`, src.offset);
+        }
+      }
+      v = src.view;
+      p = src.pos;
+      const off = src.offset;
+      const sec = v.getUint32(p, le);
+      const frac = v.getUint32(p + 4, le);
+      const caplen = v.getUint32(p + 8, le);
+      const len = v.getUint32(p + 12, le);
+      if (caplen > limit) {
+        throw ctx.error(
+          'CAPTURE_BAD_LENGTH',
+          `record caplen ${caplen} exceeds ${caplen > MAX_CAPLEN ? `the ${MAX_CAPLEN}-byte maximum` : `the snaplen ${snaplen}`}`,
+          off,
+          { caplen, snaplen },
+        );
+      }
+      const total = RECORD_HEADER + caplen;
+      if (src.available < total) {
+        if (batch.size > 0) yield batch.take();
+        if (!(await src.need(total))) {
+          throw ctx.error('CAPTURE_TRUNCATED', `record truncated: ${src.available} of ${total} bytes`, off, { caplen });
+        }
+      }
+      const data = src.copy(RECORD_HEADER, caplen);
+      src.skip(total);
+      let nsec = frac * fracScale;
+      let s = sec;
+      if (nsec >= 1e9) {
+        s += Math.floor(nsec / 1e9);
+        nsec %= 1e9;
+      }
+      if (batch.add(ctx.frame(st, data, len, s, nsec, off, undefined, undefined, undefined))) yield batch.take();
     }
-    v = src.view;
-    p = src.pos;
-    const off = src.offset;
-    const sec = v.getUint32(p, le);
-    const frac = v.getUint32(p + 4, le);
-    const caplen = v.getUint32(p + 8, le);
-    const len = v.getUint32(p + 12, le);
-    if (caplen > limit) {
-      throw ctx.error(
-        'CAPTURE_BAD_LENGTH',
-        `record caplen ${caplen} exceeds ${caplen > MAX_CAPLEN ? `the ${MAX_CAPLEN}-byte maximum` : `the snaplen ${snaplen}`}`,
-        off,
-        { caplen, snaplen },
-      );
-    }
-    const total = RECORD_HEADER + caplen;
-    if (src.available < total && !(await src.need(total))) {
-      throw ctx.error('CAPTURE_TRUNCATED', `record truncated: ${src.available} of ${total} bytes`, off, { caplen });
-    }
-    const data = src.copy(RECORD_HEADER, caplen);
-    src.skip(total);
-    let nsec = frac * fracScale;
-    let s = sec;
-    if (nsec >= 1e9) {
-      s += Math.floor(nsec / 1e9);
-      nsec %= 1e9;
-    }
-    yield ctx.frame(st, data, len, s, nsec, off, undefined, undefined, undefined);
+  } catch (e) {
+    if (batch.size > 0) yield batch.take();
+    throw e;
   }
 }
 

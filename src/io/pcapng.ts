@@ -36,7 +36,7 @@ import {
   type TsResolution,
 } from './frames.js';
 import { LINKTYPE } from './linktype.js';
-import { CaptureReader, type InterfaceState, type ReaderContext } from './reader.js';
+import { Batch, CaptureReader, type InterfaceState, type ReaderContext } from './reader.js';
 import { ByteSink, DEFAULT_WRITE_BUFFER, type CaptureTarget } from './sink.js';
 
 /** BLOCK holds the pcapng block types xdpsim knows. */
@@ -118,11 +118,22 @@ interface Section {
 }
 
 /** parsePcapng is the pcapng parser (see the module comment for what it reads and refuses). */
-export async function* parsePcapng(src: ByteSource, ctx: ReaderContext): AsyncGenerator<Frame, void, undefined> {
+export async function* parsePcapng(src: ByteSource, ctx: ReaderContext): AsyncGenerator<Frame[], void, undefined> {
+  const batch = new Batch();
+  try {
+    yield* blocks(src, ctx, batch);
+  } catch (e) {
+    if (batch.size > 0) yield batch.take();
+    throw e;
+  }
+}
+
+async function* blocks(src: ByteSource, ctx: ReaderContext, batch: Batch): AsyncGenerator<Frame[], void, undefined> {
   let sec: Section | undefined;
   let sections = 0;
   for (;;) {
     const off = src.offset;
+    if (src.available < 12 && batch.size > 0) yield batch.take();
     if (src.available < 12 && !(await src.need(12))) {
       if (src.available === 0 && sec !== undefined) return;
       if (sec === undefined && src.available < 4) {
@@ -155,6 +166,7 @@ export async function* parsePcapng(src: ByteSource, ctx: ReaderContext): AsyncGe
       const why = blockLen < min ? `below the minimum ${min}` : blockLen % 4 !== 0 ? 'not a multiple of 4' : `above the ${MAX_BLOCK}-byte maximum`;
       throw ctx.error('CAPTURE_BAD_LENGTH', `block type 0x${type.toString(16)} length ${blockLen} is ${why}`, off, { blockType: type, blockLength: blockLen });
     }
+    if (src.available < blockLen && batch.size > 0) yield batch.take();
     if (src.available < blockLen && !(await src.need(blockLen))) {
       throw ctx.error('CAPTURE_TRUNCATED', `block type 0x${type.toString(16)} truncated: ${src.available} of ${blockLen} bytes`, off, { blockType: type, blockLength: blockLen });
     }
@@ -193,7 +205,7 @@ export async function* parsePcapng(src: ByteSource, ctx: ReaderContext): AsyncGe
       }
     }
     src.skip(blockLen);
-    if (frame !== undefined) yield frame;
+    if (frame !== undefined && batch.add(frame)) yield batch.take();
   }
 }
 

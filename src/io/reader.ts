@@ -16,8 +16,47 @@ import { conversionNote, isConvertible, LINKTYPE, linkTypeName, toEthernet } fro
 /** CaptureFormat names a capture file format. */
 export type CaptureFormat = 'pcap' | 'pcapng';
 
-/** ParseFn is a format parser: it yields frames from the source and throws CaptureError on bad input. */
-export type ParseFn = (src: ByteSource, ctx: ReaderContext) => AsyncGenerator<Frame, void, undefined>;
+/**
+ * ParseFn is a format parser: it yields non-empty batches of frames from the source and throws
+ * CaptureError on bad input, after yielding every good frame before it.
+ */
+export type ParseFn = (src: ByteSource, ctx: ReaderContext) => AsyncGenerator<Frame[], void, undefined>;
+
+/**
+ * Batch collects parsed frames for one yield: at most BATCH_FRAMES frames or about BATCH_BYTES
+ * bytes, so memory stays bounded while the per-frame cost of async iteration is paid once per
+ * batch by consumers of `batches()`. Parsers yield a batch when it is full, before they wait for
+ * more input, and before they throw.
+ */
+export class Batch {
+  frames: Frame[] = [];
+  private bytes = 0;
+
+  /** add appends a frame and tells whether the batch is full. */
+  add(f: Frame): boolean {
+    this.frames.push(f);
+    this.bytes += f.data.length;
+    return this.frames.length >= BATCH_FRAMES || this.bytes >= BATCH_BYTES;
+  }
+
+  /** take returns the frames and empties the batch. */
+  take(): Frame[] {
+    const out = this.frames;
+    this.frames = [];
+    this.bytes = 0;
+    return out;
+  }
+
+  /** size is the number of frames waiting. */
+  get size(): number {
+    return this.frames.length;
+  }
+}
+
+/** BATCH_FRAMES bounds the frames of one batch. */
+export const BATCH_FRAMES = 256;
+/** BATCH_BYTES bounds the captured bytes of one batch (1 MiB; one frame may pass it). */
+export const BATCH_BYTES = 1 << 20;
 
 /** FormatPicker chooses the parser from the first 4 bytes read little-endian (undefined: fewer than 4 bytes). */
 export type FormatPicker = (magic: number | undefined, ctx: ReaderContext) => { format: CaptureFormat; parse: ParseFn };
@@ -172,7 +211,37 @@ export class CaptureReader implements AsyncIterable<Frame> {
     return this.fmt;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Frame, void, undefined> {
+  /**
+   * Symbol.asyncIterator yields frame by frame, taking them from `batches()`; a CaptureError comes
+   * after every frame before the bad record has been yielded.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Frame, void, undefined> {
+    const it = this.batches()[Symbol.asyncIterator]();
+    let cur: Frame[] = [];
+    let i = 0;
+    const step = (r: IteratorResult<Frame[], void>): IteratorResult<Frame, void> => {
+      if (r.done === true) return { done: true, value: undefined };
+      cur = r.value;
+      i = 1;
+      return { done: false, value: cur[0] };
+    };
+    return {
+      next: (): Promise<IteratorResult<Frame, void>> => {
+        if (i < cur.length) return Promise.resolve({ done: false, value: cur[i++] });
+        return it.next().then(step);
+      },
+      return: async (): Promise<IteratorResult<Frame, void>> => {
+        await it.return(undefined);
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /**
+   * batches yields the frames in non-empty arrays (up to 256 frames or about 1 MiB), the cheap
+   * way to consume a large capture: one await per batch instead of one per frame.
+   */
+  async *batches(): AsyncGenerator<Frame[], void, undefined> {
     if (typeof this.source !== 'string') {
       if (this.used) throw new UsageError('CAPTURE_REUSED', `${this.file}: a capture read from a stream can be iterated only once`, { file: this.file });
     }
