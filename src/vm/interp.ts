@@ -95,6 +95,8 @@ interface Code {
   readonly src: Uint8Array;
   readonly off: Int32Array;
   readonly imm: Int32Array;
+  /** Packed word per slot for the run loop: op | (dst*2) << 8 | (src*2) << 16 (one load per dispatch). */
+  readonly w: Int32Array;
   readonly refusals: ReadonlyMap<number, Refusal>;
 }
 
@@ -208,7 +210,9 @@ function predecode(spec: ProgramSpec): Code {
       if (!okOp) refuse(i, FaultCode.BadInsn, `atomic operation ${hex(a)} is not supported`);
     }
   }
-  return { spec, name: spec.name, n, op, dst, src, off, imm, refusals };
+  const w = new Int32Array(n + 1);
+  for (let i = 0; i <= n; i++) w[i] = op[i] | (dst[i] << 8) | (src[i] << 16);
+  return { spec, name: spec.name, n, op, dst, src, off, imm, w, refusals };
 }
 
 /** CODE_CACHE keeps one predecoded Code per spec (tail-call targets prepared by other engines). */
@@ -248,6 +252,19 @@ class State {
   curDepth = 0;
   /** Address of the top of frame 0 (r10 at depth 0). */
   top = 0;
+  /**
+   * Access windows: [lo, hi) of regions already checked, two for reads (win[0..3]) and two for
+   * writes (win[4..7]), so most loads and stores cost two compares. `winRegion[k]` is the id of
+   * the region behind window k (0: none). Region bounds change between and during runs (the
+   * packet moves per frame and with bpf_xdp_adjust_head, the stack bound follows the call
+   * depth), so windows are re-read from their regions at run start, after every helper call,
+   * on bpf-to-bpf calls and returns and on tail calls. Regions with a context policy never get
+   * a window.
+   */
+  readonly win = new Int32Array(8);
+  readonly winRegion = new Uint16Array(4);
+  /** Memory the windows refer to. */
+  winMem: Memory | undefined;
   readonly callSubprog = (insn: number, args: readonly bigint[]): bigint => runCallback(this, insn, args);
 }
 
@@ -321,6 +338,43 @@ function accessOk(regions: readonly Region[], owner: Uint16Array, a: number, siz
     (write ? rg.writable : rg.readable) &&
     (rg.ctxPolicy === undefined || rg.ctxPolicy(a - rg.lo, size, write))
   );
+}
+
+/** slowAccess checks an access the windows did not cover, and opens a window on success. */
+function slowAccess(st: State, regions: readonly Region[], owner: Uint16Array, a: number, size: number, write: boolean): boolean {
+  if (!accessOk(regions, owner, a, size, write)) return false;
+  const id = owner[a >>> PAGE_SHIFT];
+  const rg = regions[id];
+  if (rg.ctxPolicy === undefined) {
+    const win = st.win;
+    const wr = st.winRegion;
+    const k = write ? 2 : 0;
+    win[2 * k + 2] = win[2 * k];
+    win[2 * k + 3] = win[2 * k + 1];
+    wr[k + 1] = wr[k];
+    win[2 * k] = rg.lo;
+    win[2 * k + 1] = rg.hi;
+    wr[k] = id;
+  }
+  return true;
+}
+
+/** refreshWindows re-reads every window's bounds and permission from its region. */
+function refreshWindows(st: State, regions: readonly Region[]): void {
+  const win = st.win;
+  const wr = st.winRegion;
+  for (let k = 0; k < 4; k++) {
+    const id = wr[k];
+    const rg = regions[id];
+    if (id !== 0 && (k < 2 ? rg.readable : rg.writable) && rg.ctxPolicy === undefined) {
+      win[2 * k] = rg.lo;
+      win[2 * k + 1] = rg.hi;
+    } else {
+      wr[k] = 0;
+      win[2 * k] = 0;
+      win[2 * k + 1] = 0;
+    }
+  }
 }
 
 /** callHelper runs helper `id` for the instruction at pc; returns a fault or undefined. */
@@ -398,9 +452,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
   const top = st.top;
   let dv = mem.dv;
   let code = code0;
-  let op = code.op;
-  let dst = code.dst;
-  let src = code.src;
+  let words = code.w;
   let off = code.off;
   let imm = code.imm;
   let pc = pc0;
@@ -409,14 +461,21 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
   R[20] = top - depth * MAX_BPF_STACK;
   R[21] = 0;
   stack.lo = R[20] - MAX_BPF_STACK;
+  const win = st.win;
+  if (st.winMem !== mem) {
+    st.winRegion.fill(0);
+    st.winMem = mem;
+  }
+  refreshWindows(st, regions);
 
   for (;;) {
     if (--budget < 0) {
       st.budget = 0;
       return makeFault(code, pc, FaultCode.Budget, `instruction budget of ${env.insnBudget} exhausted (runaway loop?)`);
     }
-    const d = dst[pc];
-    switch (op[pc]) {
+    const w = words[pc];
+    const d = (w >> 8) & 0xff;
+    switch (w & 0xff) {
       // ---------------------------------------------------------------- ALU64, immediate
       case 0x07: add64(R, d, imm[pc] >> 31, imm[pc]); break;
       case 0x17: sub64(R, d, imm[pc] >> 31, imm[pc]); break;
@@ -439,18 +498,18 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         else bswap64(R, d);
         break;
       // ---------------------------------------------------------------- ALU64, register
-      case 0x0f: { const s = src[pc]; add64(R, d, R[s + 1], R[s]); break; }
-      case 0x1f: { const s = src[pc]; sub64(R, d, R[s + 1], R[s]); break; }
-      case 0x2f: { const s = src[pc]; mul64(R, d, R[s + 1], R[s]); break; }
-      case 0x3f: { const s = src[pc]; div64(R, d, R[s + 1], R[s]); break; }
-      case 0x4f: { const s = src[pc]; R[d] |= R[s]; R[d + 1] |= R[s + 1]; break; }
-      case 0x5f: { const s = src[pc]; R[d] &= R[s]; R[d + 1] &= R[s + 1]; break; }
-      case 0x6f: lsh64(R, d, R[src[pc]] & 63); break;
-      case 0x7f: rsh64(R, d, R[src[pc]] & 63); break;
-      case 0x9f: { const s = src[pc]; mod64(R, d, R[s + 1], R[s]); break; }
-      case 0xaf: { const s = src[pc]; R[d] ^= R[s]; R[d + 1] ^= R[s + 1]; break; }
+      case 0x0f: { const s = (w >>> 16); add64(R, d, R[s + 1], R[s]); break; }
+      case 0x1f: { const s = (w >>> 16); sub64(R, d, R[s + 1], R[s]); break; }
+      case 0x2f: { const s = (w >>> 16); mul64(R, d, R[s + 1], R[s]); break; }
+      case 0x3f: { const s = (w >>> 16); div64(R, d, R[s + 1], R[s]); break; }
+      case 0x4f: { const s = (w >>> 16); R[d] |= R[s]; R[d + 1] |= R[s + 1]; break; }
+      case 0x5f: { const s = (w >>> 16); R[d] &= R[s]; R[d + 1] &= R[s + 1]; break; }
+      case 0x6f: lsh64(R, d, R[(w >>> 16)] & 63); break;
+      case 0x7f: rsh64(R, d, R[(w >>> 16)] & 63); break;
+      case 0x9f: { const s = (w >>> 16); mod64(R, d, R[s + 1], R[s]); break; }
+      case 0xaf: { const s = (w >>> 16); R[d] ^= R[s]; R[d + 1] ^= R[s + 1]; break; }
       case 0xbf: { // mov, or movsx (off 8/16/32) sign-extending the low bits of src
-        const s = src[pc];
+        const s = (w >>> 16);
         const o = off[pc];
         if (o === 0) { R[d] = R[s]; R[d + 1] = R[s + 1]; }
         else if (o === 8) { R[d] = (R[s] << 24) >> 24; R[d + 1] = R[d] >> 31; }
@@ -458,9 +517,9 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         else { R[d] = R[s]; R[d + 1] = R[s] >> 31; }
         break;
       }
-      case 0xcf: arsh64(R, d, R[src[pc]] & 63); break;
-      case 0xef: /* OP_SDIV64_X */ { const s = src[pc]; sdiv64(R, d, R[s + 1], R[s]); break; }
-      case 0xff: /* OP_SMOD64_X */ { const s = src[pc]; smod64(R, d, R[s + 1], R[s]); break; }
+      case 0xcf: arsh64(R, d, R[(w >>> 16)] & 63); break;
+      case 0xef: /* OP_SDIV64_X */ { const s = (w >>> 16); sdiv64(R, d, R[s + 1], R[s]); break; }
+      case 0xff: /* OP_SMOD64_X */ { const s = (w >>> 16); smod64(R, d, R[s + 1], R[s]); break; }
       // ---------------------------------------------------------------- ALU (32-bit), immediate
       case 0x04: R[d] = (R[d] + imm[pc]) | 0; R[d + 1] = 0; break;
       case 0x14: R[d] = (R[d] - imm[pc]) | 0; R[d + 1] = 0; break;
@@ -487,73 +546,73 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         else bswap64(R, d);
         break;
       // ---------------------------------------------------------------- ALU (32-bit), register
-      case 0x0c: R[d] = (R[d] + R[src[pc]]) | 0; R[d + 1] = 0; break;
-      case 0x1c: R[d] = (R[d] - R[src[pc]]) | 0; R[d + 1] = 0; break;
-      case 0x2c: R[d] = Math.imul(R[d], R[src[pc]]); R[d + 1] = 0; break;
-      case 0x3c: R[d] = div32(R[d], R[src[pc]]); R[d + 1] = 0; break;
-      case 0x4c: R[d] |= R[src[pc]]; R[d + 1] = 0; break;
-      case 0x5c: R[d] &= R[src[pc]]; R[d + 1] = 0; break;
-      case 0x6c: R[d] <<= R[src[pc]]; R[d + 1] = 0; break;
-      case 0x7c: R[d] = R[d] >>> R[src[pc]]; R[d + 1] = 0; break;
-      case 0x9c: R[d] = mod32(R[d], R[src[pc]]); R[d + 1] = 0; break;
-      case 0xac: R[d] ^= R[src[pc]]; R[d + 1] = 0; break;
+      case 0x0c: R[d] = (R[d] + R[(w >>> 16)]) | 0; R[d + 1] = 0; break;
+      case 0x1c: R[d] = (R[d] - R[(w >>> 16)]) | 0; R[d + 1] = 0; break;
+      case 0x2c: R[d] = Math.imul(R[d], R[(w >>> 16)]); R[d + 1] = 0; break;
+      case 0x3c: R[d] = div32(R[d], R[(w >>> 16)]); R[d + 1] = 0; break;
+      case 0x4c: R[d] |= R[(w >>> 16)]; R[d + 1] = 0; break;
+      case 0x5c: R[d] &= R[(w >>> 16)]; R[d + 1] = 0; break;
+      case 0x6c: R[d] <<= R[(w >>> 16)]; R[d + 1] = 0; break;
+      case 0x7c: R[d] = R[d] >>> R[(w >>> 16)]; R[d + 1] = 0; break;
+      case 0x9c: R[d] = mod32(R[d], R[(w >>> 16)]); R[d + 1] = 0; break;
+      case 0xac: R[d] ^= R[(w >>> 16)]; R[d + 1] = 0; break;
       case 0xbc: { // mov32, or movsx 8/16 into 32 bits, zero-extended
         const o = off[pc];
-        const v = R[src[pc]];
+        const v = R[(w >>> 16)];
         R[d] = o === 0 ? v : o === 8 ? (v << 24) >> 24 : (v << 16) >> 16;
         R[d + 1] = 0;
         break;
       }
-      case 0xcc: R[d] >>= R[src[pc]]; R[d + 1] = 0; break;
-      case 0xec: /* OP_SDIV32_X */ R[d] = sdiv32(R[d], R[src[pc]]); R[d + 1] = 0; break;
-      case 0xfc: /* OP_SMOD32_X */ R[d] = smod32(R[d], R[src[pc]]); R[d + 1] = 0; break;
+      case 0xcc: R[d] >>= R[(w >>> 16)]; R[d + 1] = 0; break;
+      case 0xec: /* OP_SDIV32_X */ R[d] = sdiv32(R[d], R[(w >>> 16)]); R[d + 1] = 0; break;
+      case 0xfc: /* OP_SMOD32_X */ R[d] = smod32(R[d], R[(w >>> 16)]); R[d + 1] = 0; break;
       // ---------------------------------------------------------------- LD: lddw (src 0 only)
       case 0x18: R[d] = imm[pc]; R[d + 1] = imm[pc + 1]; pc += 2; continue;
       // ---------------------------------------------------------------- LDX
       case 0x61: { // ldxw
-        const b = src[pc];
+        const b = (w >>> 16);
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 4, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 4, false); }
+        if (!((a >= win[0] && a + 4 <= win[1]) || (a >= win[2] && a + 4 <= win[3]) || slowAccess(st, regions, owner, a, 4, false))) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 4, false); }
         R[d] = dv.getInt32(a, true); R[d + 1] = 0;
         break;
       }
       case 0x69: { // ldxh
-        const b = src[pc];
+        const b = (w >>> 16);
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 2, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 2, false); }
+        if (!((a >= win[0] && a + 2 <= win[1]) || (a >= win[2] && a + 2 <= win[3]) || slowAccess(st, regions, owner, a, 2, false))) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 2, false); }
         R[d] = dv.getUint16(a, true); R[d + 1] = 0;
         break;
       }
       case 0x71: { // ldxb
-        const b = src[pc];
+        const b = (w >>> 16);
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 1, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 1, false); }
+        if (!((a >= win[0] && a + 1 <= win[1]) || (a >= win[2] && a + 1 <= win[3]) || slowAccess(st, regions, owner, a, 1, false))) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 1, false); }
         R[d] = dv.getUint8(a); R[d + 1] = 0;
         break;
       }
       case 0x79: { // ldxdw
-        const b = src[pc];
+        const b = (w >>> 16);
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 8, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 8, false); }
+        if (!((a >= win[0] && a + 8 <= win[1]) || (a >= win[2] && a + 8 <= win[3]) || slowAccess(st, regions, owner, a, 8, false))) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], 8, false); }
         R[d] = dv.getInt32(a, true); R[d + 1] = dv.getInt32(a + 4, true);
         break;
       }
       case 0x81: case 0x89: case 0x91: { // ldxsw, ldxsh, ldxsb (v4 MEMSX): sign-extending loads
-        const o = op[pc];
-        const b = src[pc];
+        const o = (w & 0xff);
+        const b = (w >>> 16);
         const size = o === 0x81 ? 4 : o === 0x89 ? 2 : 1;
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, size, false)) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], size, false); }
+        if (!((a >= win[0] && a + size <= win[1]) || (a >= win[2] && a + size <= win[3]) || slowAccess(st, regions, owner, a, size, false))) { st.budget = budget; return memFault(mem, code, pc, R, b, off[pc], size, false); }
         R[d] = size === 4 ? dv.getInt32(a, true) : size === 2 ? dv.getInt16(a, true) : dv.getInt8(a);
         R[d + 1] = R[d] >> 31;
         break;
       }
       // ---------------------------------------------------------------- ST (immediate; stdw sign-extends)
       case 0x62: case 0x6a: case 0x72: case 0x7a: {
-        const o = op[pc];
+        const o = (w & 0xff);
         const size = o === 0x62 ? 4 : o === 0x6a ? 2 : o === 0x7a ? 8 : 1;
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, size, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], size, true); }
+        if (!((a >= win[4] && a + size <= win[5]) || (a >= win[6] && a + size <= win[7]) || slowAccess(st, regions, owner, a, size, true))) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], size, true); }
         const v = imm[pc];
         if (size === 4) dv.setInt32(a, v, true);
         else if (size === 2) dv.setInt16(a, v, true);
@@ -564,34 +623,34 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
       // ---------------------------------------------------------------- STX
       case 0x63: { // stxw
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 4, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 4, true); }
-        dv.setInt32(a, R[src[pc]], true);
+        if (!((a >= win[4] && a + 4 <= win[5]) || (a >= win[6] && a + 4 <= win[7]) || slowAccess(st, regions, owner, a, 4, true))) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 4, true); }
+        dv.setInt32(a, R[(w >>> 16)], true);
         break;
       }
       case 0x6b: { // stxh
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 2, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 2, true); }
-        dv.setInt16(a, R[src[pc]], true);
+        if (!((a >= win[4] && a + 2 <= win[5]) || (a >= win[6] && a + 2 <= win[7]) || slowAccess(st, regions, owner, a, 2, true))) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 2, true); }
+        dv.setInt16(a, R[(w >>> 16)], true);
         break;
       }
       case 0x73: { // stxb
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 1, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 1, true); }
-        dv.setInt8(a, R[src[pc]]);
+        if (!((a >= win[4] && a + 1 <= win[5]) || (a >= win[6] && a + 1 <= win[7]) || slowAccess(st, regions, owner, a, 1, true))) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 1, true); }
+        dv.setInt8(a, R[(w >>> 16)]);
         break;
       }
       case 0x7b: { // stxdw
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 8, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 8, true); }
-        const s = src[pc];
+        if (!((a >= win[4] && a + 8 <= win[5]) || (a >= win[6] && a + 8 <= win[7]) || slowAccess(st, regions, owner, a, 8, true))) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 8, true); }
+        const s = (w >>> 16);
         dv.setInt32(a, R[s], true); dv.setInt32(a + 4, R[s + 1], true);
         break;
       }
       // ---------------------------------------------------------------- atomics (kernel: BPF_STX | BPF_ATOMIC)
       case 0xc3: { // 32-bit
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 4, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 4, true); }
-        const s = src[pc];
+        if (!((a >= win[4] && a + 4 <= win[5]) || (a >= win[6] && a + 4 <= win[7]) || slowAccess(st, regions, owner, a, 4, true))) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 4, true); }
+        const s = (w >>> 16);
         const old = dv.getInt32(a, true);
         const aop = imm[pc];
         switch (aop & ~BPF_FETCH) {
@@ -611,8 +670,8 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
       }
       case 0xdb: { // 64-bit
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + off[pc] : -1;
-        if (!accessOk(regions, owner, a, 8, true)) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 8, true); }
-        const s = src[pc];
+        if (!((a >= win[4] && a + 8 <= win[5]) || (a >= win[6] && a + 8 <= win[7]) || slowAccess(st, regions, owner, a, 8, true))) { st.budget = budget; return memFault(mem, code, pc, R, d, off[pc], 8, true); }
+        const s = (w >>> 16);
         const ol = dv.getInt32(a, true);
         const oh = dv.getInt32(a + 4, true);
         const sl = R[s];
@@ -652,17 +711,17 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
       case 0xc5: { const k = imm[pc]; if (gtS64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
       case 0xd5: { const k = imm[pc]; if (geS64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
       // ---------------------------------------------------------------- JMP, register
-      case 0x1d: { const s = src[pc]; if (R[d] === R[s] && R[d + 1] === R[s + 1]) { pc += off[pc] + 1; continue; } break; }
-      case 0x2d: { const s = src[pc]; if (gtU64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
-      case 0x3d: { const s = src[pc]; if (geU64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
-      case 0x4d: { const s = src[pc]; if ((R[d] & R[s]) !== 0 || (R[d + 1] & R[s + 1]) !== 0) { pc += off[pc] + 1; continue; } break; }
-      case 0x5d: { const s = src[pc]; if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) { pc += off[pc] + 1; continue; } break; }
-      case 0x6d: { const s = src[pc]; if (gtS64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
-      case 0x7d: { const s = src[pc]; if (geS64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
-      case 0xad: { const s = src[pc]; if (gtU64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xbd: { const s = src[pc]; if (geU64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xcd: { const s = src[pc]; if (gtS64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xdd: { const s = src[pc]; if (geS64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0x1d: { const s = (w >>> 16); if (R[d] === R[s] && R[d + 1] === R[s + 1]) { pc += off[pc] + 1; continue; } break; }
+      case 0x2d: { const s = (w >>> 16); if (gtU64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0x3d: { const s = (w >>> 16); if (geU64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0x4d: { const s = (w >>> 16); if ((R[d] & R[s]) !== 0 || (R[d + 1] & R[s + 1]) !== 0) { pc += off[pc] + 1; continue; } break; }
+      case 0x5d: { const s = (w >>> 16); if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) { pc += off[pc] + 1; continue; } break; }
+      case 0x6d: { const s = (w >>> 16); if (gtS64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0x7d: { const s = (w >>> 16); if (geS64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0xad: { const s = (w >>> 16); if (gtU64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xbd: { const s = (w >>> 16); if (geU64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xcd: { const s = (w >>> 16); if (gtS64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0xdd: { const s = (w >>> 16); if (geS64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
       // ---------------------------------------------------------------- JMP32 (low halves only)
       case 0x06: pc += imm[pc] + 1; continue; // ja32 / gotol: offset in imm
       case 0x16: if (R[d] === imm[pc]) { pc += off[pc] + 1; continue; } break;
@@ -676,25 +735,26 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
       case 0xb6: if (R[d] >>> 0 <= imm[pc] >>> 0) { pc += off[pc] + 1; continue; } break;
       case 0xc6: if (R[d] < imm[pc]) { pc += off[pc] + 1; continue; } break;
       case 0xd6: if (R[d] <= imm[pc]) { pc += off[pc] + 1; continue; } break;
-      case 0x1e: if (R[d] === R[src[pc]]) { pc += off[pc] + 1; continue; } break;
-      case 0x2e: if (R[d] >>> 0 > R[src[pc]] >>> 0) { pc += off[pc] + 1; continue; } break;
-      case 0x3e: if (R[d] >>> 0 >= R[src[pc]] >>> 0) { pc += off[pc] + 1; continue; } break;
-      case 0x4e: if ((R[d] & R[src[pc]]) !== 0) { pc += off[pc] + 1; continue; } break;
-      case 0x5e: if (R[d] !== R[src[pc]]) { pc += off[pc] + 1; continue; } break;
-      case 0x6e: if (R[d] > R[src[pc]]) { pc += off[pc] + 1; continue; } break;
-      case 0x7e: if (R[d] >= R[src[pc]]) { pc += off[pc] + 1; continue; } break;
-      case 0xae: if (R[d] >>> 0 < R[src[pc]] >>> 0) { pc += off[pc] + 1; continue; } break;
-      case 0xbe: if (R[d] >>> 0 <= R[src[pc]] >>> 0) { pc += off[pc] + 1; continue; } break;
-      case 0xce: if (R[d] < R[src[pc]]) { pc += off[pc] + 1; continue; } break;
-      case 0xde: if (R[d] <= R[src[pc]]) { pc += off[pc] + 1; continue; } break;
+      case 0x1e: if (R[d] === R[(w >>> 16)]) { pc += off[pc] + 1; continue; } break;
+      case 0x2e: if (R[d] >>> 0 > R[(w >>> 16)] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0x3e: if (R[d] >>> 0 >= R[(w >>> 16)] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0x4e: if ((R[d] & R[(w >>> 16)]) !== 0) { pc += off[pc] + 1; continue; } break;
+      case 0x5e: if (R[d] !== R[(w >>> 16)]) { pc += off[pc] + 1; continue; } break;
+      case 0x6e: if (R[d] > R[(w >>> 16)]) { pc += off[pc] + 1; continue; } break;
+      case 0x7e: if (R[d] >= R[(w >>> 16)]) { pc += off[pc] + 1; continue; } break;
+      case 0xae: if (R[d] >>> 0 < R[(w >>> 16)] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0xbe: if (R[d] >>> 0 <= R[(w >>> 16)] >>> 0) { pc += off[pc] + 1; continue; } break;
+      case 0xce: if (R[d] < R[(w >>> 16)]) { pc += off[pc] + 1; continue; } break;
+      case 0xde: if (R[d] <= R[(w >>> 16)]) { pc += off[pc] + 1; continue; } break;
       // ---------------------------------------------------------------- calls and exit
       case 0x85: case 0x8d: { // helper call by imm, or callx: helper id in the dst register
-        const id = op[pc] === 0x85 ? imm[pc] : R[d];
+        const id = (w & 0xff) === 0x85 ? imm[pc] : R[d];
         st.budget = budget;
         const f = callHelper(st, code, pc, depth, id);
         if (f !== undefined) return f;
         budget = st.budget;
         dv = mem.dv; // a helper may have grown memory
+        refreshWindows(st, regions); // ... or moved a region's bounds
         if (env.exitRequested === true) {
           env.exitRequested = false;
           return undefined;
@@ -711,9 +771,8 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         st.tailCnt++;
         if (target === null) break;
         code = codeOf(target.spec);
-        op = code.op;
-        dst = code.dst;
-        src = code.src;
+        refreshWindows(st, regions);
+        words = code.w;
         off = code.off;
         imm = code.imm;
         pc = 0;
@@ -732,6 +791,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         depth++;
         R[20] = top - depth * MAX_BPF_STACK;
         stack.lo = R[20] - MAX_BPF_STACK;
+        refreshWindows(st, regions);
         pc += imm[pc] + 1;
         continue;
       }
@@ -746,11 +806,10 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         for (let i = 0; i < 8; i++) R[12 + i] = sv[p + i];
         R[20] = top - depth * MAX_BPF_STACK;
         stack.lo = R[20] - MAX_BPF_STACK;
+        refreshWindows(st, regions);
         pc = st.retPc[depth];
         code = st.retCode[depth] as Code;
-        op = code.op;
-        dst = code.dst;
-        src = code.src;
+        words = code.w;
         off = code.off;
         imm = code.imm;
         continue;
@@ -759,7 +818,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         st.budget = budget;
         const r = code.refusals.get(pc);
         if (r !== undefined) return makeFault(code, pc, r.code, r.message);
-        return makeFault(code, pc, FaultCode.BadInsn, `opcode ${hex(op[pc])} cannot be executed`);
+        return makeFault(code, pc, FaultCode.BadInsn, `opcode ${hex((w & 0xff))} cannot be executed`);
       }
     }
     pc++;
@@ -789,7 +848,7 @@ class InterpExecutable implements Executable {
       env.exitRequested = false;
       env.callSubprog = st.callSubprog;
       const R = env.regs;
-      R.fill(0);
+      for (let i = 0; i < 20; i++) R[i] = 0;
       R[2] = arg1 | 0;
       R[4] = arg2 | 0;
       const f = execute(st, this.code, 0, 0);
