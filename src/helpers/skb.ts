@@ -293,7 +293,11 @@ export const l4CsumReplace = withSkb('bpf_l4_csum_replace', (env, skb) => {
   return 0;
 });
 
-/** csumDiff is bpf_csum_diff: returns the folded (not complemented) 16-bit difference. */
+/**
+ * csumDiff is bpf_csum_diff: returns the folded (not complemented) 16-bit difference. The helper
+ * table's checksum family (src/helpers/csum.ts) registers bpf_csum_diff; this copy serves
+ * packetHelperMap users that run without the full table.
+ */
 export function csumDiff(env: RunEnv): number {
   const fromSize = argLo(env, 2);
   const toSize = argLo(env, 4);
@@ -825,7 +829,6 @@ export const SKB_HELPERS: readonly PacketHelperDef[] = [
   { id: 18, name: 'skb_vlan_push', progTypes: TC, fn: skbVlanPush },
   { id: 19, name: 'skb_vlan_pop', progTypes: TC, fn: skbVlanPop },
   { id: 26, name: 'skb_load_bytes', progTypes: TC, fn: skbLoadBytes },
-  { id: 28, name: 'csum_diff', progTypes: [...TC, ProgType.XDP], fn: csumDiff },
   { id: 31, name: 'skb_change_proto', progTypes: TC, fn: skbChangeProto },
   { id: 32, name: 'skb_change_type', progTypes: TC, fn: skbChangeType },
   { id: 33, name: 'skb_under_cgroup', progTypes: TC, fn: skbUnderCgroup },
@@ -849,7 +852,29 @@ export const SKB_HELPERS: readonly PacketHelperDef[] = [
 /** PACKET_HELPERS lists every packet helper of the XDP and TC hooks. */
 export const PACKET_HELPERS: readonly PacketHelperDef[] = [...XDP_HELPERS, ...SKB_HELPERS];
 
-/** packetHelperMap returns the packet helpers by id, to merge into a RunEnv's helper table. */
+/**
+ * PacketHelperTableDef has the shape of the helper table's HelperDef (src/helpers/table.ts), so
+ * the packet helpers join makeHelperTable through its `extra` option.
+ */
+export interface PacketHelperTableDef {
+  readonly id: number;
+  readonly name: string;
+  readonly gplOnly: boolean;
+  readonly progTypes: readonly number[];
+  readonly make: () => HelperImpl;
+}
+
+/** packetHelperDefs returns the packet helpers as helper-table definitions (none is gpl_only). */
+export function packetHelperDefs(): PacketHelperTableDef[] {
+  return PACKET_HELPERS.map((h) => ({ id: h.id, name: h.name, gplOnly: false, progTypes: h.progTypes, make: () => h.fn }));
+}
+
+/**
+ * packetHelperMap returns the packet helpers by id, plus bpf_csum_diff, for runs that use no
+ * other helper family (unit tests, the parity suite's packet programs).
+ */
 export function packetHelperMap(): Map<number, HelperImpl> {
-  return new Map(PACKET_HELPERS.map((h) => [h.id, h.fn]));
+  const m = new Map<number, HelperImpl>(PACKET_HELPERS.map((h) => [h.id, h.fn]));
+  m.set(28, csumDiff);
+  return m;
 }
