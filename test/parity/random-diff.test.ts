@@ -5,11 +5,11 @@
  * program must be accepted by the verifier, and every engine must give the kernel's r0 (which folds in
  * r1..r9 and the stack).
  *
- * A second run uses packet mode: each program is the XDP program itself, reads and writes the
- * frame (every size, any alignment) and leaves its folded r0 in the first 8 bytes; xdpsim's
- * BPF_PROG_TEST_RUN emulation (src/hooks/testrun.ts) on every engine must return the kernel's
- * err, retval and data_out byte for byte, on random frames of 14..128 bytes
- * (XDPSIM_DIFF_PKT_COUNT, default 1000).
+ * Two more runs use packet mode: each program is the XDP (then the SCHED_CLS) program itself,
+ * reads and writes the frame (every size, any alignment) and leaves its folded r0 in the first 8
+ * bytes; xdpsim's BPF_PROG_TEST_RUN emulation (src/hooks/testrun.ts) on every engine must return
+ * the kernel's err, retval and data_out byte for byte, on random frames of 14..128 bytes
+ * (XDPSIM_DIFF_PKT_COUNT per hook, default 1000).
  *
  * Seeded and reproducible: XDPSIM_DIFF_SEED (default 0x5eed0000) is the first seed, program i uses
  * seed + i; XDPSIM_DIFF_COUNT (default 3000) programs. A mismatch prints the seed, the program
@@ -159,47 +159,50 @@ describe.skipIf(!avail.ok)(`random programs: every engine vs kernel${skipReason}
     expect(bad.length, bad.length > 0 ? report(bad, COUNT) : '').toBe(0);
   }, 600_000); // the jit compiles every program to WebAssembly: ~10 ms each
 
-  it(`${PKT_COUNT} random packet programs give the kernel's err, retval and data_out on ${engineNames().join(', ')} (seeds ${BASE_SEED}..${BASE_SEED + PKT_COUNT - 1})`, async () => {
-    const v4 = await kernelAcceptsV4(k);
-    const envs = engineNames().map((name) => [name, getEngine(name), createRunEnv(new Memory())] as const);
-    const bad: string[] = [];
-    for (let i = 0; i < PKT_COUNT; i++) {
-      const seed = (BASE_SEED + i) >>> 0;
-      const p = randomProgram(seed, { v4, packetBytes: PKT_BYTES });
-      const frameRng = new Rng(seed ^ 0xf00df00d);
-      const len = frameRng.chance(0.1) ? frameRng.range(14, PKT_BYTES - 1) : frameRng.range(PKT_BYTES, 128);
-      const frame = Uint8Array.from({ length: len }, () => frameRng.below(256));
-      let kernel: string;
-      try {
-        const prog = await k.loadRaw(p.insns, { progType: 'xdp', name: 'random_pkt' });
-        const r = await k.run(prog, { dataIn: frame });
-        await k.closeHandle(prog.handle);
-        kernel = `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)}`;
-      } catch (e) {
-        if (!(e instanceof KernelError)) throw e;
-        kernel = `verifier refused (errno ${e.errno}):\n${e.log.split('\n').slice(-12).join('\n')}`;
-      }
-      for (const [name, engine, env] of envs) {
-        const runner = new TestRunner({ exec: engine.prepare({ name: `random-pkt-${seed}`, insns: p.insns }), progType: ProgType.XDP, env });
-        const r = runner.run({ data: frame });
-        const got =
-          r.fault !== undefined
-            ? `fault ${r.fault.code}: ${r.fault.message} (insn ${r.fault.insn})`
-            : `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)}`;
-        if (got !== kernel) {
-          bad.push(
-            [
-              `seed ${seed} (packet mode, frame ${hexOf(frame)}): rerun with XDPSIM_DIFF_SEED=${seed} XDPSIM_DIFF_PKT_COUNT=1`,
-              `  kernel: ${kernel}`,
-              `  xdpsim ${name}: ${got}`,
-              bad.length < SHOW ? listing(p.insns) : '',
-            ].join('\n'),
-          );
+  for (const hook of ['xdp', 'sched_cls'] as const) {
+    it(`${PKT_COUNT} random ${hook} packet programs give the kernel's err, retval and data_out on ${engineNames().join(', ')} (seeds ${BASE_SEED}..${BASE_SEED + PKT_COUNT - 1})`, async () => {
+      const v4 = await kernelAcceptsV4(k);
+      const envs = engineNames().map((name) => [name, getEngine(name), createRunEnv(new Memory())] as const);
+      const progType = hook === 'xdp' ? ProgType.XDP : ProgType.SCHED_CLS;
+      const bad: string[] = [];
+      for (let i = 0; i < PKT_COUNT; i++) {
+        const seed = (BASE_SEED + i) >>> 0;
+        const p = randomProgram(seed, { v4, packetBytes: PKT_BYTES, packetCtx: hook === 'xdp' ? 'xdp' : 'skb' });
+        const frameRng = new Rng(seed ^ 0xf00df00d);
+        const len = frameRng.chance(0.1) ? frameRng.range(14, PKT_BYTES - 1) : frameRng.range(PKT_BYTES, 128);
+        const frame = Uint8Array.from({ length: len }, () => frameRng.below(256));
+        let kernel: string;
+        try {
+          const prog = await k.loadRaw(p.insns, { progType: hook, name: 'random_pkt' });
+          const r = await k.run(prog, { dataIn: frame });
+          await k.closeHandle(prog.handle);
+          kernel = `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)}`;
+        } catch (e) {
+          if (!(e instanceof KernelError)) throw e;
+          kernel = `verifier refused (errno ${e.errno}):\n${e.log.split('\n').slice(-12).join('\n')}`;
+        }
+        for (const [name, engine, env] of envs) {
+          const runner = new TestRunner({ exec: engine.prepare({ name: `random-pkt-${seed}`, insns: p.insns }), progType, env });
+          const r = runner.run({ data: frame });
+          const got =
+            r.fault !== undefined
+              ? `fault ${r.fault.code}: ${r.fault.message} (insn ${r.fault.insn})`
+              : `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)}`;
+          if (got !== kernel) {
+            bad.push(
+              [
+                `seed ${seed} (${hook} packet mode, frame ${hexOf(frame)}): rerun with XDPSIM_DIFF_SEED=${seed} XDPSIM_DIFF_PKT_COUNT=1`,
+                `  kernel: ${kernel}`,
+                `  xdpsim ${name}: ${got}`,
+                bad.length < SHOW ? listing(p.insns) : '',
+              ].join('\n'),
+            );
+          }
         }
       }
-    }
-    const msg = `${bad.length} (program, engine) results of ${PKT_COUNT} random packet programs differ from the kernel:\n\n${bad.slice(0, SHOW).join('\n\n')}`;
-    if (bad.length > 0) console.error(msg);
-    expect(bad.length, bad.length > 0 ? msg : '').toBe(0);
-  }, 600_000);
+      const msg = `${bad.length} (program, engine) results of ${PKT_COUNT} random ${hook} packet programs differ from the kernel:\n\n${bad.slice(0, SHOW).join('\n\n')}`;
+      if (bad.length > 0) console.error(msg);
+      expect(bad.length, bad.length > 0 ? msg : '').toBe(0);
+    }, 600_000);
+  }
 });

@@ -88,19 +88,24 @@ export interface RandomProgramOptions {
   /** Emit bounded loops (a counter register, a short body, a backward jne). Default true. */
   readonly loops?: boolean;
   /**
-   * Packet mode (for XDP, run directly as the program, no wrapper): the main function reads
-   * xdp_md->data/data_end from r1 on entry, returns XDP_DROP early unless `packetBytes` bytes
+   * Packet mode (run directly as the XDP or TC program, no wrapper): the main function reads
+   * data/data_end from the context in r1 on entry (see packetCtx), returns XDP_DROP early unless `packetBytes` bytes
    * are there, and keeps the data pointer in PACKET_REG (never used otherwise); its body then
    * also loads and stores (any size, any alignment) inside those bytes, the epilogue folds them
    * into r0 and finally stores r0 at packet offset 0, so data_out carries the full 64-bit result.
    * 0 (default) = off. At most 256.
    */
   readonly packetBytes?: number;
+  /** Context the packet-mode prologue reads data/data_end from: xdp_md (default) or __sk_buff. */
+  readonly packetCtx?: 'xdp' | 'skb';
 }
+
+/** PACKET_CTX_OFFSETS: where data and data_end sit in xdp_md and in __sk_buff (include/uapi/linux/bpf.h). */
+export const PACKET_CTX_OFFSETS = { xdp: { data: 0, dataEnd: 4 }, skb: { data: 76, dataEnd: 80 } } as const;
 
 /** PACKET_REG holds the packet's data pointer in packet mode. */
 export const PACKET_REG = 9;
-/** XDP_DROP is what a packet-mode program returns when the frame is shorter than packetBytes. */
+/** SHORT_FRAME_RETVAL is what a packet-mode program returns when the frame is shorter than packetBytes. */
 export const SHORT_FRAME_RETVAL = 1;
 
 /** RandomProgram is one generated program with what produced it. */
@@ -187,6 +192,7 @@ interface GenConfig {
   readonly stackBytes: number;
   readonly subprograms: number;
   readonly packetBytes: number;
+  readonly packetCtx: 'xdp' | 'skb';
 }
 
 class Generator {
@@ -264,8 +270,9 @@ class Generator {
     const out: Insn[] = [];
     if (this.pkt > 0) {
       // PACKET_REG = ctx->data; r3 = ctx->data_end; if data + pkt > data_end: return XDP_DROP.
-      out.push(makeInsn(0x61, PACKET_REG, 1, 0, 0));
-      out.push(makeInsn(0x61, 3, 1, 4, 0));
+      const at = PACKET_CTX_OFFSETS[this.cfg.packetCtx];
+      out.push(makeInsn(0x61, PACKET_REG, 1, at.data, 0));
+      out.push(makeInsn(0x61, 3, 1, at.dataEnd, 0));
       out.push(makeInsn(ALU64 | OP.mov | X, 2, PACKET_REG, 0, 0));
       out.push(makeInsn(ALU64 | OP.add | K, 2, 0, 0, this.pkt));
       out.push(makeInsn(JMP | 0xb0 | X, 2, 3, 2, 0)); // if r2 <= r3 goto +2
@@ -515,6 +522,7 @@ export function randomProgram(seed: number, opts: RandomProgramOptions = {}): Ra
     stackBytes,
     subprograms,
     packetBytes: opts.packetBytes ?? 0,
+    packetCtx: opts.packetCtx ?? 'xdp',
   };
   if (!Number.isInteger(cfg.packetBytes) || cfg.packetBytes < 0 || cfg.packetBytes > 256) {
     throw new RangeError(`randomProgram: packetBytes must be 0..256, got ${cfg.packetBytes}`);
