@@ -11,3 +11,11 @@ export { mnemonic, opcodeInfo, OPCODE_TABLE, OpcodeKind, type OpcodeInfo } from 
 export { Memory, RegionKind, type Region } from './vm/memory.js';
 export type { VmFault } from './vm/fault.js';
 export type { Engine, Executable, ProgramSpec, RunEnv, RunResult, HelperImpl } from './vm/program.js';
+export { readCapture } from './io/capture.js';
+export { readPcap, PcapWriter, type PcapWriterOptions } from './io/pcap.js';
+export { readPcapng, PcapngWriter, type PcapngWriterOptions, type PcapngSectionOptions, type PcapngInterfaceOptions, type EpbOptions } from './io/pcapng.js';
+export { CaptureReader, type CaptureFormat } from './io/reader.js';
+export { frameTimeNs, EPB_VERDICT_TYPE, MAX_CAPLEN, type Frame, type FrameInput, type EpbVerdict, type CaptureInterface, type CaptureNote, type ReadOptions, type TsResolution } from './io/frames.js';
+export { LINKTYPE, linkTypeName, SYNTHETIC_HOST_MAC, SYNTHETIC_PEER_MAC } from './io/linktype.js';
+export type { CaptureSource } from './io/byte-source.js';
+export type { CaptureTarget } from './io/sink.js';

@@ -246,3 +246,45 @@ describe('readCapture', () => {
     expect(r.notes[0]).toMatchObject({ code: 'BLOCK_SKIPPED', offset: 28 + 20 });
   });
 });
+
+describe('iteration', () => {
+  it('batches() yields the same frames in bounded, non-empty arrays, and the error after them', async () => {
+    const ref = await frames('parity/all.pcap');
+    const sizes: number[] = [];
+    const got: Frame[] = [];
+    for await (const b of readPcap(p('parity/all.pcap'), { chunkSize: 4096 }).batches()) {
+      sizes.push(b.length);
+      got.push(...b);
+    }
+    expect(got.map((f) => hex(f.data))).toEqual(ref.map((f) => hex(f.data)));
+    expect(Math.min(...sizes)).toBeGreaterThan(0);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(256);
+    const bad: Frame[] = [];
+    let err: unknown;
+    try {
+      for await (const b of readPcap(p('bad/truncated.pcap')).batches()) bad.push(...b);
+    } catch (e) {
+      err = e;
+    }
+    expect([bad.length, (err as CaptureError).code]).toEqual([10, 'CAPTURE_TRUNCATED']);
+  });
+
+  it('stops reading a stream when the consumer breaks out early', async () => {
+    const stream = chunked(readFileSync(p('parity/all.pcap')), 512);
+    let n = 0;
+    for await (const f of readPcap(stream, { chunkSize: 1024 })) {
+      void f;
+      if (++n === 3) break;
+    }
+    expect(n).toBe(3);
+    expect(stream.destroyed).toBe(true);
+  });
+
+  it('reports notes through onNote as they are made', async () => {
+    const seen: string[] = [];
+    const r = readPcap(p('formats/sll.pcap'), { onNote: (n) => seen.push(n.code) });
+    await r.collect();
+    expect(seen).toEqual(r.notes.map((n) => n.code));
+    expect(seen).toContain('LINKTYPE_CONVERTED');
+  });
+});
