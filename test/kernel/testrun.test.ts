@@ -7,10 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import { KernelError, KernelTestRunner } from '../../src/kernel/testrun.js';
 import { makeInsn } from '../../src/isa/insn.js';
+import { inetChecksum, ipv4TcpFrame, ipv4UdpFrame } from '../../bench/frames.js';
 
 const avail = await KernelTestRunner.open();
 const reason = avail.ok ? '' : avail.reason;
 const PARSE_O = resolve(import.meta.dirname, '../../programs/bench/parse.o');
+const PARSE_COUNT_O = resolve(import.meta.dirname, '../../programs/bench/parse_count.o');
+const TC_DNAT_O = resolve(import.meta.dirname, '../../programs/bench/tc_dnat.o');
 
 describe.skipIf(!avail.ok)(`kernel test-run bridge${reason !== '' ? ` (skipped: ${reason})` : ''}`, () => {
   const k = avail.runner as KernelTestRunner;
@@ -102,5 +105,41 @@ describe.skipIf(!avail.ok)(`kernel test-run bridge${reason !== '' ? ` (skipped: 
     const err = await k.loadObject('/nonexistent/x.o').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KernelError);
     expect((err as KernelError).errno).toBe(-2);
+  });
+
+  it('runs a SCHED_CLS object with skb helpers and returns the rewritten frame', async () => {
+    const obj = await k.loadObject(TC_DNAT_O);
+    expect(obj.prog.type).toBe('sched_cls');
+    const frame = ipv4TcpFrame(64, 80);
+    const r = await k.run(obj.prog, { dataIn: frame });
+    expect(r.err).toBe(0);
+    expect(r.retval).toBe(0); // TC_ACT_OK
+    const out = r.dataOut;
+    expect([...out.subarray(30, 34)]).toEqual([10, 0, 0, 3]);
+    expect((out[36] << 8) | out[37]).toBe(8080);
+    expect(inetChecksum(out, 14, 34)).toBe(0); // IPv4 header checksum still valid
+    const seg = out.length - 34;
+    const pseudo = new Uint8Array(12 + seg);
+    pseudo.set(out.subarray(26, 34), 0);
+    pseudo[9] = 6;
+    pseudo[10] = seg >> 8;
+    pseudo[11] = seg & 0xff;
+    pseudo.set(out.subarray(34), 12);
+    expect(inetChecksum(pseudo, 0, pseudo.length)).toBe(0); // TCP checksum still valid
+    await k.closeHandle(obj.handle);
+  });
+
+  it("dumps an object's per-CPU map with one value per possible CPU", async () => {
+    const obj = await k.loadObject(PARSE_COUNT_O);
+    for (let i = 0; i < 3; i++) expect((await k.run(obj.prog, { dataIn: ipv4UdpFrame(64) })).retval).toBe(2);
+    const [dump] = await k.dumpMaps(obj);
+    expect(dump.name).toBe('proto_count');
+    expect(dump.type).toBe('percpu_array');
+    expect(dump.entries).toHaveLength(256);
+    const udp = dump.entries?.[17];
+    expect(udp?.values).toHaveLength(k.ncpus);
+    const total = (udp?.values ?? []).reduce((sum, v) => sum + Buffer.from(v).readBigUInt64LE(), 0n);
+    expect(total).toBe(3n);
+    await k.closeHandle(obj.handle);
   });
 });
