@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* tc_legacy — an iproute2-style TC classifier: maps in the legacy "maps" section as struct
  * bpf_elf_map (with pinning, and an ARRAY_OF_MAPS wired to its inner map by inner_id/inner_idx),
- * and programs in sections whose names the user picks with `tc filter ... bpf obj X sec S`. */
+ * programs in sections whose names the user picks with `tc filter ... bpf obj X sec S`, and a
+ * tail-call target in section "2/0" (slot 0 of the PROG_ARRAY whose id is 2). */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
@@ -44,6 +45,15 @@ struct bpf_elf_map SEC("maps") outer = {
 	.inner_id = 1,
 };
 
+/* iproute2 tail calls: a PROG_ARRAY with id 2; the program in section "2/0" goes to its slot 0. */
+struct bpf_elf_map SEC("maps") jmp_tc = {
+	.type = BPF_MAP_TYPE_PROG_ARRAY,
+	.size_key = sizeof(__u32),
+	.size_value = sizeof(__u32),
+	.max_elem = 2,
+	.id = 2,
+};
+
 static __always_inline void add(void *map, __u32 key, __u64 v)
 {
 	__u64 *p = bpf_map_lookup_elem(map, &key);
@@ -69,7 +79,16 @@ int cls_main(struct __sk_buff *skb)
 		if (mark && *mark)
 			skb->mark = *mark;
 	}
+	if (skb->len < 64)
+		bpf_tail_call(skb, &jmp_tc, 0);
 	return TC_ACT_OK;
+}
+
+SEC("2/0")
+int tail_small(struct __sk_buff *skb)
+{
+	add(&proto_count, 0xffff, 1);
+	return TC_ACT_SHOT;
 }
 
 SEC("ingress_drop_big")

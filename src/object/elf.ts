@@ -86,6 +86,9 @@ export const R_BPF_64_32 = 10;
 /** MAX_NOBITS caps a zero-fill section (.bss) at 256 MiB, a quarter of the VM address space. */
 export const MAX_NOBITS = 1 << 28;
 
+/** UTF8 decodes names; one shared decoder. */
+const UTF8 = new TextDecoder();
+
 const EHDR_SIZE = 64;
 const SHDR_SIZE = 64;
 const SYM_SIZE = 24;
@@ -196,7 +199,7 @@ export function cString(bytes: Uint8Array, table: { offset: number; size: number
   let end = start;
   while (end < limit && bytes[end] !== 0) end++;
   if (end >= limit) fail(ElfCode.BadString, file, `${where}: string at offset ${off} is not NUL-terminated inside its table`, { offset: start });
-  return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(start, end));
+  return UTF8.decode(bytes.subarray(start, end));
 }
 
 /** parseElf parses and validates an ELF64 BPF relocatable object. */

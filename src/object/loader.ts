@@ -395,6 +395,14 @@ export function collectFunctions(ctx: Ctx, c: Classified): Map<number, SectionCo
     const finalDef = def.kind === 'unspec' && ctx.opts.defaultKind !== undefined ? kindDef(ctx.opts.defaultKind) : def;
     out.set(s.index, { section: s, insns, relocs, funcs, def: finalDef });
   }
+  // iproute2 loads its "<map id>/<key>" tail-call sections with the type of the object's
+  // programs (the command's type); take it from the first section whose name says one.
+  const named = [...out.values()].find((x) => x.def.kind !== 'unspec' && iproute2TailCallSlot(x.section.name) === undefined);
+  if (named !== undefined) {
+    for (const [idx, x] of out) {
+      if (x.def.kind === 'unspec' && iproute2TailCallSlot(x.section.name) !== undefined) out.set(idx, { ...x, def: named.def });
+    }
+  }
   return out;
 }
 

@@ -72,10 +72,10 @@ function mutate(src: Uint8Array, hot: number[], rnd: () => number): Uint8Array {
 }
 
 describe('loader fuzz', () => {
-  it.each(OBJECTS.map((o) => [o.name, o] as const))('%s: 350 mutations each give a spec or an XdpsimError', (_name, obj) => {
+  it.each(OBJECTS.map((o) => [o.name, o] as const))('%s: 250 mutations each give a spec or an XdpsimError', (_name, obj) => {
     const hot = interesting(obj.bytes);
     const tally = { ok: 0, errors: new Map<string, number>() };
-    for (let seed = 1; seed <= 350; seed++) {
+    for (let seed = 1; seed <= 250; seed++) {
       const rnd = prng(seed * 7919 + obj.bytes.length);
       const bytes = mutate(obj.bytes, hot, rnd);
       try {
@@ -91,7 +91,7 @@ describe('loader fuzz', () => {
     }
     // The mutations must actually reach the checks: most of them are refused.
     const refused = [...tally.errors.values()].reduce((a, b) => a + b, 0);
-    expect(refused).toBeGreaterThan(60);
+    expect(refused).toBeGreaterThan(40);
     expect(tally.errors.size).toBeGreaterThan(3);
   });
 });

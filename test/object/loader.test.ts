@@ -4,13 +4,14 @@
  * overrides, the GPL rule, and the naming rules libbpf uses. Expectations come from the C
  * sources in programs/ (each case names the declaration it checks).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { UsageError, XdpsimError } from '../../src/errors.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, OP_CALL, OP_LDDW } from '../../src/isa/opcodes.js';
 import { MapFlag, MapType, PIN_BY_NAME, PIN_GLOBAL_NS } from '../../src/maps/spec.js';
 import { internalMapName, isGplCompatible, objectNameFromFile, parseObject, type ObjectSpec } from '../../src/object/loader.js';
 import { AttachType, ProgType, sectionDef } from '../../src/object/sections.js';
+import { validateProgram } from '../../src/isa/validate.js';
 
 function load(obj: string, opts: Parameters<typeof parseObject>[1] = {}): ObjectSpec {
   return parseObject(new Uint8Array(readFileSync(`programs/${obj}`)), { file: `programs/${obj}`, ...opts });
@@ -81,9 +82,32 @@ describe('programs', () => {
         ['custom', 'my_custom_section', 'unspec'],
       ],
     ],
-    ['tc_legacy.o', [['cls_main', 'classifier', 'tc'], ['cls_drop_big', 'ingress_drop_big', 'unspec'], ['act_mark', 'action', 'tc_act']]],
+    ['tc_legacy.o', [['cls_main', 'classifier', 'tc'], ['tail_small', '2/0', 'tc'], ['cls_drop_big', 'ingress_drop_big', 'unspec'], ['act_mark', 'action', 'tc_act']]],
+    [
+      'xdp_sections.o',
+      [
+        ['xdp_frags_len', 'xdp.frags', 'xdp'],
+        ['xdp_on_devmap', 'xdp/devmap', 'xdp'],
+        ['xdp_frags_on_devmap', 'xdp.frags/devmap', 'xdp'],
+        ['xdp_on_cpumap', 'xdp/cpumap', 'xdp'],
+      ],
+    ],
   ] as const)('%s: programs, sections and kinds', (obj, want) => {
     expect(load(obj).programs.map((p) => [p.name, p.section, p.kind])).toEqual(want);
+  });
+
+  it('xdp_sections: frags and devmap/cpumap attach types come from the section name', () => {
+    const p = new Map(load('xdp_sections.o').programs.map((x) => [x.name, x]));
+    expect([p.get('xdp_frags_len')?.frags, p.get('xdp_frags_len')?.attachType]).toEqual([true, AttachType.XDP]);
+    expect([p.get('xdp_on_devmap')?.frags, p.get('xdp_on_devmap')?.attachType]).toEqual([false, AttachType.XDP_DEVMAP]);
+    expect([p.get('xdp_frags_on_devmap')?.frags, p.get('xdp_frags_on_devmap')?.attachType]).toEqual([true, AttachType.XDP_DEVMAP]);
+    expect(p.get('xdp_on_cpumap')?.attachType).toBe(AttachType.XDP_CPUMAP);
+  });
+
+  it('every linked program passes the strict load-time validator (jumps, subprogram boundaries, reachability)', () => {
+    for (const obj of readdirSync('programs').filter((f) => f.endsWith('.o'))) {
+      for (const p of load(obj).programs) expect(() => validateProgram(p.insns, { name: p.name, strict: true })).not.toThrow();
+    }
   });
 
   it('a section the caller names gets the kind the caller picks (iproute2 `sec S`)', () => {
@@ -149,6 +173,12 @@ describe('maps', () => {
     expect([...m.values()].map((x) => x.type).sort((a, b) => a - b)).toEqual(
       [MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.PERCPU_HASH, MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.ARRAY, MapType.ARRAY, MapType.ARRAY].sort((a, b) => a - b),
     );
+  });
+
+  it('tc_legacy: an iproute2 "<id>/<key>" section fills that PROG_ARRAY slot', () => {
+    const jmp = load('tc_legacy.o').maps.find((x) => x.name === 'jmp_tc');
+    expect(jmp).toMatchObject({ type: MapType.PROG_ARRAY, elf: { id: 2, innerId: 0, innerIdx: 0 } });
+    expect(jmp?.initialSlots).toEqual([{ index: 0, ref: 'tail_small' }]);
   });
 
   it('tc_maps: pinning by name; tc_legacy: iproute2 fields, pinning, inner_id/inner_idx', () => {

@@ -111,6 +111,9 @@ export interface BtfWire {
   readonly strings: Uint8Array;
 }
 
+/** UTF8 decodes names; one shared decoder (constructing one per string dominated parse time). */
+const UTF8 = new TextDecoder();
+
 const HDR_MIN = 24;
 const TYPE_SIZE = 12;
 /** MAX_TYPES bounds the type count like the kernel's BTF_MAX_TYPE (0x000fffff). */
@@ -139,9 +142,14 @@ export function btfFail(ctx: BtfContext, code: string, message: string, fields: 
 export function btfString(ctx: BtfContext, strings: Uint8Array, off: number, stringsBase: number, what: string): string {
   if (off >= strings.length) btfFail(ctx, BtfCode.BadString, `${what}: string offset ${off} is outside the string section (${strings.length} bytes)`, { offset: stringsBase + off });
   let end = off;
-  while (end < strings.length && strings[end] !== 0) end++;
+  let ascii = true;
+  while (end < strings.length && strings[end] !== 0) {
+    if (strings[end] >= 0x80) ascii = false;
+    end++;
+  }
   if (end >= strings.length) btfFail(ctx, BtfCode.BadString, `${what}: string at offset ${off} is not NUL-terminated`, { offset: stringsBase + off });
-  return new TextDecoder().decode(strings.subarray(off, end));
+  // Names are ASCII in practice; String.fromCharCode beats TextDecoder on short strings by far.
+  return ascii && end - off <= 4096 ? String.fromCharCode(...strings.subarray(off, end)) : UTF8.decode(strings.subarray(off, end));
 }
 
 /** parseBtf decodes a .BTF section. */
