@@ -19,3 +19,23 @@ export { frameTimeNs, EPB_VERDICT_TYPE, MAX_CAPLEN, type Frame, type FrameInput,
 export { LINKTYPE, linkTypeName, SYNTHETIC_HOST_MAC, SYNTHETIC_PEER_MAC } from './io/linktype.js';
 export type { CaptureSource } from './io/byte-source.js';
 export type { CaptureTarget } from './io/sink.js';
+export { loadObject, instantiate, GPL_ONLY_HELPERS, type LoadObjectOptions, type LoadedObject } from './object/instantiate.js';
+export {
+  parseObject,
+  isGplCompatible,
+  internalMapName,
+  objectNameFromFile,
+  LoaderCode,
+  type ObjectSpec,
+  type ObjectProgramSpec,
+  type ParseOptions,
+  type ProgramMapRef,
+  type FunctionSpec,
+  type GlobalVarSpec,
+  type GlobalValue,
+} from './object/loader.js';
+export { sectionDef, ProgType, AttachType, type ProgramKind, type SectionDef } from './object/sections.js';
+export { objectListing, programListing, type ListingOptions } from './object/listing.js';
+export { ElfCode } from './object/elf.js';
+export { BtfCode, BtfKind } from './object/btf/wire.js';
+export type { LineInfo, FuncInfo } from './object/btf/ext.js';
