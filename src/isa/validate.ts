@@ -16,8 +16,14 @@
  *   shift immediates outside 0..width-1 (check_alu_op) and unreachable instructions (check_cfg) —
  *   apply only with `strict: true`, like the refusal of callx; the suite's `{arsh,lsh,rsh}*-imm-*`
  *   tests shift by out-of-range immediates and `callx` needs callx (the suite's Linux CI excludes both).
+ * - The kernel leaves exit's off unchecked (do_check_insn checks its dst, src and imm only), while
+ *   RFC 9669 reserves it and bpf_conformance's negative/unused-exit-offset.data expects a refusal:
+ *   `rfc9669: true` adds that check. test/isa/validate.test.ts loads every refused case into the
+ *   running kernel and checks that its verifier refuses it with the matching message.
  * What the kernel accepts but xdpsim does not implement (kfunc calls, may_goto, load-acquire /
  * store-release, addr_space_cast) is refused with NotSupportedError naming the feature.
+ * Rules that depend on the program type are the loader's: the kernel refuses ld_abs/ld_ind in XDP
+ * programs (may_access_skb), which this module accepts because TC programs may use them.
  */
 import { NotSupportedError, VerifyError, type ErrorFields } from '../errors.js';
 import type { Insn, InsnIndex } from './insn.js';
@@ -105,6 +111,8 @@ export interface ValidateOptions {
   name?: string;
   /** strict adds the kernel checks the conformance suite violates on purpose (see module comment). */
   strict?: boolean;
+  /** rfc9669 also refuses the reserved fields RFC 9669 defines and the kernel ignores (exit's off). */
+  rfc9669?: boolean;
 }
 
 /** BPF_LOAD_ACQ and BPF_STORE_REL (include/uapi/linux/bpf.h, kernel 6.15+): atomic imm values. */
@@ -277,7 +285,7 @@ class Checker {
       case OpcodeKind.Exit:
         this.zero(i, 'dst');
         this.zero(i, 'src');
-        this.zero(i, 'off');
+        if (this.opts.rfc9669 === true) this.zero(i, 'off');
         this.zero(i, 'imm');
         return 1;
       case OpcodeKind.Lddw:
