@@ -90,7 +90,7 @@ export interface CaptureInterface {
 
 /** CaptureNote is something a reader did or noticed that the user should be told (not an error). */
 export interface CaptureNote {
-  /** code is stable: LINKTYPE_CONVERTED, LINKTYPE_SHORT_FRAME, RAW_IP_VERSION, BLOCK_SKIPPED, FCS_PRESENT. */
+  /** code is stable: LINKTYPE_CONVERTED, LINKTYPE_SHORT_FRAME, RAW_IP_VERSION, SLL_PROTOCOL, BLOCK_SKIPPED, FCS_PRESENT. */
   code: string;
   message: string;
   file: string;

@@ -99,7 +99,13 @@ export function conversionNote(linkType: number): string {
 export interface Converted {
   data: Uint8Array;
   origLen: number;
-  problem?: string;
+  problem?: ConversionProblem;
+}
+
+/** ConversionProblem says what was odd about a converted frame: a note code and text. */
+export interface ConversionProblem {
+  code: 'LINKTYPE_SHORT_FRAME' | 'RAW_IP_VERSION' | 'SLL_PROTOCOL';
+  message: string;
 }
 
 /**
@@ -121,13 +127,15 @@ export function toEthernet(linkType: number, data: Uint8Array, origLen: number):
     default: {
       const v = data.length > 0 ? data[0] >> 4 : -1;
       const type = v === 6 ? ETH_P_IPV6 : ETH_P_IP;
-      const problem = v === 4 || v === 6 ? undefined : v < 0 ? 'empty raw IP frame, given EtherType IPv4' : `raw IP frame with IP version ${v}, given EtherType IPv4`;
+      const problem: ConversionProblem | undefined = v === 4 || v === 6
+        ? undefined
+        : { code: 'RAW_IP_VERSION', message: v < 0 ? 'empty raw IP frame, given EtherType IPv4' : `raw IP frame with IP version ${v}, given EtherType IPv4` };
       return fromRaw(data, origLen, type, problem);
     }
   }
 }
 
-function fromRaw(data: Uint8Array, origLen: number, type: number, problem: string | undefined): Converted {
+function fromRaw(data: Uint8Array, origLen: number, type: number, problem: ConversionProblem | undefined): Converted {
   const out = new Uint8Array(ETH_HLEN + data.length);
   out.set(SYNTHETIC_HOST_MAC, 0);
   out.set(SYNTHETIC_PEER_MAC, 6);
@@ -153,7 +161,11 @@ function fromSll(
   pkttypeAt: number,
 ): Converted {
   if (data.length < hlen) {
-    return { data: new Uint8Array(0), origLen: Math.max(0, origLen - hlen), problem: `frame of ${data.length} bytes is shorter than the ${hlen}-byte cooked header; yielded empty` };
+    return {
+      data: new Uint8Array(0),
+      origLen: Math.max(0, origLen - hlen),
+      problem: { code: 'LINKTYPE_SHORT_FRAME', message: `frame of ${data.length} bytes is shorter than the ${hlen}-byte cooked header; yielded empty` },
+    };
   }
   const proto = (data[protoAt] << 8) | data[protoAt + 1];
   const pkttype = hlen === 16 ? (data[pkttypeAt] << 8) | data[pkttypeAt + 1] : data[pkttypeAt];
@@ -163,7 +175,7 @@ function fromSll(
   out.set(destinationFor(pkttype, proto), 0);
   out.set(halen === 6 ? data.subarray(addrAt, addrAt + 6) : SYNTHETIC_PEER_MAC, 6);
   const wireLen = Math.max(0, origLen - hlen);
-  let problem: string | undefined;
+  let problem: ConversionProblem | undefined;
   if (proto === ETH_P_802_2) {
     // 802.3 frame: the type/length field holds the LLC payload length.
     const len = Math.min(wireLen, 0x5dc);
@@ -172,7 +184,7 @@ function fromSll(
   } else {
     out[12] = proto >> 8;
     out[13] = proto & 0xff;
-    if (proto < 0x0600) problem = `cooked frame with protocol 0x${proto.toString(16).padStart(4, '0')}, which is not an EtherType; copied as is`;
+    if (proto < 0x0600) problem = { code: 'SLL_PROTOCOL', message: `cooked frame with protocol 0x${proto.toString(16).padStart(4, '0')}, which is not an EtherType; copied as is` };
   }
   out.set(payload, ETH_HLEN);
   const c: Converted = { data: out, origLen: wireLen + ETH_HLEN };

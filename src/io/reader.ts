@@ -154,7 +154,7 @@ export class ReaderContext {
     if (st.mode === LinkMode.Convert) {
       const c = toEthernet(linkType, data, origLen);
       if (c.problem !== undefined) {
-        this.note(c.problem.startsWith('frame of') ? 'LINKTYPE_SHORT_FRAME' : 'RAW_IP_VERSION', `frame ${this.frameIndex}: ${c.problem}`, fileOffset, st.info.index, `conv:${st.info.index}:${c.problem}`);
+        this.note(c.problem.code, `frame ${this.frameIndex}: ${c.problem.message}`, fileOffset, st.info.index, `conv:${st.info.index}:${c.problem.code}`);
       }
       data = c.data;
       origLen = c.origLen;

@@ -218,6 +218,20 @@ describe('link types', () => {
     expect(pcap.error).toMatchObject({ code: 'CAPTURE_LINKTYPE', fields: { offset: 0 } });
   });
 
+  it('maps SLL packet types to destinations, 802.2 LLC to an 802.3 length, and notes non-EtherType protocols', async () => {
+    const sll = (pkttype: number, proto: number, payload: Uint8Array): Uint8Array =>
+      cat(Uint8Array.of(0, pkttype, 0, 1, 0, 6, 2, 0xaa, 0, 0, 0, 9, 0, 0, proto >> 8, proto & 0xff), payload);
+    const body = new Uint8Array(30).fill(0x42);
+    const bytes = cat(shb(), idb(113, 0), ...[[0, 0x0800], [1, 0x0806], [2, 0x86dd], [3, 0x0800], [4, 0x0800], [0, 0x0004], [0, 0x0001]].map(([t, pr]) => epb(0, 0, 0, sll(t, pr, body))));
+    const r = readPcapng(chunked(bytes, 100));
+    const fs = await r.collect();
+    expect(fs.map((f) => hex(f.data.subarray(0, 6)))).toEqual(['020000000001', 'ffffffffffff', '333300000001', '020000000003', '020000000002', '020000000001', '020000000001']);
+    expect(fs.every((f) => hex(f.data.subarray(6, 12)) === '02aa00000009')).toBe(true);
+    expect(fs.map((f) => (f.data[12] << 8) | f.data[13])).toEqual([0x0800, 0x0806, 0x86dd, 0x0800, 0x0800, 30, 0x0001]);
+    expect(fs.map((f) => f.origLen)).toEqual(fs.map(() => 44));
+    expect(r.notes.map((n) => n.code)).toEqual(['LINKTYPE_CONVERTED', 'SLL_PROTOCOL']);
+  });
+
   it('yields an empty frame with a note for an SLL frame shorter than its header', async () => {
     const bytes = cat(shb(), idb(113, 0), epb(0, 0, 0, new Uint8Array(10)));
     const r = readPcapng(chunked(bytes, 1000));
