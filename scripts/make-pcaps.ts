@@ -201,6 +201,14 @@ function sample(): Pkt[] {
       add(4700 + i * 15, `TCP [${s6}]:51515 > [${HOST6}]:443 flags 0x${f.toString(16)}`, v6(s6, GW_MAC, IPPROTO.TCP, tcp({ src: s6, dst: HOST6, sport: 51515, dport: 443, seq: 5000 + (i > 2 ? 518 : i > 0 ? 1 : 0), ack: i === 0 ? 0 : 9001, flags: f }, payload)));
     });
   }
+  // A blocked IPv6 source (an exact address, for a per-address IPv6 blocklist).
+  {
+    const bad6 = '2001:db8:bad::66';
+    for (let i = 0; i < 2; i++) {
+      add(3100 + i * 900, `ICMPv6 echo request ${bad6} > ${HOST6} seq ${i} (blocked IPv6 source)`, v6(bad6, GW_MAC, IPPROTO.ICMPV6, icmp6(bad6, HOST6, 128, 0, (0x666 << 16) | i, bytes(32, 130 + i))), true);
+      add(3120 + i * 900, `TCP [${bad6}]:6000${i} > [${HOST6}]:22 SYN (blocked IPv6 source)`, v6(bad6, GW_MAC, IPPROTO.TCP, tcp({ src: bad6, dst: HOST6, sport: 60000 + i, dport: 22, seq: 42, flags: TCP_FLAGS.SYN })), true);
+    }
+  }
   // Syslog and SNMP from the LAN; an RTP-like media stream from outside.
   for (let i = 0; i < 6; i++) {
     const src = `10.0.0.${11 + (i % 3)}`;
@@ -497,6 +505,7 @@ async function main(): Promise<void> {
   const s = sample();
   await writePcap('sample.pcap', s, { nanosecond: false });
   const blocked = sampleFlags.filter((f) => f.blockedSrc).length;
+  const blocked6 = s.filter((p) => p.desc.includes('2001:db8:bad::66 >') || p.desc.includes('[2001:db8:bad::66]')).length;
   const telnet = sampleFlags.filter((f) => f.telnet && !f.blockedSrc).length;
   const telnetAll = sampleFlags.filter((f) => f.telnet).length;
   const count = (re: RegExp): number => s.filter((p) => re.test(p.desc)).length;
@@ -512,14 +521,15 @@ async function main(): Promise<void> {
     '| gateway (all external traffic) | 10.0.0.254 | 2001:db8:1::fe | 02:00:00:00:00:fe |',
     '| LAN clients | 10.0.0.11-13 | 2001:db8:1::11 | 02:00:00:00:00:11-13 |',
     '| allowed external | 198.51.100.0/24, 203.0.113.0/24 | 2001:db8:77::5 | via gateway |',
-    '| **blocked source range** | **192.0.2.0/24** | — | via gateway |',
+    '| **blocked sources** | **192.0.2.0/24** | **2001:db8:bad::66** | via gateway |',
     '',
-    'For the firewall example (programs/xdp_fw.c): block sources in **192.0.2.0/24** and **TCP',
-    'destination port 23**.',
+    'For the firewall example (programs/xdp_fw.c): block IPv4 sources in **192.0.2.0/24**, the IPv6',
+    'source **2001:db8:bad::66** and **TCP destination port 23**.',
     '',
-    `- frames from 192.0.2.0/24: **${blocked}** (ICMP echo, a SYN scan, DNS, and a telnet session)`,
+    `- frames from 192.0.2.0/24: **${blocked - blocked6}** (ICMP echo, a SYN scan, DNS, and a telnet session)`,
+    `- frames from 2001:db8:bad::66: **${blocked6}** (ICMPv6 echo, TCP SYN to port 22)`,
     `- frames to TCP port 23 from other sources: **${telnet}** (${telnetAll} to port 23 in all)`,
-    `- so a firewall blocking both drops ${blocked + telnet} and passes ${s.length - blocked - telnet} frames`,
+    `- so a firewall blocking all three drops ${blocked + telnet} and passes ${s.length - blocked - telnet} frames`,
     `- by kind: ARP ${count(/^ARP/)}, TCP/IPv4 ${count(/^TCP [0-9]/)}, UDP ${count(/^UDP/)}, ICMP ${count(/^ICMP /)}, ICMPv6 ${count(/^ICMPv6/)}, TCP/IPv6 ${count(/^TCP \[/)}`,
     '',
     '<details><summary>every frame</summary>',

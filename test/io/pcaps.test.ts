@@ -52,6 +52,10 @@ describe('committed captures', () => {
     expect(frames.length).toBeGreaterThanOrEqual(180);
     expect(readme).toContain(`frames from 192.0.2.0/24: **${fromBlocked}**`);
     expect(readme).toContain(`frames to TCP port 23 from other sources: **${telnet}**`);
+    const bad6 = Buffer.from('20010db80bad00000000000000000066', 'hex');
+    const fromBad6 = frames.filter((f) => f.data[12] === 0x86 && f.data[13] === 0xdd && Buffer.from(f.data.subarray(22, 38)).equals(bad6)).length;
+    expect(readme).toContain(`frames from 2001:db8:bad::66: **${fromBad6}**`);
+    expect(fromBad6).toBeGreaterThan(0);
     expect(fromBlocked).toBeGreaterThan(10);
     expect(telnet).toBeGreaterThan(5);
   });
