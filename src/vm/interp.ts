@@ -848,9 +848,11 @@ class InterpExecutable implements Executable {
       env.exitRequested = false;
       env.callSubprog = st.callSubprog;
       const R = env.regs;
-      for (let i = 0; i < 20; i++) R[i] = 0;
-      R[2] = arg1 | 0;
-      R[4] = arg2 | 0;
+      // r0..r9 start at zero (the kernel leaves them undefined and the verifier forbids reading
+      // them; zero keeps every engine deterministic). Unrolled: a loop here cost more than the run.
+      R[0] = 0; R[1] = 0; R[2] = arg1 | 0; R[3] = 0; R[4] = arg2 | 0; R[5] = 0; R[6] = 0; R[7] = 0;
+      R[8] = 0; R[9] = 0; R[10] = 0; R[11] = 0; R[12] = 0; R[13] = 0; R[14] = 0; R[15] = 0;
+      R[16] = 0; R[17] = 0; R[18] = 0; R[19] = 0;
       const f = execute(st, this.code, 0, 0);
       const insnCount = env.insnBudget - st.budget;
       if (f !== undefined) return { ok: false, fault: f, insnCount };
