@@ -39,3 +39,10 @@ export { objectListing, programListing, type ListingOptions } from './object/lis
 export { ElfCode } from './object/elf.js';
 export { BtfCode, BtfKind } from './object/btf/wire.js';
 export type { LineInfo, FuncInfo } from './object/btf/ext.js';
+export { XdpAction, XdpMd, XdpBuff, xdpActionName, xdpCtxPolicy, XDP_PACKET_HEADROOM } from './hooks/xdp.js';
+export { SkBuff, SkBuffField, skbTcCtxPolicy, PacketType } from './hooks/skb.js';
+export { TcAction, clsBpfAction, tcActionName } from './hooks/tc.js';
+export { TestRunner, TestRunFlag, type TestRunInput, type TestRunOutput, type TestRunnerOptions } from './hooks/testrun.js';
+export { XdpRunner, TcRunner, type XdpVerdict, type TcVerdict } from './hooks/run.js';
+export { LOOPBACK, loopbackDatapath, type DatapathHooks, type NetDevice, type RedirectInfo, type FibLookupQuery, type FibLookupResult } from './hooks/datapath.js';
+export { PACKET_HELPERS, packetHelperDefs, packetHelperMap } from './helpers/skb.js';
