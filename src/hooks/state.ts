@@ -61,3 +61,21 @@ export interface PacketHelperDef {
   readonly progTypes: readonly number[];
   readonly fn: import('../vm/program.js').HelperImpl;
 }
+
+/**
+ * hookPacketBytes gives the first `len` bytes of the packet behind a run's context, as
+ * bpf_xdp_event_output / bpf_skb_event_output copy them (fragments included for XDP), or
+ * undefined when the packet is shorter (the helpers then fail with -EFAULT). It is the
+ * `packetBytes` service of src/helpers/services.ts.
+ */
+export function hookPacketBytes(env: RunEnv, len: number): Uint8Array | undefined {
+  const h = packetState(env, 'bpf_perf_event_output');
+  if (h.kind === 'xdp') {
+    if (len > h.xdp.buffLen) return undefined;
+    const out = new Uint8Array(len);
+    h.xdp.copyBuf(0, out, false);
+    return out;
+  }
+  if (len > h.skb.len) return undefined;
+  return h.skb.mem.copy(h.skb.data, len);
+}
