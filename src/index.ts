@@ -11,6 +11,13 @@ export { mnemonic, opcodeInfo, OPCODE_TABLE, OpcodeKind, type OpcodeInfo } from 
 export { Memory, RegionKind, type Region } from './vm/memory.js';
 export type { VmFault } from './vm/fault.js';
 export type { Engine, Executable, ProgramSpec, RunEnv, RunResult, HelperImpl } from './vm/program.js';
+export { assemble, AsmCode } from './isa/asm/index.js';
+export { FaultCode, GuestFault, formatFault } from './vm/fault.js';
+export { interpEngine } from './vm/interp.js';
+export { getEngine, engineNames, DEFAULT_ENGINE } from './vm/engines.js';
+export { createRunEnv, mapStack, STACK_REGION_BYTES, type RunEnvOptions } from './vm/run.js';
+export { parseConformanceData, type ConformanceTest } from './conformance/data.js';
+export { runConformanceDir, runConformanceFile, runConformanceTest, summaryLine, type Outcome, type Summary, type RunnerOptions } from './conformance/runner.js';
 export { readCapture } from './io/capture.js';
 export { readPcap, PcapWriter, type PcapWriterOptions } from './io/pcap.js';
 export { readPcapng, PcapngWriter, type PcapngWriterOptions, type PcapngSectionOptions, type PcapngInterfaceOptions, type EpbOptions } from './io/pcapng.js';
