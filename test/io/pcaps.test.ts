@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCapture } from '../../src/io/capture.js';
-import { drain, PCAPS, ROOT, tcpdumpAvailable, tcpdumpCount } from './support.js';
+import { drain, PCAPS, ROOT, tcpdumpAvailable, tcpdumpCount, tsharkAvailable, tsharkRows } from './support.js';
 
 function walk(d: string): string[] {
   return readdirSync(d).flatMap((n) => {
@@ -71,6 +71,28 @@ describe.skipIf(!tcpdumpAvailable)(`tcpdump agrees${why}`, () => {
       const t = tcpdumpCount(join(PCAPS, rel));
       expect([rel, t.count], t.stderr).toEqual([rel, o.frames.length]);
       expect(t.status === 0, rel).toBe(o.error === undefined);
+    }
+  });
+});
+
+const whyTshark = tsharkAvailable ? '' : ' [skipped: tshark not on PATH]';
+describe.skipIf(!tsharkAvailable)(`Wireshark agrees${whyTshark}`, () => {
+  it('on every frame\'s lengths, timestamp, comment and XDP verdict', async () => {
+    for (const rel of captures) {
+      if (rel.startsWith('bad/')) continue;
+      const converted = /sll|raw/.test(rel);
+      const ours = await readCapture(join(PCAPS, rel)).collect();
+      const theirs = tsharkRows(join(PCAPS, rel));
+      expect([rel, theirs.length]).toEqual([rel, ours.length]);
+      ours.forEach((f, i) => {
+        const t = theirs[i];
+        const what = `${rel} #${i}`;
+        if (t.time !== '') expect(`${f.tsSec}.${String(f.tsNsec).padStart(9, '0')}`, what).toBe(t.time);
+        if (!converted) expect([f.data.length, f.origLen], what).toEqual([t.capLen, t.len]);
+        const xdp = f.verdicts?.find((v) => v.kind === 'xdp');
+        expect(xdp === undefined ? '' : String(xdp.value), what).toBe(t.xdpVerdict);
+        expect(f.comment ?? '', what).toBe(t.comment);
+      });
     }
   });
 });

@@ -158,3 +158,27 @@ export function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** tsharkAvailable tells whether tshark (Wireshark) runs here; tests that compare with it skip otherwise. */
+export const tsharkAvailable: boolean = spawnSync('tshark', ['-v'], { encoding: 'utf8' }).status === 0;
+
+/** TsharkRow is what tshark says about one packet record. */
+export interface TsharkRow {
+  capLen: number;
+  len: number;
+  /** time is "sec.nnnnnnnnn", empty when the record has no timestamp (SPB). */
+  time: string;
+  xdpVerdict: string;
+  comment: string;
+}
+
+/** tsharkRows lists a capture's packet records as tshark reads them (pcapng non-packet records dropped). */
+export function tsharkRows(path: string): TsharkRow[] {
+  const r = spawnSync('tshark', ['-r', path, '-T', 'fields', '-E', 'separator=/t', '-e', 'frame.cap_len', '-e', 'frame.len', '-e', 'frame.time_epoch', '-e', 'frame.verdict.ebpf_xdp', '-e', 'frame.comment', '-e', '_ws.col.Protocol'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t'))
+    .filter((c) => c[5] !== 'PCAPNG')
+    .map((c) => ({ capLen: Number(c[0]), len: Number(c[1]), time: c[2], xdpVerdict: c[3], comment: c[4] }));
+}
