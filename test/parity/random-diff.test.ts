@@ -122,10 +122,12 @@ describe('random program generator', () => {
     expect(randomProgram(42).insns).not.toEqual(randomProgram(43).insns);
   });
 
-  it("produces programs xdpsim's load-time validator accepts", () => {
+  it("produces programs xdpsim's strict load-time validator (the kernel's structural checks) accepts", () => {
     for (let i = 0; i < 500; i++) {
-      const p = randomProgram(BASE_SEED + i);
-      expect(() => validateProgram(p.insns, { name: `random-${p.seed}` })).not.toThrow();
+      for (const opts of [{}, { packetBytes: PKT_BYTES }, { packetBytes: PKT_BYTES, packetCtx: 'skb' as const }]) {
+        const p = randomProgram(BASE_SEED + i, opts);
+        expect(() => validateProgram(p.insns, { name: `random-${p.seed}`, strict: true })).not.toThrow();
+      }
     }
   });
 });
