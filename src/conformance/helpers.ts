@@ -27,7 +27,7 @@ function argPtr(env: RunEnv, n: number): number {
   return env.regs[2 * n] >>> 0;
 }
 
-/** readable throws a GuestFault unless [addr, addr+len) can be accessed. */
+/** checkRange throws a GuestFault unless [addr, addr+len) can be accessed. */
 function checkRange(env: RunEnv, addr: number, len: number, write: boolean): void {
   const c = env.mem.check(addr, len, write);
   if (!c.ok) {
@@ -59,7 +59,7 @@ const noOp: HelperImpl = () => 0;
 
 const sqrti: HelperImpl = (env) => BigInt(Math.floor(Math.sqrt(Number(argU64(env, 1)))));
 
-/** cString reads a NUL-terminated string at p, checking every byte. */
+/** cByte reads the byte at p, checking that it is readable. */
 function cByte(env: RunEnv, p: number): number {
   checkRange(env, p, 1, false);
   return env.mem.u8[p];

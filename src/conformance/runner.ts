@@ -25,7 +25,7 @@ import { CONFORMANCE_HELPERS } from './helpers.js';
 /** Validator checks a program before it runs; it throws to refuse it. */
 export type Validator = (insns: readonly Insn[], name: string) => void;
 
-/** Stage names where a program can be refused. */
+/** RefusalStage names where a program was refused. */
 export type RefusalStage = 'parse' | 'assemble' | 'validate' | 'run';
 
 /** Outcome is the result of one test file. */

@@ -60,7 +60,7 @@ import {
   toBigU64,
 } from './alu.js';
 
-/** BPF_FUNC_tail_call: helper id 12, handled by the engine itself. */
+/** BPF_FUNC_TAIL_CALL is the id of bpf_tail_call (12), which the engine handles itself. */
 export const BPF_FUNC_TAIL_CALL = 12;
 
 // Private opcodes (ALU/JMP operation codes 0xe0 and 0xf0 are unused by the ISA; raw bytecode

@@ -73,7 +73,7 @@ interface Fixup {
   readonly wide: boolean;
 }
 
-/** Own is own-property lookup in a record (so "constructor" is not a mnemonic). */
+/** own is own-property lookup in a record (so "constructor" is not a mnemonic). */
 function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
 }
