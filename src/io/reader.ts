@@ -2,10 +2,16 @@
  * reader — the machinery every capture reader shares: the async-iterable CaptureReader, the
  * per-file context (interfaces, notes, errors with file and byte offset) and the link-type policy.
  *
- * Format parsers (pcap.ts, pcapng.ts) are async generators over a ByteSource. They yield each
- * good frame as soon as it is parsed and throw a CaptureError at the first bad record, so a caller
- * has processed every frame before the error when it sees it. A reader over a path can be iterated
- * again (it reopens the file); one over a Readable only once.
+ * Format parsers (pcap.ts, pcapng.ts) are async generators over a ByteSource. They yield good
+ * frames in small batches (a batch goes out when full, before the parser waits for input, and
+ * before it throws) and throw a CaptureError at the first bad record, so a caller has processed
+ * every frame before the error when it sees it. `batches()` hands the batches out as they are;
+ * iterating the reader itself gives frame by frame. A reader over a path can be iterated again
+ * (it reopens the file); one over a Readable only once.
+ *
+ * Measured (node 20, CPU time on a heavily shared 2-core machine, so ranges): pcap of 64-byte
+ * frames 1.1-2 M frames/s frame by frame and 1.8-4.5 M with batches(); 1514-byte frames 0.6-1.1 M
+ * frames/s (0.9-1.6 GiB/s); pcapng 10-40% slower. A 3 GiB stream keeps RSS within 94-138 MiB.
  */
 import { basename } from 'node:path';
 import { CaptureError, UsageError, type ErrorFields } from '../errors.js';
