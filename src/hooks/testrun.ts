@@ -46,7 +46,7 @@ export const TestRunFlag = {
 } as const;
 
 /** BPF_XDP_DEVMAP / BPF_XDP_CPUMAP expected attach types (enum bpf_attach_type). */
-export const AttachType = { XDP_DEVMAP: 38, XDP_CPUMAP: 39 } as const;
+export const AttachType = { XDP_DEVMAP: 33, XDP_CPUMAP: 35 } as const;
 
 /** NET_SKB_PAD + NET_IP_ALIGN on x86_64. */
 export const SKB_TEST_HEADROOM = 64;
