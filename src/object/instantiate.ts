@@ -13,7 +13,9 @@
  *     (check_helper_call() in kernel/bpf/verifier.c);
  *   - every program is registered with the registry so PROG_ARRAY slots can name it.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { release } from 'node:os';
 import { LoadError, UsageError, XdpsimError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
 import { BPF_PSEUDO_FUNC, OP_CALL, OP_LDDW } from '../isa/opcodes.js';
@@ -22,6 +24,7 @@ import { MapRegistry } from '../maps/registry.js';
 import { MapType, type BpfMap, type MapSpec } from '../maps/spec.js';
 import { Memory } from '../vm/memory.js';
 import { CODE_BASE } from '../vm/program.js';
+import { kernelVersionCode, parseKconfigText, type KconfigValue } from './kconfig.js';
 import { parseObject, type ObjectProgramSpec, type ObjectSpec, type ParseOptions } from './loader.js';
 
 /**
@@ -52,6 +55,21 @@ export interface LoadObjectOptions extends ParseOptions {
   registry?: MapRegistry;
   /** Simulated CPUs for a new registry (default 1). */
   cpus?: number;
+  /** Fill __kconfig externs from this machine's kernel config (/proc/config.gz), as libbpf does. */
+  hostKconfig?: boolean;
+}
+
+/** readHostKconfig reads the running kernel's configuration, or undefined when it is not exposed. */
+export function readHostKconfig(): Record<string, KconfigValue> | undefined {
+  const gz = '/proc/config.gz';
+  const plain = `/boot/config-${release()}`;
+  try {
+    if (existsSync(gz)) return parseKconfigText(gunzipSync(readFileSync(gz)).toString('utf8'));
+    if (existsSync(plain)) return parseKconfigText(readFileSync(plain, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }
 
 /** LoadedObject is a loaded object: its spec, live maps and runnable programs by name. */
@@ -77,6 +95,16 @@ export function loadObject(pathOrBytes: string | Uint8Array, options: LoadObject
   } else {
     bytes = pathOrBytes;
   }
+  // libbpf fills LINUX_KERNEL_VERSION from uname(2) unless told otherwise; so does loadObject.
+  const hostVersion = process.platform === 'linux' ? kernelVersionCode(release()) : undefined;
+  const host = options.hostKconfig === true ? readHostKconfig() : undefined;
+  if (options.hostKconfig === true && host === undefined) {
+    throw new UsageError('E_OBJ_KCONFIG', 'hostKconfig: this machine exposes no kernel config (/proc/config.gz or /boot/config-$(uname -r))', {});
+  }
+  opts = {
+    ...opts,
+    kconfig: { ...(hostVersion !== undefined ? { LINUX_KERNEL_VERSION: hostVersion } : {}), ...host, ...opts.kconfig },
+  };
   const spec = parseObject(bytes, opts);
   const mem = options.mem ?? options.registry?.mem ?? new Memory();
   const registry = options.registry ?? new MapRegistry(mem, { cpus: options.cpus ?? 1 });
@@ -85,6 +113,10 @@ export function loadObject(pathOrBytes: string | Uint8Array, options: LoadObject
 
 /** instantiate creates the maps of `spec` in `registry` and resolves every program against them. */
 export function instantiate(spec: ObjectSpec, registry: MapRegistry): LoadedObject {
+  const missing = spec.kconfig?.missing ?? [];
+  if (missing.length > 0) {
+    throw new LoadError('E_OBJ_KCONFIG', `${spec.file}: extern ${missing[0]} (kconfig): value not found (pass it in the kconfig option)`, { file: spec.file, symbol: missing[0] });
+  }
   const maps = new Map<string, BpfMap>();
   for (const m of creationOrder(spec)) {
     const fixed: MapSpec = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? { ...m, maxEntries: registry.cpus } : m;

@@ -46,6 +46,7 @@ import {
   type ElfSection,
   type ElfSymbol,
 } from './elf.js';
+import { kconfigLayout, type KconfigLayout, type KconfigValue } from './kconfig.js';
 import { iproute2TailCallSlot, kindDef, sectionDef, type ProgramKind, type SectionDef } from './sections.js';
 
 /** LoaderCode lists the stable codes of LoadErrors and NotSupportedErrors raised by the loader. */
@@ -171,6 +172,8 @@ export interface ObjectSpec {
   readonly labels: readonly CodeLabel[];
   readonly btf?: Btf;
   readonly hasLineInfo: boolean;
+  /** The `__kconfig` externs and where they sit in the .kconfig map, when the object has any. */
+  readonly kconfig?: KconfigLayout;
 }
 
 /** GlobalValue is what `rodata` overrides accept: raw bytes or an integer (little-endian). */
@@ -188,6 +191,8 @@ export interface ParseOptions {
   defaultKind?: ProgramKind;
   /** Values for `const volatile` globals in .rodata (and any other data section), set before load. */
   rodata?: Readonly<Record<string, GlobalValue>>;
+  /** Values of `extern ... __kconfig` variables (CONFIG_*, LINUX_KERNEL_VERSION). */
+  kconfig?: Readonly<Record<string, KconfigValue>>;
 }
 
 /** BPF_OBJ_NAME_LEN is the kernel's object name buffer (16, so 15 characters). */
@@ -752,6 +757,7 @@ interface Resolver {
   readonly license: string;
   readonly gplCompatible: boolean;
   readonly textIndex?: number;
+  readonly kconfig?: KconfigLayout;
 }
 
 /** linkPrograms builds one ObjectProgramSpec per entry function (libbpf bpf_object__relocate). */
@@ -930,7 +936,15 @@ function resolveLddw(
   const insn = insns[i];
   const fields = { ...loc, symbol: sym.name };
   if (sym.shndx === SHN_UNDEF) {
-    throw unsupported(ctx, 'extern variable', `lddw of extern ${sym.name} (__kconfig/__ksym externs)`, fields);
+    const kc = r.kconfig;
+    const ext = kc?.externs.get(sym.name);
+    if (kc === undefined || ext === undefined) throw unsupported(ctx, 'extern variable', `lddw of extern ${sym.name} (only __kconfig externs are supported, not __ksym)`, fields);
+    const offset = ext.offset + insn.imm + rel.addend;
+    if (offset < 0 || offset >= kc.map.valueSize) throw err(ctx, LoaderCode.BadRelocation, `lddw of ${sym.name}+${insn.imm} points outside ${kc.map.name}`, fields);
+    insn.imm = 0;
+    insns[i + 1].imm = 0;
+    mapRefs.push({ insn: i, kind: 'value', map: kc.map.name, offset, symbol: sym.name });
+    return;
   }
   const addend = insn.imm + rel.addend;
   // Subprogram address (callback): BPF_PSEUDO_FUNC, imm = relative instruction offset.
@@ -1032,6 +1046,7 @@ export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectS
   const btfMaps = parseBtfMaps(ctx, c, btf);
   const legacy = parseLegacyMaps(ctx, c);
   const { places: dataMaps, globals } = parseDataMaps(ctx, c, name);
+  const kconfig = kconfigLayout(file, internalMapName(name, '.kconfig'), btf, elf.symbols, opts.kconfig ?? {});
   const mapsBySection = new Map<number, MapPlace[]>();
   if (c.btfMaps !== undefined) mapsBySection.set(c.btfMaps.index, btfMaps);
   if (c.legacyMaps !== undefined) mapsBySection.set(c.legacyMaps.index, legacy);
@@ -1043,9 +1058,10 @@ export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectS
     gplCompatible,
     ...(ext !== undefined ? { ext } : {}),
     ...(c.text !== undefined ? { textIndex: c.text.index } : {}),
+    ...(kconfig !== undefined ? { kconfig } : {}),
   });
   parseSlotInit(ctx, c, btfMaps, legacy, programs);
-  let maps: MapSpec[] = [...btfMaps.map((p) => p.spec), ...legacy.map((p) => p.spec), ...dataMaps.values()];
+  let maps: MapSpec[] = [...btfMaps.map((p) => p.spec), ...legacy.map((p) => p.spec), ...dataMaps.values(), ...(kconfig !== undefined ? [kconfig.map] : [])];
   const seen = new Set<string>();
   for (const m of maps) {
     if (seen.has(m.name)) throw err(ctx, LoaderCode.DuplicateName, `two maps are named ${m.name}`, { symbol: m.name });
@@ -1077,6 +1093,7 @@ export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectS
     labels,
     ...(btf !== undefined ? { btf } : {}),
     hasLineInfo: ext !== undefined && ext.lineInfo.size > 0,
+    ...(kconfig !== undefined ? { kconfig } : {}),
   };
 }
 

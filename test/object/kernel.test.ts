@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelTestRunner, type KernelObject } from '../../src/kernel/testrun.js';
 import { mapTypeName, MapType } from '../../src/maps/spec.js';
 import { TestRunner } from '../../src/hooks/testrun.js';
-import { loadObject } from '../../src/object/instantiate.js';
+import { loadObject, readHostKconfig } from '../../src/object/instantiate.js';
 import { parseObject } from '../../src/object/loader.js';
 import { createRunEnv } from '../../src/vm/run.js';
 import { interpEngine } from '../../src/vm/interp.js';
@@ -139,6 +139,31 @@ describe('libbpf and BPF_PROG_TEST_RUN agree with the loader', () => {
         await runner.closeHandle(ko.handle);
       }
     });
+  });
+
+  it('xdp_kconfig: the .kconfig map built from the host config equals libbpf\'s, and so does what the program copied', async (ctx) => {
+    if (k === undefined) return ctx.skip(`kernel unavailable: ${reason}`);
+    if (readHostKconfig() === undefined) return ctx.skip('this kernel exposes no config (/proc/config.gz or /boot/config-*)');
+    const ko = await k.loadObject('programs/xdp_kconfig.o');
+    try {
+      const o = loadObject('programs/xdp_kconfig.o', { hostKconfig: true, cpus: k.ncpus });
+      const p = o.programs.get('xdp_kconfig')!;
+      const runner = new TestRunner({ exec: interpEngine.prepare(p), progType: p.progType, env: createRunEnv(o.mem, { helpers: new Map() }) });
+      const frame = new Uint8Array(64);
+      const kr = await k.run(ko.prog, { dataIn: frame });
+      const sr = runner.run({ data: frame });
+      expect(sr.fault).toBeUndefined();
+      expect(sr.retval >>> 0).toBe(kr.retval >>> 0);
+      const dumps = await k.dumpMaps(ko);
+      for (const name of ['xdp_kco.kconfig', 'xdp_kcon.bss']) {
+        const kd = dumps.find((d) => d.name === name);
+        expect(kd?.entries?.length, name).toBe(1);
+        const ours = o.maps.get(name)?.lookup(new Uint8Array(4)) as Uint8Array;
+        expect(Buffer.from(ours).toString('hex'), name).toBe(Buffer.from(kd!.entries![0].value!).toString('hex'));
+      }
+    } finally {
+      await k.closeHandle(ko.handle);
+    }
   });
 
   it('xdp_glob: same verdicts and same .data/.bss after the same frames', async (ctx) => {

@@ -6,12 +6,20 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { UsageError, XdpsimError } from '../../src/errors.js';
+import { LoadError, UsageError, XdpsimError } from '../../src/errors.js';
+import { MapRegistry } from '../../src/maps/registry.js';
+import { Memory } from '../../src/vm/memory.js';
+import { instantiate, loadObject } from '../../src/object/instantiate.js';
+import { parseKconfigText } from '../../src/object/kconfig.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, OP_CALL, OP_LDDW } from '../../src/isa/opcodes.js';
 import { MapFlag, MapType, PIN_BY_NAME, PIN_GLOBAL_NS } from '../../src/maps/spec.js';
 import { internalMapName, isGplCompatible, objectNameFromFile, parseObject, type ObjectSpec } from '../../src/object/loader.js';
 import { AttachType, ProgType, sectionDef } from '../../src/object/sections.js';
 import { validateProgram } from '../../src/isa/validate.js';
+
+function instantiateSpec(spec: ObjectSpec): void {
+  instantiate(spec, new MapRegistry(new Memory(), { cpus: 1 }));
+}
 
 function load(obj: string, opts: Parameters<typeof parseObject>[1] = {}): ObjectSpec {
   return parseObject(new Uint8Array(readFileSync(`programs/${obj}`)), { file: `programs/${obj}`, ...opts });
@@ -52,6 +60,17 @@ describe('names as libbpf gives them', () => {
     ['x', '.data.custom_long_name', '.data.custom_lo'],
     ['my-obj', '.bss', 'my_obj.bss'],
   ])('internal map of %s %s is %s', (obj, sec, name) => expect(internalMapName(obj, sec)).toBe(name));
+
+  it('reads a kernel .config as libbpf does', () => {
+    expect(parseKconfigText('CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D="x\\"y"\nCONFIG_E=0x10\nCONFIG_F=-3\n# comment\n')).toEqual({
+      CONFIG_A: 'y',
+      CONFIG_B: 'm',
+      CONFIG_C: 'n',
+      CONFIG_D: 'x"y',
+      CONFIG_E: 16n,
+      CONFIG_F: -3n,
+    });
+  });
 
   it.each([
     ['GPL', true],
@@ -242,6 +261,50 @@ describe('maps', () => {
     expect(dv.getUint32(g.get('max_len')!.offset, true)).toBe(100);
     expect(dv.getUint16(g.get('drop_ethertype')!.offset, true)).toBe(0x86dd);
     expect(ro[g.get('verbose')!.offset]).toBe(1);
+  });
+
+  it('xdp_kconfig: externs laid out as libbpf does (alignment, size, name) in <obj>.kconfig', () => {
+    const spec = load('xdp_kconfig.o', { kconfig: { LINUX_KERNEL_VERSION: 0x061200, CONFIG_VETH: 'm', CONFIG_DEFAULT_HOSTNAME: 'box', CONFIG_BPF_SYSCALL: true } });
+    const kc = spec.kconfig!;
+    expect([...kc.externs.values()].map((e) => [e.name, e.offset, e.size, e.weak])).toEqual([
+      ['CONFIG_VETH', 0, 4, true],
+      ['CONFIG_XDPSIM_NOT_A_REAL_OPTION', 4, 4, true],
+      ['LINUX_KERNEL_VERSION', 8, 4, false],
+      ['CONFIG_BPF_SYSCALL', 12, 1, true],
+      ['CONFIG_DEFAULT_HOSTNAME', 13, 16, true],
+    ]);
+    const m = spec.maps.find((x) => x.name === 'xdp_kco.kconfig');
+    expect(m).toMatchObject({ type: MapType.ARRAY, valueSize: 29, flags: MapFlag.MMAPABLE | MapFlag.RDONLY_PROG, readonlyForProgram: true });
+    const v = m!.initialValue!;
+    expect([...v.subarray(0, 16)]).toEqual([2, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x12, 0x06, 0, 1, 0x62, 0x6f, 0x78]);
+    expect(v[16]).toBe(0);
+    expect(spec.kconfig?.missing).toEqual([]);
+    // Every kconfig lddw points into the map.
+    expect(spec.programs[0].mapRefs.filter((r) => r.map === 'xdp_kco.kconfig').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a strong kconfig extern without a value parses but does not load (E_OBJ_KCONFIG)', () => {
+    const spec = load('xdp_kconfig.o');
+    expect(spec.kconfig?.missing).toEqual(['LINUX_KERNEL_VERSION']);
+    try {
+      instantiateSpec(spec);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(LoadError);
+      expect((e as XdpsimError).code).toBe('E_OBJ_KCONFIG');
+      expect((e as XdpsimError).fields.symbol).toBe('LINUX_KERNEL_VERSION');
+    }
+    // loadObject supplies LINUX_KERNEL_VERSION from uname on Linux, as libbpf does.
+    if (process.platform === 'linux') expect(loadObject('programs/xdp_kconfig.o').maps.has('xdp_kco.kconfig')).toBe(true);
+  });
+
+  it.each([
+    [{ CONFIG_BPF_SYSCALL: 'm' }],
+    [{ CONFIG_BPF_SYSCALL: 2 }],
+    [{ CONFIG_DEFAULT_HOSTNAME: 'a-hostname-that-is-too-long' }],
+    [{ CONFIG_VETH: 1n << 40n }],
+  ])('a bad kconfig value %o is a UsageError', (kconfig) => {
+    expect(() => load('xdp_kconfig.o', { kconfig })).toThrow(UsageError);
   });
 
   it.each([

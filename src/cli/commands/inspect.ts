@@ -31,6 +31,7 @@ export interface InspectReport {
     initialSlots?: Array<{ index: number; ref: string }>;
   }>;
   globals: Array<{ name: string; map: string; offset: number; size: number }>;
+  kconfig: Array<{ name: string; offset: number; size: number; weak: boolean }>;
 }
 
 function mapRow(m: MapSpec): InspectReport['maps'][number] {
@@ -65,6 +66,7 @@ export function inspectReport(spec: ObjectSpec): InspectReport {
     })),
     maps: spec.maps.map(mapRow),
     globals: spec.globals.map((g) => ({ name: g.name, map: g.map, offset: g.offset, size: g.size })),
+    kconfig: [...(spec.kconfig?.externs.values() ?? [])].map((e) => ({ name: e.name, offset: e.offset, size: e.size, weak: e.weak })),
   };
 }
 
@@ -88,6 +90,10 @@ export function formatInspect(r: InspectReport): string {
   if (r.globals.length > 0) {
     lines.push('', `globals (${r.globals.length}):`);
     for (const g of r.globals) lines.push(`  ${g.name.padEnd(20)} ${g.map}+0x${g.offset.toString(16)} (${g.size} bytes)`);
+  }
+  if (r.kconfig.length > 0) {
+    lines.push('', `kconfig externs (${r.kconfig.length}):`);
+    for (const k of r.kconfig) lines.push(`  ${k.name.padEnd(32)} +0x${k.offset.toString(16)} (${k.size} bytes${k.weak ? ', weak' : ''})`);
   }
   return lines.join('\n') + '\n';
 }
