@@ -52,7 +52,8 @@ export interface ReplayBench {
 export interface BenchReport {
   version: 1;
   date: string;
-  host: { node: string; platform: string; kernel: string; cpu: string; ncpus: number };
+  /** loadavg: the 1/5/15-minute load averages when the run began (a busy host makes figures noisy). */
+  host: { node: string; platform: string; kernel: string; cpu: string; ncpus: number; loadavg: number[] };
   /** Why a runner is missing, e.g. {"kernel": "not root"}; empty when all ran. */
   unavailable: Record<string, string>;
   results: BenchResult[];

@@ -23,7 +23,7 @@
  * hooks exist — then they load the .o on both sides.
  */
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeInsns } from '../src/isa/decode.js';
@@ -137,6 +137,10 @@ async function main(): Promise<void> {
   const quick = args.includes('--quick');
   const minPackets = quick ? 200_000 : 2_000_000;
   const root = packageRoot();
+  const load = loadavg();
+  if (load[0] > cpus().length) {
+    console.log(`note: load average ${load[0].toFixed(1)} on ${cpus().length} CPUs — other work competes with the measurement; figures will be noisy`);
+  }
 
   const only = args.indexOf('--program');
   const programs = only >= 0 ? PROGRAMS.filter((p) => p.name === args[only + 1]) : PROGRAMS;
@@ -222,7 +226,7 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     version: 1,
     date: new Date().toISOString(),
-    host: { node: process.version, platform: process.platform, kernel: release(), cpu: cpus()[0]?.model ?? 'unknown', ncpus: cpus().length },
+    host: { node: process.version, platform: process.platform, kernel: release(), cpu: cpus()[0]?.model ?? 'unknown', ncpus: cpus().length, loadavg: load },
     unavailable,
     results,
     replay: null,
