@@ -8,29 +8,29 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureError } from '../../src/errors.js';
 import { readCapture } from '../../src/io/capture.js';
-import { readPcap } from '../../src/io/pcap.js';
-import { readPcapng } from '../../src/io/pcapng.js';
-import { block, cat, chunked, drain, epb, idb, PCAPS, seeded, shb, u32s, type Outcome } from './support.js';
+import { PcapWriter, readPcap } from '../../src/io/pcap.js';
+import { PcapngWriter, readPcapng } from '../../src/io/pcapng.js';
+import { block, cat, chunked, collector, drain, epb, idb, PCAPS, seeded, shb, u32s, type Outcome } from './support.js';
 
-/** pcapRecords walks a little-endian pcap's records: [start, end) of each. */
-function pcapRecords(b: Uint8Array): [number, number][] {
+/** pcapRecords walks a pcap's records: [start, end) of each. */
+function pcapRecords(b: Uint8Array, le = true): [number, number][] {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out: [number, number][] = [];
   for (let o = 24; o < b.length; ) {
-    const end = o + 16 + v.getUint32(o + 8, true);
+    const end = o + 16 + v.getUint32(o + 8, le);
     out.push([o, end]);
     o = end;
   }
   return out;
 }
 
-/** pcapngBlocks walks a little-endian pcapng's blocks: [start, end, type] of each. */
-function pcapngBlocks(b: Uint8Array): [number, number, number][] {
+/** pcapngBlocks walks a single-byte-order pcapng's blocks: [start, end, type] of each. */
+function pcapngBlocks(b: Uint8Array, le = true): [number, number, number][] {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out: [number, number, number][] = [];
   for (let o = 0; o < b.length; ) {
-    const end = o + v.getUint32(o + 4, true);
-    out.push([o, end, v.getUint32(o, true)]);
+    const end = o + v.getUint32(o + 4, le);
+    out.push([o, end, v.getUint32(o, le)]);
     o = end;
   }
   return out;
@@ -44,36 +44,58 @@ function expectCaptureError(o: Outcome, code: string, offset: number, frames: nu
 }
 
 describe('truncation at every byte offset', () => {
-  it('pcap: frames up to the cut, then CAPTURE_TRUNCATED at the cut record', async () => {
-    const bytes = readFileSync(join(PCAPS, 'parity/arp.pcap'));
-    const recs = pcapRecords(bytes);
-    for (let len = 0; len <= bytes.length; len++) {
-      const o = await drain(readCapture(chunked(bytes.subarray(0, len), 29), { fileName: 'cut.pcap', chunkSize: 32 }));
-      const complete = recs.filter(([, e]) => e <= len).length;
-      const cut = recs.find(([s, e]) => s < len && len < e);
-      if (len < 24) expectCaptureError(o, 'CAPTURE_TRUNCATED', 0, 0);
-      else if (cut !== undefined) expectCaptureError(o, 'CAPTURE_TRUNCATED', cut[0], complete);
-      else {
-        expect(o.error, `cut at ${len}`).toBeUndefined();
-        expect(o.frames.length).toBe(complete);
+  async function smallFiles(): Promise<{ name: string; bytes: Uint8Array; le: boolean }[]> {
+    const frames = await readPcap(join(PCAPS, 'parity/arp.pcap')).collect();
+    const out: { name: string; bytes: Uint8Array; le: boolean }[] = [{ name: 'arp.pcap', bytes: readFileSync(join(PCAPS, 'parity/arp.pcap')), le: true }];
+    const c = collector();
+    const w = new PcapWriter(c.stream, { bigEndian: true, nanosecond: true });
+    frames.slice(0, 3).forEach((f) => w.write(f));
+    await w.close();
+    out.push({ name: 'arp-be-ns.pcap', bytes: c.bytes(), le: false });
+    return out;
+  }
+
+  it('pcap (both byte orders): frames up to the cut, then CAPTURE_TRUNCATED at the cut record', async () => {
+    for (const { name, bytes, le } of await smallFiles()) {
+      const recs = pcapRecords(bytes, le);
+      for (let len = 0; len <= bytes.length; len++) {
+        const o = await drain(readCapture(chunked(bytes.subarray(0, len), 29), { fileName: name, chunkSize: 32 }));
+        const complete = recs.filter(([, e]) => e <= len).length;
+        const cut = recs.find(([s, e]) => s < len && len < e);
+        if (len < 24) expectCaptureError(o, 'CAPTURE_TRUNCATED', 0, 0);
+        else if (cut !== undefined) expectCaptureError(o, 'CAPTURE_TRUNCATED', cut[0], complete);
+        else {
+          expect(o.error, `${name} cut at ${len}`).toBeUndefined();
+          expect(o.frames.length).toBe(complete);
+        }
+        if (o.error !== undefined) expect((o.error as CaptureError).fields.file).toBe(name);
       }
-      if (o.error !== undefined) expect((o.error as CaptureError).fields.file).toBe('cut.pcap');
     }
   });
 
-  it('pcapng: frames up to the cut, then CAPTURE_TRUNCATED at the cut block', async () => {
-    const bytes = readFileSync(join(PCAPS, 'formats/blocks.pcapng'));
-    const blocks = pcapngBlocks(bytes);
+  it('pcapng (both byte orders): frames up to the cut, then CAPTURE_TRUNCATED at the cut block', async () => {
+    const frames = await readPcap(join(PCAPS, 'parity/icmp.pcap')).collect();
+    const c = collector();
+    const w = new PcapngWriter(c.stream, { bigEndian: true, interfaces: [{ name: 'x' }, { tsresol: { base: 2, exponent: 30 } }] });
+    frames.slice(0, 4).forEach((f, i) => w.write(f, { interfaceId: i % 2, comment: `#${i}`, verdicts: [{ kind: 'xdp', value: i }] }));
+    await w.close();
+    const files = [
+      { bytes: Uint8Array.from(readFileSync(join(PCAPS, 'formats/blocks.pcapng'))), le: true },
+      { bytes: c.bytes(), le: false },
+    ];
     const isPacket = (t: number): boolean => t === 2 || t === 3 || t === 6;
-    for (let len = 0; len <= bytes.length; len++) {
-      const o = await drain(readPcapng(chunked(bytes.subarray(0, len), 53), { chunkSize: 64 }));
-      const complete = blocks.filter(([, e, t]) => e <= len && isPacket(t)).length;
-      const cut = blocks.find(([s, e]) => s < len && len < e);
-      if (len === 0) expectCaptureError(o, 'CAPTURE_TRUNCATED', 0, 0);
-      else if (cut !== undefined) expectCaptureError(o, 'CAPTURE_TRUNCATED', cut[0], complete);
-      else {
-        expect(o.error, `cut at ${len}`).toBeUndefined();
-        expect(o.frames.length).toBe(complete);
+    for (const { bytes, le } of files) {
+      const blocks = pcapngBlocks(bytes, le);
+      for (let len = 0; len <= bytes.length; len++) {
+        const o = await drain(readPcapng(chunked(bytes.subarray(0, len), 53), { chunkSize: 64 }));
+        const complete = blocks.filter(([, e, t]) => e <= len && isPacket(t)).length;
+        const cut = blocks.find(([s, e]) => s < len && len < e);
+        if (len === 0) expectCaptureError(o, 'CAPTURE_TRUNCATED', 0, 0);
+        else if (cut !== undefined) expectCaptureError(o, 'CAPTURE_TRUNCATED', cut[0], complete);
+        else {
+          expect(o.error, `cut at ${len}`).toBeUndefined();
+          expect(o.frames.length).toBe(complete);
+        }
       }
     }
   });

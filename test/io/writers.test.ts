@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CaptureError, UsageError } from '../../src/errors.js';
@@ -95,6 +95,38 @@ describe('PcapWriter', () => {
       expect([o.error, o.frames.length]).toEqual([undefined, i + 1]);
     }
     await w.close();
+  });
+});
+
+describe('stream targets', () => {
+  it('respect backpressure through drain() and deliver every byte', async () => {
+    const parts: Uint8Array[] = [];
+    let pending = 0;
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Uint8Array, _enc, cb) {
+        pending++;
+        setTimeout(() => {
+          parts.push(Uint8Array.from(chunk));
+          pending--;
+          cb();
+        }, 1);
+      },
+    });
+    const frames = randomFrames(400, 9);
+    const w = new PcapngWriter(slow, { bufferSize: 2048 });
+    let waits = 0;
+    for (const f of frames) {
+      w.write(f);
+      if (slow.writableNeedDrain) waits++;
+      await w.drain();
+      expect(slow.writableNeedDrain).toBe(false);
+    }
+    await w.close();
+    expect(pending).toBe(0);
+    expect(waits).toBeGreaterThan(0);
+    const got = await readPcapng(Readable.from(parts)).collect();
+    expect(got.map((g) => hex(g.data))).toEqual(frames.map((f) => hex(f.data)));
   });
 });
 
