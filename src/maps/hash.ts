@@ -70,8 +70,8 @@ export interface HashEntry {
   addr: number;
   prev: HashEntry | undefined;
   next: HashEntry | undefined;
-  /** CPU whose LRU list holds this element (BPF_F_NO_COMMON_LRU). */
-  lruCpu: number;
+  /** The LRU node holding this element (LRU maps only). */
+  node?: import('./lru-list.js').LruNode;
 }
 
 /** HashMap is HASH or PERCPU_HASH; LruHashMap overrides allocation and access. */
@@ -146,12 +146,17 @@ export class HashMap extends MapBase {
 
   /** unlink removes an entry from the table and list and frees its slot. */
   protected unlink(e: HashEntry): void {
+    this.detach(e);
+    this.arena.release(e.addr);
+  }
+
+  /** detach removes an entry from the table and the iteration list, keeping its slot. */
+  protected detach(e: HashEntry): void {
     this.table.delete(e.ks);
     if (e.prev !== undefined) e.prev.next = e.next;
     else this.head = e.next;
     if (e.next !== undefined) e.next.prev = e.prev;
     else this.tail = e.prev;
-    this.arena.release(e.addr);
   }
 
   /**
@@ -177,7 +182,7 @@ export class HashMap extends MapBase {
     const v = value.slice();
     const addr = this.arena.alloc();
     if (addr === 0) return -Errno.E2BIG;
-    const e: HashEntry = { key: k, ks: keyString(k), addr, prev: undefined, next: undefined, lruCpu: cpu ?? 0 };
+    const e: HashEntry = { key: k, ks: keyString(k), addr, prev: undefined, next: undefined };
     this.copyIn(e, v, true, cpu, flags);
     this.link(e);
     return 0;

@@ -1,0 +1,172 @@
+/**
+ * Kernel parity for maps: the same sequence of operations on a map in the running kernel (via
+ * bpftool, pinned to CPU 0) and in xdpsim must give the same errno for every operation and the
+ * same contents at the end — in the same get_next_key order where the kernel's order is
+ * deterministic (LPM trie, arrays). Skipped with the reason when the kernel cannot be asked.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapFlag, MapType } from '../../src/maps/spec.js';
+import type { MapBase } from '../../src/maps/base.js';
+import { LruHashMap } from '../../src/maps/lru-hash.js';
+import { QueueStackMap } from '../../src/maps/queue-stack.js';
+import { toHex } from '../../src/maps/dump.js';
+import { KernelMap, KernelScratch, bpftool, kernelSkipReason, rng } from './kernel-util.js';
+import { newRegistry, spec, u32 } from './util.js';
+
+const SKIP = kernelSkipReason(true);
+const CPUS = Number(process.env.XDPSIM_PARITY_CPUS ?? 0) || (await import('node:fs')).readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(',').reduce((n, r) => {
+  const [a, b] = r.split('-').map(Number);
+  return n + (b === undefined ? 1 : b - a + 1);
+}, 0);
+
+const simDump = (m: MapBase): Array<[string, string]> => [...m.keys()].map((k) => [toHex(k), toHex(m.lookup(k) as Uint8Array)]);
+const sorted = (d: Array<[string, string]>) => [...d].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+
+describe.skipIf(SKIP !== undefined)(`map semantics against the running kernel${SKIP !== undefined ? ` (skipped: ${SKIP})` : ''}`, () => {
+  let k: KernelScratch;
+  beforeAll(() => {
+    k = new KernelScratch();
+  });
+  afterAll(() => k?.close());
+
+  it('HASH: update flags, -E2BIG when full, delete, lookup (200 random operations)', () => {
+    const kmap = new KernelMap(k.bpffs, 'hash', 4, 4, 5);
+    const sim = newRegistry(CPUS).create(spec({ type: MapType.HASH, valueSize: 4, maxEntries: 5 }));
+    const r = rng(1);
+    for (let i = 0; i < 200; i++) {
+      const key = u32(Math.floor(r() * 9));
+      const op = r();
+      if (op < 0.6) {
+        const flags = [BPF_ANY, BPF_NOEXIST, BPF_EXIST][Math.floor(r() * 3)];
+        const value = u32(i);
+        expect([i, 'update', flags, sim.update(key, value, flags)]).toEqual([i, 'update', flags, kmap.update(key, value, flags)]);
+      } else if (op < 0.85) {
+        expect([i, 'delete', sim.delete(key)]).toEqual([i, 'delete', kmap.delete(key)]);
+      } else {
+        const want = kmap.lookup(key);
+        const got = sim.lookup(key) ?? -2;
+        expect([i, 'lookup', got]).toEqual([i, 'lookup', want]);
+      }
+    }
+    expect(sorted(simDump(sim))).toEqual(sorted(kmap.dump()));
+  });
+
+  it('ARRAY: flags, bounds, delete refused, dump order', () => {
+    const kmap = new KernelMap(k.bpffs, 'array', 4, 4, 3);
+    const sim = newRegistry(CPUS).create(spec({ type: MapType.ARRAY, valueSize: 4, maxEntries: 3 }));
+    for (const [key, flags] of [
+      [0, BPF_ANY],
+      [1, BPF_EXIST],
+      [2, BPF_NOEXIST],
+      [3, BPF_ANY],
+      [7, BPF_EXIST],
+    ]) {
+      expect(sim.update(u32(key), u32(key + 100), flags)).toBe(kmap.update(u32(key), u32(key + 100), flags));
+    }
+    expect(sim.delete(u32(0))).toBe(kmap.delete(u32(0)));
+    expect(simDump(sim)).toEqual(kmap.dump());
+  });
+
+  it('LPM_TRIE: flags, -ENOSPC, longest-prefix lookups and the post-order dump (300 random operations)', () => {
+    const kmap = new KernelMap(k.bpffs, 'lpm_trie', 8, 4, 12, MapFlag.NO_PREALLOC);
+    const sim = newRegistry(CPUS).create(spec({ type: MapType.LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 12, flags: MapFlag.NO_PREALLOC }));
+    const r = rng(7);
+    const randKey = () => {
+      const len = [0, 1, 7, 8, 9, 16, 20, 24, 31, 32, 33][Math.floor(r() * 11)];
+      const b = Uint8Array.of(len, 0, 0, 0, 10, Math.floor(r() * 4), Math.floor(r() * 256) & 0xc3, Math.floor(r() * 256));
+      return b;
+    };
+    for (let i = 0; i < 300; i++) {
+      const key = randKey();
+      const op = r();
+      if (op < 0.55) {
+        const flags = [BPF_ANY, BPF_NOEXIST, BPF_EXIST][Math.floor(r() * 3)];
+        expect([i, 'update', toHex(key), flags, sim.update(key, u32(i), flags)]).toEqual([i, 'update', toHex(key), flags, kmap.update(key, u32(i), flags)]);
+      } else if (op < 0.75) {
+        expect([i, 'delete', toHex(key), sim.delete(key)]).toEqual([i, 'delete', toHex(key), kmap.delete(key)]);
+      } else {
+        const want = kmap.lookup(key);
+        const got = sim.lookup(key) ?? -2;
+        expect([i, 'lookup', toHex(key), got]).toEqual([i, 'lookup', toHex(key), want]);
+      }
+    }
+    expect(simDump(sim)).toEqual(kmap.dump());
+  });
+
+  it('QUEUE and STACK: push with -E2BIG, pop order', () => {
+    for (const [type, t] of [
+      ['queue', MapType.QUEUE],
+      ['stack', MapType.STACK],
+    ] as const) {
+      const kmap = new KernelMap(k.bpffs, type, 0, 4, 3);
+      const sim = newRegistry(CPUS).create(spec({ type: t, keySize: 0, valueSize: 4, maxEntries: 3 })) as QueueStackMap;
+      for (let i = 0; i < 5; i++) expect(sim.push(u32(i), BPF_ANY)).toBe(kmap.push(u32(i)));
+      for (let i = 0; i < 4; i++) expect(sim.pop()).toEqual(kmap.pop());
+    }
+  });
+
+  describe('LRU_HASH eviction', () => {
+    let prog: string;
+    beforeAll(() => {
+      prog = k.compile(resolve(__dirname, 'kernel/lru_lookup.c'));
+    });
+
+    /** run a sequence: u = update(key, flags), d = delete, l = program lookup (sets the reference bit). */
+    function compare(maxEntries: number, ops: Array<['u', number, number] | ['d', number] | ['l', number]>, flags = 0) {
+      const kmap = new KernelMap(k.bpffs, 'lru_hash', 4, 4, maxEntries, flags);
+      const pinnedProg = `${kmap.path}-prog`;
+      const load = bpftool(['prog', 'load', prog, pinnedProg, 'map', 'name', 'lru', 'pinned', kmap.path]);
+      if (load.errno !== 0) throw new Error(`bpftool prog load: ${load.err}`);
+      const sim = newRegistry(CPUS).create(spec({ type: MapType.LRU_HASH, valueSize: 4, maxEntries, flags })) as LruHashMap;
+      ops.forEach((op, i) => {
+        if (op[0] === 'u') {
+          expect([i, op, sim.update(u32(op[1]), u32(i), op[2])]).toEqual([i, op, kmap.update(u32(op[1]), u32(i), op[2])]);
+        } else if (op[0] === 'd') {
+          expect([i, op, sim.delete(u32(op[1]))]).toEqual([i, op, kmap.delete(u32(op[1]))]);
+        } else {
+          const data = new Uint8Array(64);
+          data.set(u32(op[1]));
+          const run = bpftool(['prog', 'run', 'pinned', pinnedProg, 'data_in', k.file('pkt.bin', data)]);
+          if (run.errno !== 0) throw new Error(`bpftool prog run: ${run.err}`);
+          sim.lookupAddr(u32(op[1]), 0);
+        }
+      });
+      expect(sorted(simDump(sim))).toEqual(sorted(kmap.dump()));
+    }
+
+    it('inserts beyond max_entries evict in the kernel order; updating a key of a full map evicts', () => {
+      const ops: Array<['u', number, number]> = [];
+      for (let i = 1; i <= 6; i++) ops.push(['u', i, BPF_ANY]);
+      ops.push(['u', 4, BPF_EXIST]);
+      for (let i = 7; i <= 16; i++) ops.push(['u', i, BPF_ANY]);
+      ops.push(['u', 3, BPF_EXIST], ['u', 15, BPF_NOEXIST]);
+      compare(4, ops);
+    });
+
+    it('program lookups give referenced elements a second chance (random sequences)', () => {
+      for (const [seed, max] of [
+        [3, 4],
+        [4, 8],
+        [5, 16],
+      ]) {
+        const r = rng(seed);
+        const ops: Array<['u', number, number] | ['d', number] | ['l', number]> = [];
+        for (let i = 0; i < 120; i++) {
+          const key = Math.floor(r() * max * 2);
+          const x = r();
+          if (x < 0.55) ops.push(['u', key, [BPF_ANY, BPF_ANY, BPF_NOEXIST, BPF_EXIST][Math.floor(r() * 4)]]);
+          else if (x < 0.65) ops.push(['d', key]);
+          else ops.push(['l', key]);
+        }
+        compare(max, ops);
+      }
+    });
+
+    it('BPF_F_NO_COMMON_LRU: per-CPU lists', () => {
+      const ops: Array<['u', number, number] | ['l', number]> = [];
+      for (let i = 0; i < 12; i++) ops.push(['u', i, BPF_ANY], ['l', i % 3]);
+      compare(8, ops, MapFlag.NO_COMMON_LRU);
+    });
+  });
+});
