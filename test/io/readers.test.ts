@@ -302,3 +302,11 @@ describe('iteration', () => {
     expect(seen).toContain('LINKTYPE_CONVERTED');
   });
 });
+
+describe('I/O failures', () => {
+  it('a missing file is a CAPTURE_IO error naming it', async () => {
+    const o = await drain(readCapture('/nonexistent/dir/missing.pcap'));
+    expect(o.error).toBeInstanceOf(CaptureError);
+    expect(o.error).toMatchObject({ code: 'CAPTURE_IO', fields: { file: 'missing.pcap', offset: 0 } });
+  });
+});
