@@ -15,7 +15,6 @@ struct {
 	__uint(max_entries, 8);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tc_counts SEC(".maps");
 
 struct {

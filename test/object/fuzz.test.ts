@@ -4,15 +4,14 @@
  * outcome must be a spec or an XdpsimError — never another exception — and parsing must finish.
  * The PRNG is seeded, so a failure names a reproducible (object, seed).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { XdpsimError } from '../../src/errors.js';
 import { parseElf } from '../../src/object/elf.js';
 import { parseObject } from '../../src/object/loader.js';
+import { OBJECTS as OBJ_NAMES } from './objects.js';
 
-const OBJECTS = readdirSync('programs')
-  .filter((f) => f.endsWith('.o'))
-  .map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(`programs/${f}`)) }));
+const OBJECTS = OBJ_NAMES.map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(`programs/${f}`)) }));
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {

@@ -17,11 +17,11 @@ import { mapTypeName, MapType } from '../../src/maps/spec.js';
 import { TestRunner } from '../../src/hooks/testrun.js';
 import { loadObject, readHostKconfig } from '../../src/object/instantiate.js';
 import { parseObject } from '../../src/object/loader.js';
+import { baseName, OBJECTS } from './objects.js';
 import { createRunEnv } from '../../src/vm/run.js';
 import { interpEngine } from '../../src/vm/interp.js';
 
 const LEGACY_ONLY = new Set(['tc_legacy.o']);
-const OBJECTS = readdirSync('programs').filter((f) => f.endsWith('.o'));
 const KERNEL_OBJECTS = OBJECTS.filter((f) => !LEGACY_ONLY.has(f));
 const BPF_FS_MAGIC = 0xcafe4a11;
 
@@ -49,7 +49,7 @@ const BPFTOOL_SKIP = bpftoolReason();
  */
 function loadallArgs(obj: string, dir: string, pinsByName: boolean): string[] {
   const args = ['prog', 'loadall', `programs/${obj}`, dir, ...(pinsByName ? [] : ['pinmaps', `${dir}/maps`])];
-  return obj.startsWith('tc_') ? [...args, 'type', 'classifier'] : args;
+  return baseName(obj).startsWith('tc_') ? [...args, 'type', 'classifier'] : args;
 }
 
 /**
@@ -110,7 +110,7 @@ describe('libbpf and BPF_PROG_TEST_RUN agree with the loader', () => {
 
   it.each(KERNEL_OBJECTS)('%s: same maps and programs as libbpf', async (obj, ctx) => {
     if (k === undefined) return ctx.skip(`kernel unavailable: ${reason}`);
-    const opts = obj.startsWith('tc_') ? { progType: 'sched_cls' as const } : {};
+    const opts = baseName(obj).startsWith('tc_') ? { progType: 'sched_cls' as const } : {};
     const runner = k;
     await withByNamePins(pinnedByName(obj), async () => {
       let ko: KernelObject;

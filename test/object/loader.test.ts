@@ -4,7 +4,8 @@
  * overrides, the GPL rule, and the naming rules libbpf uses. Expectations come from the C
  * sources in programs/ (each case names the declaration it checks).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { OBJECTS } from './objects.js';
 import { describe, expect, it } from 'vitest';
 import { LoadError, UsageError, XdpsimError } from '../../src/errors.js';
 import { MapRegistry } from '../../src/maps/registry.js';
@@ -124,7 +125,7 @@ describe('programs', () => {
   });
 
   it('every linked program passes the strict load-time validator (jumps, subprogram boundaries, reachability)', () => {
-    for (const obj of readdirSync('programs').filter((f) => f.endsWith('.o'))) {
+    for (const obj of OBJECTS) {
       for (const p of load(obj).programs) expect(() => validateProgram(p.insns, { name: p.name, strict: true })).not.toThrow();
     }
   });
@@ -200,8 +201,12 @@ describe('maps', () => {
     expect(jmp?.initialSlots).toEqual([{ index: 0, ref: 'tail_small' }]);
   });
 
-  it('tc_maps: pinning by name; tc_legacy: iproute2 fields, pinning, inner_id/inner_idx', () => {
-    expect(load('tc_maps.o').maps.find((x) => x.name === 'tc_counts')?.pinning).toBe(PIN_BY_NAME);
+  it('pinning/xdp_pinned: LIBBPF_PIN_BY_NAME', () => {
+    expect(load('pinning/xdp_pinned.o').maps[0]).toMatchObject({ name: 'xdpsim_pinned_counts', pinning: PIN_BY_NAME });
+    expect(load('tc_maps.o').maps.every((m) => m.pinning === 0)).toBe(true);
+  });
+
+  it('tc_legacy: iproute2 fields, pinning, inner_id/inner_idx', () => {
     const m = new Map(load('tc_legacy.o').maps.map((x) => [x.name, x]));
     expect(m.get('acc_bytes')).toMatchObject({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, pinning: PIN_GLOBAL_NS });
     expect(m.get('inner_tpl')?.elf).toEqual({ id: 1, innerId: 0, innerIdx: 0 });
