@@ -6,7 +6,8 @@
  * Accepted: `%%`; flags `0 + - space`; a decimal width; `%d %i %u %x %X` with `l`/`ll` (no `l`:
  * 32-bit int, `l`/`ll`: 64-bit); `%c`; `%s`, `%pks`, `%pus` (a string read through the pointer,
  * empty when unreadable); `%p %px %pK %ps %pS %pB` (pointers); `%pI4 %pi4 %pI6 %pi6` (address
- * read through the pointer, zeros when unreadable; `%pI6c` prints compressed). Anything else —
+ * read through the pointer, zeros when unreadable; `%pI6c` prints like `%pI6` through
+ * bpf_snprintf on Linux 6.18, the `c` swallowed — checked against the kernel). Anything else —
  * precision, `%o`, `%h`, unknown `%p` extensions, a non-printable or non-ASCII byte in the
  * format, more conversions than arguments, a format without NUL — is -EINVAL.
  *
@@ -65,40 +66,6 @@ export function latin1(b: Uint8Array | undefined): string {
 
 function hex16(v: bigint): string {
   return BigInt.asUintN(64, v).toString(16).padStart(16, '0');
-}
-
-function ip6Compressed(b: Uint8Array): string {
-  const groups = Array.from({ length: 8 }, (_, i) => (b[2 * i] << 8) | b[2 * i + 1]);
-  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const head = mapped ? groups.slice(0, 6) : groups;
-  const parts: string[] = [];
-  for (let i = 0; i < head.length; i++) {
-    if (i === best) {
-      parts.push(i === 0 ? ':' : '');
-      i += bestLen - 1;
-      if (i === head.length - 1) parts.push('');
-      continue;
-    }
-    parts.push(head[i].toString(16));
-  }
-  let s = parts.join(':');
-  if (mapped) s += (s.endsWith(':') ? '' : ':') + `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  return s;
 }
 
 /**
@@ -164,10 +131,10 @@ export function bprintf(fmt: Uint8Array, args: readonly bigint[], mem: FormatMem
       let s: string;
       if (!v6) s = p1 === 0x49 ? Array.from(b).join('.') : Array.from(b, (x) => x.toString().padStart(3, '0')).join('.');
       else if (p1 === 0x69) s = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-      else if (at(i + 1) === 0x63) {
-        i++;
-        s = ip6Compressed(b);
-      } else s = Array.from({ length: 8 }, (_, k) => ((b[2 * k] << 8) | b[2 * k + 1]).toString(16).padStart(4, '0')).join(':');
+      else {
+        if (at(i + 1) === 0x63) i++;
+        s = Array.from({ length: 8 }, (_, k) => ((b[2 * k] << 8) | b[2 * k + 1]).toString(16).padStart(4, '0')).join(':');
+      }
       out += pad(s, spec, false);
       continue;
     }
