@@ -31,7 +31,7 @@ import {
   csumSub,
   csumUnfold,
 } from '../hooks/csum.js';
-import { XDP_HELPERS, xdpCheckMtu, xdpRedirect } from './xdp.js';
+import { XDP_HELPERS, fibLookup, xdpCheckMtu, xdpRedirect } from './xdp.js';
 import type { HelperImpl } from '../vm/program.js';
 import { FaultCode, GuestFault } from '../vm/fault.js';
 
@@ -40,6 +40,7 @@ export const E = {
   ENOENT: 2,
   E2BIG: 7,
   EAGAIN: 11,
+  EAFNOSUPPORT: 97,
   ENOMEM: 12,
   EACCES: 13,
   EFAULT: 14,
@@ -847,6 +848,7 @@ export const SKB_HELPERS: readonly PacketHelperDef[] = [
   { id: 155, name: 'redirect_peer', progTypes: TC, fn: redirectPeer },
   { id: 23, name: 'redirect', progTypes: [...TC, ProgType.XDP], fn: redirect },
   { id: 163, name: 'check_mtu', progTypes: [...TC, ProgType.XDP], fn: checkMtu },
+  { id: 69, name: 'fib_lookup', progTypes: [...TC, ProgType.XDP], fn: fibLookup },
 ];
 
 /** PACKET_HELPERS lists every packet helper of the XDP and TC hooks. */

@@ -9,7 +9,7 @@
  */
 import type { RunEnv } from '../vm/program.js';
 import { argHi, argLo, argPtr, argS32, guestBytes } from '../hooks/args.js';
-import { type PacketHelperDef, xdpState } from '../hooks/state.js';
+import { type PacketHelperDef, packetState, xdpState } from '../hooks/state.js';
 import { ETH_HLEN, XDP_FRAME_SIZE, XDP_METADATA_MAX, XdpAction } from '../hooks/xdp.js';
 import { ProgType } from '../hooks/tc.js';
 import { MapType } from '../maps/spec.js';
@@ -195,6 +195,65 @@ export function xdpRedirectMap(env: RunEnv): number {
   redirect.flags = (flagsLo & BPF_F_BROADCAST) !== 0 ? flagsLo : 0;
   redirect.set = true;
   return XdpAction.REDIRECT;
+}
+
+/** BPF_FIB_LOOKUP_* flags (DIRECT, OUTPUT, SKIP_NEIGH, TBID, SRC, MARK). */
+export const BPF_FIB_LOOKUP_FLAGS = 0x3f;
+/** BPF_FIB_LKUP_RET_* results. */
+export const FibRet = {
+  SUCCESS: 0,
+  BLACKHOLE: 1,
+  UNREACHABLE: 2,
+  PROHIBIT: 3,
+  NOT_FWDED: 4,
+  FWD_DISABLED: 5,
+  UNSUPP_LWT: 6,
+  NO_NEIGH: 7,
+  FRAG_NEEDED: 8,
+  NO_SRC_ADDR: 9,
+} as const;
+/** sizeof(struct bpf_fib_lookup). */
+export const FIB_LOOKUP_SIZE = 64;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/**
+ * fibLookup is bpf_fib_lookup for XDP and TC (bpf_xdp_fib_lookup / bpf_skb_fib_lookup): the
+ * argument checks are the kernel's; the route decision is the datapath's (DatapathHooks.fibLookup;
+ * without one, nothing is routed and every lookup answers BPF_FIB_LKUP_RET_NOT_FWDED). On success
+ * the next hop's ifindex, MACs and MTU are written back and the VLAN fields cleared, as
+ * bpf_fib_set_fwd_params does; on FRAG_NEEDED the MTU goes to mtu_result.
+ */
+export function fibLookup(env: RunEnv): number {
+  const { datapath } = packetState(env, 'bpf_fib_lookup');
+  const plen = argS32(env, 3);
+  const flags = argLo(env, 4);
+  if (plen < FIB_LOOKUP_SIZE) return -E.EINVAL;
+  const p = guestBytes(env, argPtr(env, 2, 'bpf_fib_lookup'), FIB_LOOKUP_SIZE, true, 'bpf_fib_lookup');
+  if ((flags & ~BPF_FIB_LOOKUP_FLAGS) !== 0) return -E.EINVAL;
+  const dv = new DataView(p.buffer, p.byteOffset, FIB_LOOKUP_SIZE);
+  const family = p[0];
+  if (family !== AF_INET && family !== AF_INET6) return -E.EAFNOSUPPORT;
+  const ifindex = dv.getUint32(8, true);
+  if (datapath.device(ifindex) === undefined) return -E.ENODEV;
+  const alen = family === AF_INET ? 4 : 16;
+  const res = datapath.fibLookup?.({
+    family,
+    l4Protocol: p[1],
+    ifindex,
+    tosOrFlowinfo: dv.getUint32(12, true),
+    src: p.slice(16, 16 + alen),
+    dst: p.slice(32, 32 + alen),
+    flags,
+  }) ?? { ret: FibRet.NOT_FWDED };
+  if (res.ret === FibRet.SUCCESS) {
+    if (res.ifindex !== undefined) dv.setUint32(8, res.ifindex, true);
+    dv.setUint32(48, 0, true);
+    if (res.smac !== undefined) p.set(res.smac.subarray(0, 6), 52);
+    if (res.dmac !== undefined) p.set(res.dmac.subarray(0, 6), 58);
+  }
+  if ((res.ret === FibRet.SUCCESS || res.ret === FibRet.FRAG_NEEDED) && res.mtu !== undefined) dv.setUint16(6, res.mtu, true);
+  return res.ret;
 }
 
 const XDP = [ProgType.XDP];
