@@ -1,39 +1,31 @@
 /**
- * bench — `npm run bench [-- --json FILE] [--quick]`: ns per packet of every xdpsim engine next
- * to the kernel's BPF_PROG_TEST_RUN on the same program bytes and the same frame, measured in
- * the same run, printed as a table with ratios (and written as JSON, bench/format.ts).
+ * bench — `npm run bench [-- --json FILE] [--quick] [--program NAME]`: ns per packet of every
+ * xdpsim engine next to the kernel's BPF_PROG_TEST_RUN on the same object and the same frame,
+ * measured in the same run, printed as a table with ratios (and written as JSON, bench/format.ts).
  *
- * Method. xdpsim: the program is prepared once, then run back to back on one xdp_buff loaded
- * once with the frame (bench/xdp-context.ts), exactly like the kernel's repeat loop, which does
- * not restore the frame between repetitions either; after a warm-up, SAMPLES batches of at least
- * MIN_PACKETS/SAMPLES runs each, timed in process CPU time (so other processes on a busy machine
- * do not inflate it; the kernel's timer also pauses while its task is rescheduled), and the
- * median batch is reported. Kernel: xdpsim-ktest loads the
- * same bytes as an XDP program and runs BPF_PROG_TEST_RUN with repeat = KERNEL_REPEAT (≥ 1M);
- * the kernel's own duration (ns per repetition, net/bpf/test_run.c bpf_test_timer) is taken,
- * median of SAMPLES calls. The return values of every runner are recorded and must agree.
+ * Method. xdpsim: the object is loaded and the program prepared once (bench/sim.ts), then run
+ * back to back on one hook buffer loaded once with the frame, exactly like the kernel's repeat
+ * loop, which does not restore the frame between repetitions either; after a warm-up, SAMPLES
+ * batches of at least MIN_PACKETS/SAMPLES runs each, timed in process CPU time (so other
+ * processes on a busy machine do not inflate it; the kernel's timer also pauses while its task is
+ * rescheduled), and the median batch is reported. Kernel: xdpsim-ktest loads the object with
+ * libbpf and runs BPF_PROG_TEST_RUN with repeat = KERNEL_REPEAT (≥ 1M); the kernel's own duration
+ * (ns per repetition, net/bpf/test_run.c bpf_test_timer) is taken, median of SAMPLES calls. The
+ * return values of every runner are recorded and must agree.
  *
  * Programs (issue 5's list, C in programs/bench/, objects committed): drop, parse, parse_count
  * (per-CPU map counter), icmp_echo (XDP_TX with checksum), tc_dnat (TC with skb helpers),
  * tailcall (PROG_ARRAY dispatcher), each on a 64- and a 1500-byte frame it really processes.
- * Self-contained programs (no maps, no helpers) also have programs/bench/<name>.bin, the "xdp"
- * section's bytes extracted by programs/bench/Makefile; xdpsim and the kernel both run exactly
- * those bytes. The others need maps and helpers: the kernel loads their .o with libbpf, and
- * xdpsim's figure stays null (with the reason in the report) until the object loader and the
- * hooks exist — then they load the .o on both sides.
+ * Both sides load the same committed .o: xdpsim through src/object, the kernel through libbpf.
  */
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeInsns } from '../src/isa/decode.js';
-import type { Insn } from '../src/isa/insn.js';
-import { Memory } from '../src/vm/memory.js';
-import { createRunEnv } from '../src/vm/run.js';
-import { engineNames, getEngine } from '../src/vm/engines.js';
-import { KernelTestRunner, type KernelObject, type KernelProgram } from '../src/kernel/testrun.js';
+import { engineNames } from '../src/vm/engines.js';
+import { KernelTestRunner, type KernelObject } from '../src/kernel/testrun.js';
 import type { BenchReport, BenchResult, NsPerPacket } from './format.js';
-import { createBenchXdp } from './xdp-context.js';
+import { loadSimProgram } from './sim.js';
 import { icmpEchoFrame, ipv4TcpFrame, ipv4UdpFrame } from './frames.js';
 
 const KERNEL_REPEAT = 1_000_000;
@@ -51,8 +43,6 @@ interface BenchProgram {
   func: string;
   section: string;
   hook: 'xdp' | 'tc';
-  /** programs/bench/<name>.bin exists: the program is self-contained (no maps, no helpers). */
-  selfContained: boolean;
   frames: BenchFrame[];
 }
 
@@ -60,15 +50,14 @@ const FRAME_LENS = [64, 1500];
 const udp = FRAME_LENS.map((n) => ({ name: 'ipv4-udp', bytes: ipv4UdpFrame(n) }));
 
 const PROGRAMS: BenchProgram[] = [
-  { name: 'drop', func: 'xdp_drop', section: 'xdp', hook: 'xdp', selfContained: true, frames: udp },
-  { name: 'parse', func: 'xdp_parse', section: 'xdp', hook: 'xdp', selfContained: true, frames: udp },
-  { name: 'parse_count', func: 'xdp_parse_count', section: 'xdp', hook: 'xdp', selfContained: false, frames: udp },
+  { name: 'drop', func: 'xdp_drop', section: 'xdp', hook: 'xdp', frames: udp },
+  { name: 'parse', func: 'xdp_parse', section: 'xdp', hook: 'xdp', frames: udp },
+  { name: 'parse_count', func: 'xdp_parse_count', section: 'xdp', hook: 'xdp', frames: udp },
   {
     name: 'icmp_echo',
     func: 'xdp_icmp_echo',
     section: 'xdp',
     hook: 'xdp',
-    selfContained: true,
     frames: FRAME_LENS.map((n) => ({ name: 'ipv4-icmp-echo', bytes: icmpEchoFrame(n) })),
   },
   {
@@ -76,10 +65,9 @@ const PROGRAMS: BenchProgram[] = [
     func: 'tc_dnat',
     section: 'tc',
     hook: 'tc',
-    selfContained: false,
     frames: FRAME_LENS.map((n) => ({ name: 'ipv4-tcp-80', bytes: ipv4TcpFrame(n, 80) })),
   },
-  { name: 'tailcall', func: 'xdp_dispatch', section: 'xdp', hook: 'xdp', selfContained: false, frames: udp },
+  { name: 'tailcall', func: 'xdp_dispatch', section: 'xdp', hook: 'xdp', frames: udp },
 ];
 
 function packageRoot(): string {
@@ -98,16 +86,13 @@ function median(xs: number[]): number {
 }
 
 /** timeEngine returns [median ns per packet, retval, method] for one engine. */
-function timeEngine(engineName: string, insns: readonly Insn[], name: string, frame: Uint8Array, minPackets: number): [number, number, string] {
-  const mem = new Memory();
-  const env = createRunEnv(mem);
-  const xdp = createBenchXdp(mem, env, frame);
-  const exe = getEngine(engineName).prepare({ name, insns });
-  const first = exe.run(env, xdp.ctxAddr);
-  if (!first.ok) throw new Error(`bench: ${name} faults on ${engineName}: ${first.fault.message}`);
+function timeEngine(engineName: string, path: string, func: string, frame: Uint8Array, minPackets: number): [number, number, string] {
+  const prog = loadSimProgram(path, func, engineName, frame);
+  const first = prog.run();
+  if (!first.ok) throw new Error(`bench: ${func} faults on ${engineName}: ${first.fault.message}`);
   const retval = Number(first.r0 & 0xffffffffn);
   const batch = Math.ceil(minPackets / SAMPLES);
-  for (let i = 0; i < batch; i++) exe.run(env, xdp.ctxAddr); // warm-up: let V8 optimise
+  for (let i = 0; i < batch; i++) prog.run(); // warm-up: let V8 optimise
   // CPU time (process.cpuUsage: user + system of this process), not wall time: like the kernel's
   // bpf_test_timer, which stops while the task is rescheduled, it leaves out the time other
   // processes hold the CPU. Wall time is recorded in the method string for comparison.
@@ -116,7 +101,7 @@ function timeEngine(engineName: string, insns: readonly Insn[], name: string, fr
   for (let s = 0; s < SAMPLES; s++) {
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < batch; i++) exe.run(env, xdp.ctxAddr);
+    for (let i = 0; i < batch; i++) prog.run();
     wall.push(Number(process.hrtime.bigint() - t0) / batch);
     const c = process.cpuUsage(c0);
     cpu.push(((c.user + c.system) * 1000) / batch);
@@ -154,47 +139,32 @@ async function main(): Promise<void> {
 
   const results: BenchResult[] = [];
   for (const p of programs) {
-    const base = join(root, 'programs', 'bench', p.name);
-    const bytes = p.selfContained ? new Uint8Array(readFileSync(`${base}.bin`)) : undefined;
-    const insns = bytes !== undefined ? decodeInsns(bytes) : undefined;
+    const path = join(root, 'programs', 'bench', `${p.name}.o`);
     let kobj: KernelObject | undefined;
-    let kprog: KernelProgram | undefined;
-    if (kernel.ok) {
-      if (bytes !== undefined) {
-        kprog = await kernel.runner.loadRaw(bytes, { progType: p.hook === 'xdp' ? 'xdp' : 'sched_cls', name: p.func });
-      } else {
-        kobj = await kernel.runner.loadObject(`${base}.o`, { program: p.func });
-        kprog = kobj.prog;
-      }
-    }
+    if (kernel.ok) kobj = await kernel.runner.loadObject(path, { program: p.func });
     for (const f of p.frames) {
       const ns: NsPerPacket = { interp: null, jit: null, kernel: null };
       const retval: Record<string, number | null> = {};
       const method: Record<string, string> = {};
       const skipped: Record<string, string> = {};
       for (const e of engines) {
-        if (insns === undefined || p.hook !== 'xdp') {
-          skipped[e] = 'needs maps/helpers: waits for the object loader (src/object) and hooks';
-          retval[e] = null;
-          continue;
-        }
-        const [t, rv, how] = timeEngine(e, insns, p.func, f.bytes, minPackets);
+        const [t, rv, how] = timeEngine(e, path, p.func, f.bytes, minPackets);
         ns[e] = t;
         retval[e] = rv;
         method[e] = how;
       }
-      if (kernel.ok && kprog !== undefined) {
+      if (kernel.ok && kobj !== undefined) {
         const ds: number[] = [];
         let rv = -1;
         for (let s = 0; s < SAMPLES; s++) {
-          const r = await kernel.runner.run(kprog, { dataIn: f.bytes, repeat: KERNEL_REPEAT });
+          const r = await kernel.runner.run(kobj.prog, { dataIn: f.bytes, repeat: KERNEL_REPEAT });
           if (r.err !== 0) throw new Error(`bench: kernel test run of ${p.name} failed with errno ${r.err}`);
           ds.push(r.duration);
           rv = r.retval;
         }
         ns.kernel = median(ds);
         retval.kernel = rv;
-        method.kernel = `BPF_PROG_TEST_RUN repeat=${KERNEL_REPEAT} on ${bytes !== undefined ? `${p.name}.bin (same bytes as xdpsim)` : `${p.name}.o via libbpf`}, kernel-reported duration, median of ${SAMPLES}`;
+        method.kernel = `BPF_PROG_TEST_RUN repeat=${KERNEL_REPEAT} on ${p.name}.o loaded by libbpf, kernel-reported duration, median of ${SAMPLES}`;
       } else {
         retval.kernel = null;
         skipped.kernel = kernel.ok ? 'not loaded' : kernel.reason;
@@ -219,7 +189,6 @@ async function main(): Promise<void> {
       });
     }
     if (kernel.ok && kobj !== undefined) await kernel.runner.closeHandle(kobj.handle);
-    else if (kernel.ok && kprog !== undefined) await kernel.runner.closeHandle(kprog.handle);
   }
   if (kernel.ok) await kernel.runner.close();
 

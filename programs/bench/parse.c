@@ -2,8 +2,7 @@
 /*
  * parse.c — the benchmark's header parser: Ethernet -> IPv4 / IPv6 -> TCP / UDP ports.
  * Drops TCP or UDP traffic to port 23 (telnet) or from port 19 (chargen), passes everything else,
- * drops frames too short for the headers they announce. No maps, no helpers: the bytes of the
- * "xdp" section are the whole program (parse.bin is extracted from parse.o by the Makefile).
+ * drops frames too short for the headers they announce. No maps, no helpers.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
