@@ -2,7 +2,7 @@
 /* xdp_maps — one XDP program per family of map types and helpers, so every map type an XDP
  * program can use is declared and touched: LRU and per-CPU hashes, QUEUE/STACK, RINGBUF,
  * PERF_EVENT_ARRAY, the redirect maps (DEVMAP, DEVMAP_HASH, CPUMAP, XSKMAP), a spin lock in a
- * map value, and the time, random, CPU, printk, snprintf, loop, for_each and csum helpers. */
+ * map value, and the time, random, CPU, printk/vprintk, snprintf, loop, for_each and csum helpers. */
 #include "parse.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -218,6 +218,8 @@ int xdp_misc(struct xdp_md *ctx)
 	args[1] = bpf_jiffies64();
 	bpf_snprintf(buf, sizeof(buf), "%llu/%llu", args, sizeof(args));
 	bpf_printk("misc %s", buf);
+	/* More than three arguments: bpf_printk becomes bpf_trace_vprintk. */
+	bpf_printk("misc %llu %llu %u %d", args[0], args[1], ctx->rx_queue_index, 4);
 	bpf_for_each_map_elem(&pcpu_hash, sum_elem, &acc, 0);
 	bpf_loop(8, count_step, &acc, 0);
 	if (data + 20 <= end)

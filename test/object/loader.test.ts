@@ -195,6 +195,16 @@ describe('maps', () => {
     );
   });
 
+  it('nobtf/tc_legacy: the same object without BTF loads the same programs and maps, without line info', () => {
+    const plain = load('nobtf/tc_legacy.o');
+    const withBtf = load('tc_legacy.o');
+    expect(plain.btf).toBeUndefined();
+    expect(plain.hasLineInfo).toBe(false);
+    expect(plain.programs.map((p) => [p.name, p.section, p.insns.length])).toEqual(withBtf.programs.map((p) => [p.name, p.section, p.insns.length]));
+    expect(plain.maps).toEqual(withBtf.maps);
+    expect(plain.programs.every((p) => p.lineInfo === undefined && p.lines.size === 0)).toBe(true);
+  });
+
   it('tc_legacy: an iproute2 "<id>/<key>" section fills that PROG_ARRAY slot', () => {
     const jmp = load('tc_legacy.o').maps.find((x) => x.name === 'jmp_tc');
     expect(jmp).toMatchObject({ type: MapType.PROG_ARRAY, elf: { id: 2, innerId: 0, innerIdx: 0 } });
