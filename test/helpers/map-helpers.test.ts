@@ -4,9 +4,8 @@ import { Errno } from '../../src/maps/errno.js';
 import { FaultCode } from '../../src/vm/fault.js';
 import { QueueStackMap } from '../../src/maps/queue-stack.js';
 import { ProgArrayMap } from '../../src/maps/prog-array.js';
-import { interpEngine } from '../../src/vm/interp.js';
 import { assemble } from '../../src/isa/asm/index.js';
-import { faultCode, r0, rig } from './util.js';
+import { ENGINES, faultCode, r0, rig as baseRig } from './util.js';
 
 const spec = (p: Partial<MapSpec> & Pick<MapSpec, 'name' | 'type'>): MapSpec => ({ keySize: 4, valueSize: 8, maxEntries: 4, flags: 0, pinning: 0, ...p });
 const u32 = (v: number) => Uint8Array.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >>> 24]);
@@ -35,94 +34,98 @@ const updateThenBump = (map: string, key: number, value: number, flags: number) 
   mov %r0, %r6
   exit`;
 
-describe('bpf_map_lookup_elem / update / delete', () => {
-  it('update, lookup and a write through the returned pointer, with the kernel errnos', () => {
-    const t = rig();
-    const h = t.reg.create(spec({ name: 'h', type: MapType.HASH, maxEntries: 1 }));
-    expect(r0(t.run(updateThenBump('h', 5, 40, 0)))).toBe(0n);
-    expect(u64(h.lookup(u32(5)))).toBe(41n);
-    expect(r0(t.run(updateThenBump('h', 5, 1, 1)))).toBe(BigInt(-Errno.EEXIST));
-    expect(r0(t.run(updateThenBump('h', 6, 1, 0)))).toBe(BigInt(-Errno.E2BIG));
-    expect(r0(t.run(updateThenBump('h', 5, 1, 9)))).toBe(BigInt(-Errno.EINVAL));
-    expect(u64(h.lookup(u32(5)))).toBe(43n);
-    const del = `stw [%r10-4], 5\nlddw %r1, {{h}}\nmov %r2, %r10\nadd %r2, -4\ncall 3\nexit`;
-    expect(r0(t.run(del))).toBe(0n);
-    expect(r0(t.run(del))).toBe(BigInt(-Errno.ENOENT));
-  });
+describe.each(ENGINES)('engine $name', (engine) => {
+  const rig = (o: Parameters<typeof baseRig>[0] = {}) => baseRig({ ...o, engine });
 
-  it('uses the run CPU for per-CPU maps', () => {
-    const t = rig({ cpus: 2 });
-    const m = t.reg.create(spec({ name: 'pc', type: MapType.PERCPU_ARRAY }));
-    expect(r0(t.run(updateThenBump('pc', 1, 10, 0), { cpu: 1 }))).toBe(0n);
-    expect((m.lookup(u32(1)) as Uint8Array[]).map((v) => u64(v))).toEqual([0n, 11n]);
+  describe('bpf_map_lookup_elem / update / delete', () => {
+    it('update, lookup and a write through the returned pointer, with the kernel errnos', () => {
+      const t = rig();
+      const h = t.reg.create(spec({ name: 'h', type: MapType.HASH, maxEntries: 1 }));
+      expect(r0(t.run(updateThenBump('h', 5, 40, 0)))).toBe(0n);
+      expect(u64(h.lookup(u32(5)))).toBe(41n);
+      expect(r0(t.run(updateThenBump('h', 5, 1, 1)))).toBe(BigInt(-Errno.EEXIST));
+      expect(r0(t.run(updateThenBump('h', 6, 1, 0)))).toBe(BigInt(-Errno.E2BIG));
+      expect(r0(t.run(updateThenBump('h', 5, 1, 9)))).toBe(BigInt(-Errno.EINVAL));
+      expect(u64(h.lookup(u32(5)))).toBe(43n);
+      const del = `stw [%r10-4], 5\nlddw %r1, {{h}}\nmov %r2, %r10\nadd %r2, -4\ncall 3\nexit`;
+      expect(r0(t.run(del))).toBe(0n);
+      expect(r0(t.run(del))).toBe(BigInt(-Errno.ENOENT));
+    });
+  
+    it('uses the run CPU for per-CPU maps', () => {
+      const t = rig({ cpus: 2 });
+      const m = t.reg.create(spec({ name: 'pc', type: MapType.PERCPU_ARRAY }));
+      expect(r0(t.run(updateThenBump('pc', 1, 10, 0), { cpu: 1 }))).toBe(0n);
+      expect((m.lookup(u32(1)) as Uint8Array[]).map((v) => u64(v))).toEqual([0n, 11n]);
+    });
+  
+    it('faults like the verifier: bad key pointer, non-map, wrong map type, write into a read-only map', () => {
+      const t = rig();
+      t.reg.create(spec({ name: 'h', type: MapType.HASH }));
+      t.reg.create(spec({ name: 'ro', type: MapType.HASH, flags: MapFlag.RDONLY_PROG }));
+      t.reg.create(spec({ name: 'pa', type: MapType.PROG_ARRAY, valueSize: 4 }));
+      expect(faultCode(t.run(`lddw %r1, {{h}}\nmov %r2, 16\ncall 1\nexit`))).toBe(FaultCode.HelperArgs);
+      expect(faultCode(t.run(`mov %r1, %r10\nmov %r2, %r10\ncall 1\nexit`))).toBe(FaultCode.HelperArgs);
+      expect(faultCode(t.run(`stw [%r10-4], 0\nlddw %r1, {{pa}}\nmov %r2, %r10\nadd %r2, -4\ncall 1\nexit`))).toBe(FaultCode.HelperArgs);
+      expect(faultCode(t.run(updateThenBump('ro', 1, 1, 0)))).toBe(FaultCode.HelperArgs);
+      const res = t.run(`lddw %r1, {{h}}\nmov %r2, 16\ncall 1\nexit`);
+      expect(res.ok ? undefined : res.fault.insn).toBe(3);
+    });
+  
+    it('returns the inner map of a map-in-map, usable with further lookups', () => {
+      const t = rig();
+      const inner = spec({ name: 'inner', type: MapType.ARRAY });
+      const a = t.reg.create(inner);
+      a.update(u32(2), Uint8Array.of(9, 0, 0, 0, 0, 0, 0, 0), 0);
+      t.reg.create(spec({ name: 'outer', type: MapType.ARRAY_OF_MAPS, valueSize: 4, inner, initialSlots: [{ index: 0, ref: 'inner' }] }));
+      const prog = `
+        stw [%r10-4], 0
+        lddw %r1, {{outer}}
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        jeq %r0, 0, +6
+        stw [%r10-8], 2
+        mov %r1, %r0
+        mov %r2, %r10
+        add %r2, -8
+        call 1
+        ldxdw %r0, [%r0]
+        exit`;
+      expect(r0(t.run(prog))).toBe(9n);
+    });
   });
-
-  it('faults like the verifier: bad key pointer, non-map, wrong map type, write into a read-only map', () => {
-    const t = rig();
-    t.reg.create(spec({ name: 'h', type: MapType.HASH }));
-    t.reg.create(spec({ name: 'ro', type: MapType.HASH, flags: MapFlag.RDONLY_PROG }));
-    t.reg.create(spec({ name: 'pa', type: MapType.PROG_ARRAY, valueSize: 4 }));
-    expect(faultCode(t.run(`lddw %r1, {{h}}\nmov %r2, 16\ncall 1\nexit`))).toBe(FaultCode.HelperArgs);
-    expect(faultCode(t.run(`mov %r1, %r10\nmov %r2, %r10\ncall 1\nexit`))).toBe(FaultCode.HelperArgs);
-    expect(faultCode(t.run(`stw [%r10-4], 0\nlddw %r1, {{pa}}\nmov %r2, %r10\nadd %r2, -4\ncall 1\nexit`))).toBe(FaultCode.HelperArgs);
-    expect(faultCode(t.run(updateThenBump('ro', 1, 1, 0)))).toBe(FaultCode.HelperArgs);
-    const res = t.run(`lddw %r1, {{h}}\nmov %r2, 16\ncall 1\nexit`);
-    expect(res.ok ? undefined : res.fault.insn).toBe(3);
+  
+  describe('bpf_map_push_elem / pop / peek', () => {
+    it('moves values between the stack and a queue', () => {
+      const t = rig();
+      const q = t.reg.create(spec({ name: 'q', type: MapType.QUEUE, keySize: 0, maxEntries: 2 })) as QueueStackMap;
+      const push = (v: number, flags = 0) => `stdw [%r10-8], ${v}\nlddw %r1, {{q}}\nmov %r2, %r10\nadd %r2, -8\nmov %r3, ${flags}\ncall 87\nexit`;
+      expect(r0(t.run(push(1)))).toBe(0n);
+      expect(r0(t.run(push(2)))).toBe(0n);
+      expect(r0(t.run(push(3)))).toBe(BigInt(-Errno.E2BIG));
+      expect(r0(t.run(push(3, 2)))).toBe(0n);
+      const take = (id: number) => `lddw %r1, {{q}}\nmov %r2, %r10\nadd %r2, -8\ncall ${id}\njne %r0, 0, +1\nldxdw %r0, [%r10-8]\nexit`;
+      expect(r0(t.run(take(89)))).toBe(2n);
+      expect(r0(t.run(take(88)))).toBe(2n);
+      expect(r0(t.run(take(88)))).toBe(3n);
+      expect(r0(t.run(take(88)))).toBe(BigInt(-Errno.ENOENT));
+      expect(q.count).toBe(0);
+    });
   });
-
-  it('returns the inner map of a map-in-map, usable with further lookups', () => {
-    const t = rig();
-    const inner = spec({ name: 'inner', type: MapType.ARRAY });
-    const a = t.reg.create(inner);
-    a.update(u32(2), Uint8Array.of(9, 0, 0, 0, 0, 0, 0, 0), 0);
-    t.reg.create(spec({ name: 'outer', type: MapType.ARRAY_OF_MAPS, valueSize: 4, inner, initialSlots: [{ index: 0, ref: 'inner' }] }));
-    const prog = `
-      stw [%r10-4], 0
-      lddw %r1, {{outer}}
-      mov %r2, %r10
-      add %r2, -4
-      call 1
-      jeq %r0, 0, +6
-      stw [%r10-8], 2
-      mov %r1, %r0
-      mov %r2, %r10
-      add %r2, -8
-      call 1
-      ldxdw %r0, [%r0]
-      exit`;
-    expect(r0(t.run(prog))).toBe(9n);
-  });
-});
-
-describe('bpf_map_push_elem / pop / peek', () => {
-  it('moves values between the stack and a queue', () => {
-    const t = rig();
-    const q = t.reg.create(spec({ name: 'q', type: MapType.QUEUE, keySize: 0, maxEntries: 2 })) as QueueStackMap;
-    const push = (v: number, flags = 0) => `stdw [%r10-8], ${v}\nlddw %r1, {{q}}\nmov %r2, %r10\nadd %r2, -8\nmov %r3, ${flags}\ncall 87\nexit`;
-    expect(r0(t.run(push(1)))).toBe(0n);
-    expect(r0(t.run(push(2)))).toBe(0n);
-    expect(r0(t.run(push(3)))).toBe(BigInt(-Errno.E2BIG));
-    expect(r0(t.run(push(3, 2)))).toBe(0n);
-    const take = (id: number) => `lddw %r1, {{q}}\nmov %r2, %r10\nadd %r2, -8\ncall ${id}\njne %r0, 0, +1\nldxdw %r0, [%r10-8]\nexit`;
-    expect(r0(t.run(take(89)))).toBe(2n);
-    expect(r0(t.run(take(88)))).toBe(2n);
-    expect(r0(t.run(take(88)))).toBe(3n);
-    expect(r0(t.run(take(88)))).toBe(BigInt(-Errno.ENOENT));
-    expect(q.count).toBe(0);
-  });
-});
-
-describe('bpf_tail_call through makeTailCallResolver', () => {
-  it('continues in the program of the PROG_ARRAY slot, and goes on after an empty one', () => {
-    const t = rig();
-    const pa = t.reg.create(spec({ name: 'jmp', type: MapType.PROG_ARRAY, valueSize: 4 })) as ProgArrayMap;
-    const target = interpEngine.prepare({ name: 'target', insns: assemble('mov %r0, 77\nexit') });
-    pa.setProgram(1, target);
-    const caller = (i: number) => `lddw %r2, {{jmp}}\nmov %r3, ${i}\ncall 12\nmov %r0, 5\nexit`;
-    expect(r0(t.run(caller(1)))).toBe(77n);
-    expect(r0(t.run(caller(2)))).toBe(5n);
-    expect(r0(t.run(caller(9)))).toBe(5n);
-    pa.setProgram(3, 'never_prepared');
-    expect(() => t.run(caller(3))).toThrow();
+  
+  describe('bpf_tail_call through makeTailCallResolver', () => {
+    it('continues in the program of the PROG_ARRAY slot, and goes on after an empty one', () => {
+      const t = rig();
+      const pa = t.reg.create(spec({ name: 'jmp', type: MapType.PROG_ARRAY, valueSize: 4 })) as ProgArrayMap;
+      const target = engine.prepare({ name: 'target', insns: assemble('mov %r0, 77\nexit') });
+      pa.setProgram(1, target);
+      const caller = (i: number) => `lddw %r2, {{jmp}}\nmov %r3, ${i}\ncall 12\nmov %r0, 5\nexit`;
+      expect(r0(t.run(caller(1)))).toBe(77n);
+      expect(r0(t.run(caller(2)))).toBe(5n);
+      expect(r0(t.run(caller(9)))).toBe(5n);
+      pa.setProgram(3, 'never_prepared');
+      expect(() => t.run(caller(3))).toThrow();
+    });
   });
 });

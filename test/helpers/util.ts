@@ -3,7 +3,8 @@ import { assemble } from '../../src/isa/asm/index.js';
 import { Memory, RegionKind } from '../../src/vm/memory.js';
 import { createRunEnv } from '../../src/vm/run.js';
 import { interpEngine } from '../../src/vm/interp.js';
-import type { RunEnv, RunResult } from '../../src/vm/program.js';
+import { engineNames, getEngine } from '../../src/vm/engines.js';
+import type { Engine, RunEnv, RunResult } from '../../src/vm/program.js';
 import { CODE_BASE } from '../../src/vm/program.js';
 import { MapRegistry } from '../../src/maps/registry.js';
 import { makeHelperTable } from '../../src/helpers/table.js';
@@ -22,7 +23,8 @@ export interface Rig {
 }
 
 /** rig builds a Rig; `license` selects GPL-only helpers. */
-export function rig(opts: { cpus?: number; license?: string; services?: HelperServices } = {}): Rig {
+export function rig(opts: { cpus?: number; license?: string; services?: HelperServices; engine?: Engine } = {}): Rig {
+  const engine = opts.engine ?? interpEngine;
   const mem = new Memory(1 << 20);
   const reg = new MapRegistry(mem, { cpus: opts.cpus ?? 2 });
   const traces: TraceRecord[] = [];
@@ -50,7 +52,7 @@ export function rig(opts: { cpus?: number; license?: string; services?: HelperSe
         if (m === undefined) throw new Error(`no map ${name}`);
         return `0x${m.handle.toString(16)}`;
       });
-      const exe = interpEngine.prepare({ name: 'prog', insns: assemble(src) });
+      const exe = engine.prepare({ name: 'prog', insns: assemble(src) });
       const e = self.env;
       e.cpu = o.cpu ?? 0;
       return exe.run(e, o.ctx ?? ctx.start);
@@ -70,3 +72,6 @@ export function faultCode(res: RunResult): string {
   if (res.ok) throw new Error(`expected a fault, got r0 = ${res.r0}`);
   return res.fault.code;
 }
+
+/** ENGINES lists every registered engine, so program-level helper tests run on each. */
+export const ENGINES: Engine[] = engineNames().map(getEngine);
