@@ -120,6 +120,16 @@ int tc_pkt(struct __sk_buff *skb)
 		return bpf_skb_store_bytes(skb, skb->len - 2, buf, 2, 0);
 	case 23:
 		return bpf_redirect_peer(a, p1) ^ (bpf_get_cgroup_classid(skb) << 8);
+	case 24:
+		/* Read back narrowed fields right after writing them. */
+		skb->tc_index = 0x12345;
+		skb->tc_classid = 0xabcdef;
+		skb->queue_mapping = p1 ? 0xffff : 0x10003;
+		asm volatile("" ::: "memory");
+		skb->cb[0] = skb->tc_index;
+		skb->cb[1] = skb->tc_classid;
+		skb->cb[2] = skb->queue_mapping;
+		return TC_ACT_OK;
 	default:
 		return p[6];
 	}

@@ -13,7 +13,8 @@
  * queue_mapping, tstamp) are stored in the ctx region; `pullCtx` takes them back into the skb
  * with the kernel's store semantics (bpf_convert_ctx_access: u16 fields truncate, a
  * queue_mapping of 0xffff or more is ignored) and `pushCtx` rewrites every field. Helpers call
- * both around their work; hooks call pullCtx after the program returns.
+ * both around their work; hooks call pullCtx after the program returns; a read of one of the
+ * narrowed fields normalizes them first (through the ctx access policy).
  */
 import { type CtxAccessPolicy, type Memory, type Region, RegionKind } from '../vm/memory.js';
 import { ETH_HLEN } from './xdp.js';
@@ -85,11 +86,17 @@ export const UNSET_HEADER = 0xffff;
 
 /**
  * skbTcCtxPolicy is tc_cls_act_is_valid_access over bpf_skb_is_valid_access (net/core/filter.c)
- * for SCHED_CLS and SCHED_ACT programs.
+ * for SCHED_CLS and SCHED_ACT programs. `beforeNarrowedRead` runs before a read of tc_index,
+ * queue_mapping or tc_classid (see SkBuff.normalizeCtx).
  */
-export function skbTcCtxPolicy(): CtxAccessPolicy {
+export function skbTcCtxPolicy(beforeNarrowedRead?: () => void): CtxAccessPolicy {
   const F = SkBuffField;
   return (off, size, write) => {
+    // tc_index, queue_mapping and tc_classid are narrower in the sk_buff than in __sk_buff: let the
+    // owner apply the kernel's store semantics to what the program wrote before it is read back.
+    if (!write && beforeNarrowedRead !== undefined && ((off >= F.queue_mapping && off < F.queue_mapping + 4) || (off >= F.tc_index && off < F.tc_index + 4) || (off >= F.tc_classid && off < F.tc_classid + 4))) {
+      beforeNarrowedRead();
+    }
     if (write) {
       const ok =
         (off >= F.mark && off < F.mark + 4) ||
@@ -192,7 +199,7 @@ export class SkBuff {
   constructor(mem: Memory, dev: NetDevice) {
     this.mem = mem;
     this.pkt = mem.map(RegionKind.Packet, 'sk_buff', SKB_REGION_SIZE);
-    this.ctx = mem.map(RegionKind.Context, '__sk_buff', SkBuffField.SIZE, { ctxPolicy: skbTcCtxPolicy() });
+    this.ctx = mem.map(RegionKind.Context, '__sk_buff', SkBuffField.SIZE, { ctxPolicy: skbTcCtxPolicy(() => this.normalizeCtx()) });
     this.head = this.pkt.start;
     this.dev = dev;
   }
@@ -353,6 +360,20 @@ export class SkBuff {
     const qm = dv.getUint32(c + F.queue_mapping, true);
     if (qm < 0xffff) this.queueMapping = qm;
     this.tstamp = dv.getBigUint64(c + F.tstamp, true);
+  }
+
+  /**
+   * normalizeCtx gives the u16 fields the value the kernel's narrowing store would have left
+   * (bpf_convert_ctx_access stores tc_index and tc_classid as u16 and ignores a queue_mapping of
+   * 0xffff or more), so a program reading back what it wrote sees what it would in the kernel.
+   */
+  normalizeCtx(): void {
+    this.pullCtx();
+    const dv = this.mem.dv;
+    const c = this.ctx.start;
+    dv.setUint32(c + SkBuffField.queue_mapping, this.queueMapping, true);
+    dv.setUint32(c + SkBuffField.tc_index, this.tcIndex, true);
+    dv.setUint32(c + SkBuffField.tc_classid, this.tcClassid, true);
   }
 
   /** pushCtx writes every __sk_buff field and moves the packet region to [data_meta, data_end). */

@@ -101,6 +101,14 @@ function cases(): Array<[string, TestRunInput]> {
   for (const [a, fl] of [[5, 0], [5, 1], [5, 2], [1, 0]]) out.push([`redirect ${a} ${fl}`, { data: request(19, a, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
   for (const [a, fl] of [[5, 0], [5, 1]]) out.push([`redirect_peer ${a} ${fl}`, { data: request(23, a, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
   for (const p1 of [0, 1]) out.push([`ctx writes ${p1}`, { data: request(20, 0x55, p1, 0, 0, 0x0800, ipv4Udp(10)) }]);
+  for (const p1 of [0, 1]) out.push([`ctx narrowed read-back ${p1}`, { data: request(24, 0, p1, 0, 0, 0x0800, ipv4Udp(10)), ctxIn: skbCtx({}) }]);
+  // CHECKSUM_COMPLETE (BPF_F_TEST_SKB_CHECKSUM_COMPLETE): the test run refuses, with -EBADMSG, a
+  // packet whose skb->csum no longer matches its bytes; each helper must keep csum as the kernel does.
+  for (const [op, a, p1, p2, p3] of [[1, 30, 0, 0, 0], [1, 30, 1, 0, 0], [1, 40, 1, 0, 0], [4, 24, 2, 1, 7], [5, 40, 0x12, 1, 7], [5, 40, 0x14, 1, 7], [5, 40, 0x04, 1, 7], [6, 0, 1, 0, 0], [8, 100, 0, 0, 0], [8, 40, 0, 0, 0], [9, 14, 0, 0, 0], [11, 8, 0, 0, 0], [11, -8, 0, 0, 0], [11, 8, 1, 0, 0], [12, 0x1234, 0, 1, 0], [13, 0, 0, 0, 0], [15, 0, 1, 0, 0], [16, 0, 0, 0, 0], [22, 80, 0, 0, 0]]) {
+    for (const [pname, et, pl] of payloads().slice(0, 8)) {
+      out.push([`csum_complete ${pname} op${op} a=${a} p=${p1},${p2},${p3}`, { data: request(op, a, p1, p2, p3, et, pl), flags: 4 }]);
+    }
+  }
   for (const fl of [0, 4]) {
     for (const seed of [0, 9]) out.push([`csum_diff+update seed=${seed} flags=${fl}`, { data: request(21, 0, seed, 0, 0, 0x0800, ipv4Udp(10)), flags: fl }]);
   }
