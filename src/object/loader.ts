@@ -16,11 +16,13 @@
  *   parseSlotInit     declarative `.values` initialisation and iproute2 "<id>/<key>" sections
  *
  * References to maps stay symbolic (ProgramMapRef); instantiation patches the lddw immediates.
+ * Relocation tables of data sections (.data, .rodata, debug info) are ignored, as libbpf's
+ * bpf_object__elf_collect skips every relocation section that patches neither code nor .maps.
  */
 import { LoadError, NotSupportedError, UsageError, type ErrorFields, XdpsimError } from '../errors.js';
 import { decodeInsns } from '../isa/decode.js';
 import type { Insn } from '../isa/insn.js';
-import { BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, OP_CALL, OP_LDDW } from '../isa/opcodes.js';
+import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, OP_CALL, OP_LDDW } from '../isa/opcodes.js';
 import { log } from '../log.js';
 import { MapFlag, MapType, PIN_BY_NAME, PIN_NONE, type MapSpec } from '../maps/spec.js';
 import type { ProgramSpec } from '../vm/program.js';
@@ -225,18 +227,21 @@ interface Ctx {
   readonly opts: ParseOptions;
 }
 
+/** where renders the location fields of an error: "file: section S, symbol Y, insn N: ". */
+function where(ctx: Ctx, fields: ErrorFields): string {
+  const parts: string[] = [];
+  if (fields.section !== undefined) parts.push(`section ${String(fields.section)}`);
+  if (fields.symbol !== undefined && fields.symbol !== '') parts.push(`symbol ${String(fields.symbol)}`);
+  if (fields.insn !== undefined) parts.push(`insn ${Number(fields.insn)}`);
+  return `${ctx.file}: ${parts.length > 0 ? `${parts.join(', ')}: ` : ''}`;
+}
+
 function err(ctx: Ctx, code: string, msg: string, fields: ErrorFields = {}): LoadError {
-  const where = [fields.section !== undefined ? `section ${String(fields.section)}` : '', fields.symbol !== undefined ? `symbol ${String(fields.symbol)}` : '', fields.insn !== undefined ? `insn ${Number(fields.insn)}` : '']
-    .filter((s) => s !== '')
-    .join(', ');
-  return new LoadError(code, `${ctx.file}: ${where !== '' ? where + ': ' : ''}${msg}`, { file: ctx.file, ...fields });
+  return new LoadError(code, `${where(ctx, fields)}${msg}`, { file: ctx.file, ...fields });
 }
 
 function unsupported(ctx: Ctx, feature: string, msg: string, fields: ErrorFields = {}): NotSupportedError {
-  const where = [fields.section !== undefined ? `section ${String(fields.section)}` : '', fields.symbol !== undefined ? `symbol ${String(fields.symbol)}` : '', fields.insn !== undefined ? `insn ${Number(fields.insn)}` : '']
-    .filter((s) => s !== '')
-    .join(', ');
-  return new NotSupportedError(LoaderCode.Unsupported, `${ctx.file}: ${where !== '' ? where + ': ' : ''}${msg} (not supported: ${feature})`, { file: ctx.file, feature, ...fields });
+  return new NotSupportedError(LoaderCode.Unsupported, `${where(ctx, fields)}${msg} (not supported: ${feature})`, { file: ctx.file, feature, ...fields });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,6 +491,12 @@ function parseMapDef(ctx: Ctx, btf: Btf, def: BtfType, name: string, inner: bool
     if (a.kind !== BtfKind.ARRAY || a.array === undefined) throw bad(m.name, `field ${m.name} does not point to an array`);
     return a.array.nelems;
   };
+  /** `__ulong(name, val)` (libbpf 1.3+) is an anonymous one-value enum whose value is val. */
+  const longField = (m: BtfMember): bigint => {
+    const t = btf.skipModifiers(m.type);
+    if ((t.kind === BtfKind.ENUM || t.kind === BtfKind.ENUM64) && t.enumValues?.length === 1) return BigInt.asUintN(64, t.enumValues[0].value);
+    return BigInt(intField(m));
+  };
   /** `__type(name, T)` is `typeof(T) *name`. */
   const typeField = (m: BtfMember): { id: number; size: number } => {
     const p = btf.skipModifiers(m.type);
@@ -507,7 +518,7 @@ function parseMapDef(ctx: Ctx, btf: Btf, def: BtfType, name: string, inner: bool
         spec.numaNode = intField(m);
         break;
       case 'map_extra':
-        spec.mapExtra = BigInt(intField(m));
+        spec.mapExtra = longField(m);
         break;
       case 'key_size': {
         const v = intField(m);
@@ -855,9 +866,6 @@ function linkOne(ctx: Ctx, r: Resolver, code: SectionCode, entry: SectionCode['f
       }
       if (rel !== undefined) {
         throw err(ctx, LoaderCode.BadRelocation, `relocation against ${sym?.name ?? rel.symbol} on opcode 0x${insn.opcode.toString(16)} (only lddw and call are relocated)`, { ...loc, symbol: sym?.name ?? '' });
-      }
-      if ((insn.opcode & 0x07) === BPF_JMP && insn.opcode !== OP_CALL) {
-        // Plain jumps stay inside their function; nothing to fix.
       }
     }
     for (const li of sectionLines(r, c, f)) lines.set(linkStart + li.idx, li.info);
