@@ -26,49 +26,11 @@ import { engineNames } from '../src/vm/engines.js';
 import { KernelTestRunner, type KernelObject } from '../src/kernel/testrun.js';
 import type { BenchReport, BenchResult, NsPerPacket } from './format.js';
 import { loadSimProgram } from './sim.js';
-import { icmpEchoFrame, ipv4TcpFrame, ipv4UdpFrame } from './frames.js';
+import { PROGRAMS } from './programs.js';
 
 const KERNEL_REPEAT = 1_000_000;
 const SAMPLES = 5;
 
-interface BenchFrame {
-  name: string;
-  bytes: Uint8Array;
-}
-
-interface BenchProgram {
-  /** programs/bench/<name>.c and .o */
-  name: string;
-  /** The function to run (libbpf program name). */
-  func: string;
-  section: string;
-  hook: 'xdp' | 'tc';
-  frames: BenchFrame[];
-}
-
-const FRAME_LENS = [64, 1500];
-const udp = FRAME_LENS.map((n) => ({ name: 'ipv4-udp', bytes: ipv4UdpFrame(n) }));
-
-const PROGRAMS: BenchProgram[] = [
-  { name: 'drop', func: 'xdp_drop', section: 'xdp', hook: 'xdp', frames: udp },
-  { name: 'parse', func: 'xdp_parse', section: 'xdp', hook: 'xdp', frames: udp },
-  { name: 'parse_count', func: 'xdp_parse_count', section: 'xdp', hook: 'xdp', frames: udp },
-  {
-    name: 'icmp_echo',
-    func: 'xdp_icmp_echo',
-    section: 'xdp',
-    hook: 'xdp',
-    frames: FRAME_LENS.map((n) => ({ name: 'ipv4-icmp-echo', bytes: icmpEchoFrame(n) })),
-  },
-  {
-    name: 'tc_dnat',
-    func: 'tc_dnat',
-    section: 'tc',
-    hook: 'tc',
-    frames: FRAME_LENS.map((n) => ({ name: 'ipv4-tcp-80', bytes: ipv4TcpFrame(n, 80) })),
-  },
-  { name: 'tailcall', func: 'xdp_dispatch', section: 'xdp', hook: 'xdp', frames: udp },
-];
 
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
