@@ -26,12 +26,12 @@ export interface SimProgram {
   readonly runner: TestRunner;
 }
 
-/** loadSim loads `program` of the object at `path` into xdpsim's test-run emulation. */
-export function loadSim(path: string, program: string): SimProgram {
+/** loadSim loads `program` of the object at `path` into xdpsim's test-run emulation on `engine`. */
+export function loadSim(path: string, program: string, engine = 'interp'): SimProgram {
   const obj = loadObject(path);
   const spec = obj.programs.get(program);
   if (spec === undefined) throw new Error(`${path}: no program ${program}`);
-  const exec = getEngine('interp').prepare(spec);
+  const exec = getEngine(engine).prepare(spec);
   const env = createRunEnv(obj.mem, { helpers: packetHelperMap() });
   const datapath = loopbackDatapath((h) => obj.registry.byHandle(h));
   return { runner: new TestRunner({ exec, progType: spec.progType, env, datapath, expectedAttachType: spec.attachType }) };

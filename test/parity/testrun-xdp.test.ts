@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { KernelObject, KernelTestRunner } from '../../src/kernel/testrun.js';
 import { PROGRAMS_DIR, compareOne, ipv4Udp, loadSim, openKernel, request, type Mismatch, type SimProgram, dumpMismatches } from '../hooks/parity-harness.js';
 import type { TestRunInput } from '../../src/hooks/testrun.js';
+import { engineNames } from '../../src/vm/engines.js';
 
 const OBJ = join(PROGRAMS_DIR, 'hooks', 'xdp_pkt.o');
 const kernel = await openKernel();
@@ -96,17 +97,16 @@ function cases(): Array<[string, TestRunInput]> {
 describe.skipIf(kernel.k === undefined)(`testrun parity: XDP ${kernel.reason ?? ''}`, () => {
   let k: KernelTestRunner;
   let kobj: KernelObject;
-  let sim: SimProgram;
   beforeAll(async () => {
     k = kernel.k as KernelTestRunner;
     kobj = await k.loadObject(OBJ, { program: 'xdp_pkt' });
-    sim = loadSim(OBJ, 'xdp_pkt');
   });
   afterAll(async () => {
     await k?.close();
   });
 
-  it('matches BPF_PROG_TEST_RUN on every frame', async () => {
+  it.each(engineNames())('matches BPF_PROG_TEST_RUN on every frame (engine %s)', async (engine) => {
+    const sim: SimProgram = loadSim(OBJ, 'xdp_pkt', engine);
     const all = cases();
     const mismatches: Mismatch[] = [];
     for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input)));
