@@ -21,8 +21,8 @@ export type ProgType = (typeof ProgType)[keyof typeof ProgType];
 /** BPF attach types relevant to XDP and TC (enum bpf_attach_type). */
 export const AttachType = {
   NONE: -1,
-  XDP_DEVMAP: 35,
-  XDP_CPUMAP: 36,
+  XDP_DEVMAP: 33,
+  XDP_CPUMAP: 35,
   XDP: 37,
   TCX_INGRESS: 46,
   TCX_EGRESS: 47,

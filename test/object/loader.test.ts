@@ -26,6 +26,43 @@ function load(obj: string, opts: Parameters<typeof parseObject>[1] = {}): Object
   return parseObject(new Uint8Array(readFileSync(`programs/${obj}`)), { file: `programs/${obj}`, ...opts });
 }
 
+/** uapiEnum reads an enum's values from the system's linux/bpf.h (undefined when it is absent). */
+function uapiEnum(name: string): Map<string, number> | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/usr/include/linux/bpf.h', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const body = new RegExp(`enum ${name} \\{([^}]*)\\}`).exec(text)?.[1];
+  if (body === undefined) return undefined;
+  const out = new Map<string, number>();
+  let next = 0;
+  for (const raw of body.split(',')) {
+    const m = /^\s*(?:\/\*.*?\*\/\s*)?([A-Z_0-9]+)\s*(?:=\s*(\d+))?/s.exec(raw.replace(/\/\*[\s\S]*?\*\//g, ''));
+    if (m === null) continue;
+    const v = m[2] !== undefined ? Number(m[2]) : next;
+    out.set(m[1], v);
+    next = v + 1;
+  }
+  return out;
+}
+
+describe('numbering matches include/uapi/linux/bpf.h', () => {
+  const attach = uapiEnum('bpf_attach_type');
+  const prog = uapiEnum('bpf_prog_type');
+  it.skipIf(attach === undefined)('attach types (skipped without /usr/include/linux/bpf.h)', () => {
+    expect(AttachType.XDP).toBe(attach!.get('BPF_XDP'));
+    expect(AttachType.XDP_DEVMAP).toBe(attach!.get('BPF_XDP_DEVMAP'));
+    expect(AttachType.XDP_CPUMAP).toBe(attach!.get('BPF_XDP_CPUMAP'));
+    // TCX arrived in 6.6; older headers do not have it.
+    if (attach!.has('BPF_TCX_INGRESS')) expect([AttachType.TCX_INGRESS, AttachType.TCX_EGRESS]).toEqual([attach!.get('BPF_TCX_INGRESS'), attach!.get('BPF_TCX_EGRESS')]);
+  });
+  it.skipIf(prog === undefined)('program types (skipped without /usr/include/linux/bpf.h)', () => {
+    expect([ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.XDP]).toEqual([prog!.get('BPF_PROG_TYPE_SCHED_CLS'), prog!.get('BPF_PROG_TYPE_SCHED_ACT'), prog!.get('BPF_PROG_TYPE_XDP')]);
+  });
+});
+
 describe('section names', () => {
   it.each([
     ['xdp', ProgType.XDP, AttachType.XDP, false],
