@@ -43,7 +43,8 @@ export interface ReplayBench {
   frames: number;
   program: string;
   engine: string;
-  pps: number;
+  /** Frames per second of the whole `xdpsim replay` command; null until it can run. */
+  pps: number | null;
   tcpdump_pps: number | null;
   ratio_to_tcpdump: number | null;
 }

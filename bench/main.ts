@@ -26,10 +26,13 @@ import { engineNames } from '../src/vm/engines.js';
 import { KernelTestRunner, type KernelObject } from '../src/kernel/testrun.js';
 import type { BenchReport, BenchResult, NsPerPacket } from './format.js';
 import { loadSimProgram } from './sim.js';
+import { benchReplay } from './replay.js';
 import { PROGRAMS } from './programs.js';
 
 const KERNEL_REPEAT = 1_000_000;
 const SAMPLES = 5;
+/** Frames in the generated capture of the replay measurement. */
+const REPLAY_FRAMES = 1_000_000;
 
 
 function packageRoot(): string {
@@ -160,7 +163,7 @@ async function main(): Promise<void> {
     host: { node: process.version, platform: process.platform, kernel: release(), cpu: cpus()[0]?.model ?? 'unknown', ncpus: cpus().length, loadavg: load },
     unavailable,
     results,
-    replay: null,
+    replay: args.includes('--no-replay') ? null : benchReplay(root, quick ? 100_000 : REPLAY_FRAMES, unavailable),
   };
 
   const cols = ['interp', 'jit', 'kernel'];
@@ -178,6 +181,11 @@ async function main(): Promise<void> {
   const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(line(header));
   for (const r of rows) console.log(line(r));
+  const rp = report.replay;
+  if (rp !== null) {
+    const pps = (v: number | null): string => (v === null ? '—' : `${(v / 1e6).toFixed(2)} Mpps`);
+    console.log(`replay (${rp.capture}, ${rp.program}): xdpsim ${pps(rp.pps)}, tcpdump -r/-w ${pps(rp.tcpdump_pps)}${rp.ratio_to_tcpdump === null ? '' : `, ratio ${rp.ratio_to_tcpdump.toFixed(2)}`}`);
+  }
   for (const [k, why] of Object.entries(unavailable)) console.log(`${k}: not measured — ${why}`);
   const disagree = results.filter((r) => new Set(Object.values(r.retval).filter((v) => v !== null)).size > 1);
   for (const r of disagree) console.log(`WARNING: ${r.program}/${r.frame}: runners disagree on the return value: ${JSON.stringify(r.retval)}`);

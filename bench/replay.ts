@@ -1,0 +1,94 @@
+/**
+ * replay — end-to-end throughput (issue 5): `xdpsim replay` on a generated capture through the
+ * parse program, next to `tcpdump -r FILE -w /dev/null` on the same file (the cost of just
+ * reading and writing the capture). Both are timed as whole commands on the wall clock, process
+ * start included (amortised over FRAMES frames). The xdpsim figure is null until the replay
+ * command exists (it is detected, not assumed); tcpdump's is null where tcpdump is not installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ReplayBench } from './format.js';
+import { ipv4UdpFrame } from './frames.js';
+
+/** writeCapture writes a classic pcap (microsecond, Ethernet) of `frames` 64-byte UDP frames. */
+export function writeCapture(path: string, frames: number): void {
+  const kinds = [ipv4UdpFrame(64, 40000, 53), ipv4UdpFrame(64, 40001, 23), ipv4UdpFrame(64, 19, 9999), ipv4UdpFrame(64, 40002, 443)];
+  const fd = openSync(path, 'w');
+  try {
+    const hdr = Buffer.alloc(24);
+    hdr.writeUInt32LE(0xa1b2c3d4, 0);
+    hdr.writeUInt16LE(2, 4);
+    hdr.writeUInt16LE(4, 6);
+    hdr.writeUInt32LE(65535, 16); // snaplen
+    hdr.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
+    writeSync(fd, hdr);
+    const recLen = 16 + 64;
+    const perChunk = 8192;
+    const chunk = Buffer.alloc(recLen * perChunk);
+    for (let done = 0; done < frames; ) {
+      const n = Math.min(perChunk, frames - done);
+      for (let i = 0; i < n; i++) {
+        const idx = done + i;
+        const o = i * recLen;
+        chunk.writeUInt32LE(1_700_000_000 + Math.floor(idx / 1_000_000), o);
+        chunk.writeUInt32LE(idx % 1_000_000, o + 4);
+        chunk.writeUInt32LE(64, o + 8);
+        chunk.writeUInt32LE(64, o + 12);
+        chunk.set(kinds[idx % kinds.length], o + 16);
+      }
+      writeSync(fd, chunk, 0, n * recLen);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function timeCommand(cmd: string, args: string[]): { seconds: number; ok: boolean; stderr: string } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { seconds, ok: r.status === 0, stderr: `${r.error?.message ?? ''}${r.stderr ?? ''}`.trim() };
+}
+
+/** hasReplayCommand asks the CLI whether it has `replay` (its --help exits 0 only if it does). */
+function hasReplayCommand(cli: string): boolean {
+  const r = spawnSync(process.execPath, [cli, 'replay', '--help'], { encoding: 'utf8' });
+  return r.status === 0 && /replay/.test(r.stdout);
+}
+
+/** benchReplay measures both commands on a capture of `frames` frames; notes say what was skipped. */
+export function benchReplay(root: string, frames: number, notes: Record<string, string>): ReplayBench {
+  const dir = mkdtempSync(join(tmpdir(), 'xdpsim-bench-'));
+  const capture = join(dir, 'bench.pcap');
+  try {
+    writeCapture(capture, frames);
+    const program = join(root, 'programs', 'bench', 'parse.o');
+    const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+    let pps: number | null = null;
+    if (hasReplayCommand(cli)) {
+      const r = timeCommand(process.execPath, [cli, 'replay', capture, '--xdp', program]);
+      if (r.ok) pps = frames / r.seconds;
+      else notes.replay = `xdpsim replay failed: ${r.stderr.slice(0, 300)}`;
+    } else {
+      notes.replay = 'the xdpsim CLI has no replay command yet';
+    }
+    let tcpdumpPps: number | null = null;
+    const t = timeCommand('tcpdump', ['-r', capture, '-w', '/dev/null']);
+    if (t.ok) tcpdumpPps = frames / t.seconds;
+    else notes.tcpdump = `tcpdump did not run: ${t.stderr.slice(0, 200)}`;
+    return {
+      capture: `generated: ${frames} Ethernet/IPv4/UDP frames of 64 bytes, classic pcap`,
+      frames,
+      program: 'parse',
+      engine: 'default',
+      pps,
+      tcpdump_pps: tcpdumpPps,
+      ratio_to_tcpdump: pps !== null && tcpdumpPps !== null ? pps / tcpdumpPps : null,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
