@@ -129,17 +129,26 @@ const L_PC = 16; // i32 dispatch block number
 const L_X = 17; // i32 temporary
 const L_X2 = 18; // i32 temporary
 const L_F = 19; // f64 helper result
-const EXTRA_LOCALS: readonly ValType[] = [I64, I64, I64, I64, I64, I32, I32, I32, F64];
+const L_LEFT = 20; // i32 budget left (the shared global, synced around every call out)
+const L_PRLO = 21; // i64 packet slot (read): lo, and hi - lo - 8
+const L_PRM = 22;
+const L_PWLO = 23; // i64 packet slot (write)
+const L_PWM = 24;
+const EXTRA_LOCALS: readonly ValType[] = [I64, I64, I64, I64, I64, I32, I32, I32, F64, I32, I64, I64, I64, I64];
 
 const REG_LOCAL = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 const FN_PARAMS: readonly ValType[] = [I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32];
 const FN_RESULTS: readonly ValType[] = [I64, I64, I64, I64, I64, I64];
+/** Parameters of the run export: arg1, arg2, left, top, then the packet and victim slots. */
+const RUN_PARAMS: readonly ValType[] = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
 const ENTRY_PARAMS: readonly ValType[] = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
 
 /** Emitter writes one function body. */
 class Emitter {
   readonly w = new ByteWriter();
+  /** Added to every local index: 0 normally, the parameter count for the run export. */
+  localBase = 0;
   /** Extra nesting (blocks/ifs) around the current position, on top of the block ladder. */
   nest = 0;
 
@@ -160,15 +169,20 @@ class Emitter {
     return this.i64(imm >> 31, imm);
   }
   get(l: number): this {
-    this.w.byte(Op.localGet).u32(l);
+    this.w.byte(Op.localGet).u32(l + this.localBase);
     return this;
   }
   set(l: number): this {
-    this.w.byte(Op.localSet).u32(l);
+    this.w.byte(Op.localSet).u32(l + this.localBase);
     return this;
   }
   tee(l: number): this {
-    this.w.byte(Op.localTee).u32(l);
+    this.w.byte(Op.localTee).u32(l + this.localBase);
+    return this;
+  }
+  /** param reads parameter `i` of a function whose locals are shifted by localBase. */
+  param(i: number): this {
+    this.w.byte(Op.localGet).u32(i);
     return this;
   }
   gget(g: number): this {
@@ -243,7 +257,10 @@ class FunctionCompiler {
     private readonly funcs: Funcs,
     private readonly fnIndex: ReadonlyMap<number, number>,
     private readonly icGlobals: () => [number, number],
+    /** True for the run export: i32 parameters (see RUN_PARAMS), registers as plain locals. */
+    private readonly asRun = false,
   ) {
+    if (asRun) this.e.localBase = RUN_PARAMS.length;
     this.blocks = blocksFrom(a, entry);
     this.blocks.forEach((b, i) => this.blockOf.set(b.start, i));
     let loop = false;
@@ -264,10 +281,18 @@ class FunctionCompiler {
   /** compile returns the function body. */
   compile(): Uint8Array {
     const e = this.e;
+    if (this.asRun) {
+      // Globals from the parameters; r1 = arg1, r2 = arg2 (zero-extended); fp = top.
+      for (let g = G_LEFT; g <= G_VWM; g++) e.param(g + 2).gset(g);
+      e.param(0).op(Op.i64ExtendI32U).set(REG_LOCAL[1]);
+      e.param(1).op(Op.i64ExtendI32U).set(REG_LOCAL[2]);
+      e.param(3).set(L_FP);
+    }
     // Stack bounds for this frame: [fp - 512, top).
     e.get(L_FP).i32(MAX_BPF_STACK).op(Op.i32Sub).op(Op.i64ExtendI32U).set(L_SLO);
     e.gget(G_TOP).get(L_FP).op(Op.i32Sub).i32(MAX_BPF_STACK - 8).op(Op.i32Add).op(Op.i64ExtendI32U).set(L_SM);
     if (this.a.writesR10) e.get(L_FP).op(Op.i64ExtendI32U).set(L_R10);
+    this.syncIn();
     const nb = this.blocks.length;
     if (this.hasLoop) e.w.byte(Op.loop).byte(BLOCK_VOID);
     for (let j = nb - 1; j >= 1; j--) e.w.byte(Op.block).byte(BLOCK_VOID);
@@ -314,13 +339,13 @@ class FunctionCompiler {
     const control = lastKind !== Kind.Plain && lastKind !== Kind.Lddw;
     const body = control ? b.insns.slice(0, n - 1) : b.insns;
     // if (left < n) { checked copy } else { left -= n; fast copy }
-    e.gget(G_LEFT).i32(n).op(Op.i32LtS).if();
+    e.get(L_LEFT).i32(n).op(Op.i32LtS).if();
     b.insns.forEach((i, k) => {
       this.budgetCheck(i);
       if (k < body.length) this.emitInsn(i, 0);
     });
     e.else();
-    e.gget(G_LEFT).i32(n).op(Op.i32Sub).gset(G_LEFT);
+    e.get(L_LEFT).i32(n).op(Op.i32Sub).set(L_LEFT);
     body.forEach((i, k) => this.emitInsn(i, n - 1 - k));
     e.end();
     if (control) this.emitControl(last);
@@ -332,10 +357,11 @@ class FunctionCompiler {
 
   private budgetCheck(i: number): void {
     const e = this.e;
-    e.gget(G_LEFT).op(Op.i32Eqz).if();
+    e.get(L_LEFT).op(Op.i32Eqz).if();
+    this.syncOut();
     e.i32(this.site({ kind: SiteKind.Budget, insn: i })).call(this.funcs.trap).op(Op.unreachable);
     e.end();
-    e.gget(G_LEFT).i32(1).op(Op.i32Sub).gset(G_LEFT);
+    e.get(L_LEFT).i32(1).op(Op.i32Sub).set(L_LEFT);
   }
 
   // ------------------------------------------------------------------ registers
@@ -383,7 +409,10 @@ class FunctionCompiler {
         () => e.gget(gm).op(Op.i64ExtendI32U),
       );
     e.block();
-    gslot(write ? G_PWLO : G_PRLO, write ? G_PWM : G_PRM);
+    slot(
+      () => e.get(write ? L_PWLO : L_PRLO),
+      () => e.get(write ? L_PWM : L_PRM),
+    );
     slot(
       () => e.get(L_SLO),
       () => e.get(L_SM),
@@ -397,7 +426,10 @@ class FunctionCompiler {
     e.op(Op.i32WrapI64);
     this.getReg(base);
     e.i64(0, 32).op(Op.i64ShrU).op(Op.i32WrapI64);
-    e.get(L_FP).call(this.funcs.slow);
+    e.get(L_FP);
+    this.syncOut();
+    e.call(this.funcs.slow);
+    this.loadSlots();
     e.if();
     e.get(L_A).gset(icA).gget(G_EPOCH).gset(icE);
     e.end();
@@ -737,10 +769,49 @@ class FunctionCompiler {
     e.op(op);
   }
 
-  /** returnRegs returns r0..r5 to the caller. */
+  /** syncOut stores the local budget into the shared global before control leaves the function. */
+  private syncOut(): void {
+    this.e.get(L_LEFT).gset(G_LEFT);
+  }
+
+  /** syncIn reloads what a call out may have changed: the budget and the packet slot. */
+  private syncIn(): void {
+    this.e.gget(G_LEFT).set(L_LEFT);
+    this.loadSlots();
+  }
+
+  /** loadSlots copies the packet slot globals into locals. */
+  private loadSlots(): void {
+    const e = this.e;
+    e.gget(G_PRLO).op(Op.i64ExtendI32U).set(L_PRLO);
+    e.gget(G_PRM).op(Op.i64ExtendI32U).set(L_PRM);
+    e.gget(G_PWLO).op(Op.i64ExtendI32U).set(L_PWLO);
+    e.gget(G_PWM).op(Op.i64ExtendI32U).set(L_PWM);
+  }
+
+  /** returnRegs returns r0..r5 to the caller (the run export: r0 and the count, packed). */
   private returnRegs(): void {
+    const e = this.e;
+    this.syncOut();
+    if (this.asRun) {
+      // r0 * 2^32 + count in one f64, exact while -2^20 <= r0 < 2^20; otherwise NaN, with r0
+      // handed over through setR0 and the count left for left() to tell.
+      this.getReg(0);
+      e.i64(0, 0x10_0000).op(Op.i64Add).i64(0, 0x20_0000).op(Op.i64LtU).if(F64);
+      this.getReg(0);
+      e.i64(0, 32).op(Op.i64Shl).param(2).get(L_LEFT).op(Op.i32Sub).op(Op.i64ExtendI32U).op(Op.i64Or).op(Op.f64ConvertI64S);
+      e.else();
+      this.getReg(0);
+      e.op(Op.i32WrapI64);
+      this.getReg(0);
+      e.i64(0, 32).op(Op.i64ShrU).op(Op.i32WrapI64).call(this.funcs.setR0);
+      e.w.byte(Op.f64Const).bytes(new Uint8Array(new Float64Array([NaN]).buffer));
+      e.end();
+      e.op(Op.return);
+      return;
+    }
     for (let r = 0; r <= 5; r++) this.getReg(r);
-    this.e.op(Op.return);
+    e.op(Op.return);
   }
 
   /** argsHalves pushes r1..r5 as ten i32 halves (lo, hi). */
@@ -772,6 +843,7 @@ class FunctionCompiler {
     switch (k) {
       case Kind.Refused: {
         const s = this.site({ kind: SiteKind.Trap, insn: i, refusal: this.a.refusals.get(i) });
+        this.syncOut();
         e.i32(s).call(this.funcs.trap).op(Op.unreachable);
         return;
       }
@@ -801,7 +873,10 @@ class FunctionCompiler {
         if (k === Kind.Helper) e.i32(insn.imm);
         else this.getReg32(insn.dst);
         this.argsHalves();
-        e.get(L_FP).call(this.funcs.helper).set(L_F);
+        e.get(L_FP);
+        this.syncOut();
+        e.call(this.funcs.helper).set(L_F);
+        this.syncIn();
         this.r0FromF64();
         this.setReg(0);
         break;
@@ -810,7 +885,10 @@ class FunctionCompiler {
         const s = this.site({ kind: SiteKind.TailCall, insn: i });
         e.i32(s);
         this.argsHalves();
-        e.get(L_FP).call(this.funcs.tail).set(L_F);
+        e.get(L_FP);
+        this.syncOut();
+        e.call(this.funcs.tail).set(L_F);
+        this.syncIn();
         // +Infinity: the tail call did not happen, go on; otherwise the target's r0 is ours.
         e.get(L_F).w.byte(Op.f64Const).bytes(new Uint8Array(new Float64Array([Infinity]).buffer));
         e.w.byte(0x61); // f64.eq
@@ -829,11 +907,14 @@ class FunctionCompiler {
           refusal: { code: FaultCode.CallDepth, message: `bpf-to-bpf call would exceed ${MAX_CALL_FRAMES} call frames` },
         });
         e.gget(G_TOP).get(L_FP).op(Op.i32Sub).i32(DEEPEST).op(Op.i32GeU).if();
+        this.syncOut();
         e.i32(s).call(this.funcs.trap).op(Op.unreachable);
         e.end();
         for (let r = 0; r <= 9; r++) this.getReg(r);
         e.get(L_FP).i32(MAX_BPF_STACK).op(Op.i32Sub);
+        this.syncOut();
         e.call(this.fnIndex.get(this.a.target[i]) as number);
+        this.syncIn();
         for (let r = 5; r >= 0; r--) this.setReg(r);
         if (this.a.writesR10) e.get(L_FP).op(Op.i64ExtendI32U).set(L_R10);
         break;
@@ -868,6 +949,7 @@ export function compileProgram(insns: readonly Insn[], extraEntries: readonly nu
   for (const entry of a.entries) {
     const body = new FunctionCompiler(insns, a, entry, sites, funcs, fnIndex, icGlobals).compile();
     m.defineFunc(fnIndex.get(entry) as number, FN_PARAMS, FN_RESULTS, EXTRA_LOCALS, body);
+    m.exportFunc(`f${entry}`, fnIndex.get(entry) as number);
   }
   // Entry wrappers: r1..r5 as i32 halves + fp in, r0 out as f64 when exact, else NaN with r0
   // handed over through setR0 (keeps BigInt off the JS/wasm boundary).
@@ -898,6 +980,12 @@ export function compileProgram(insns: readonly Insn[], extraEntries: readonly nu
   for (let g = G_LEFT; g <= G_VWM; g++) ie.get(g).gset(g);
   m.defineFunc(initFn, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], [], ie.w.finish());
   m.exportFunc('init', initFn);
+  // run(arg1, arg2, left, top, slots...): one call per packet, entry 0 compiled once more as
+  // the export itself (no inner call), returning r0 and the count packed (see returnRegs).
+  const runFn = m.declareFunc();
+  const runBody = new FunctionCompiler(insns, a, 0, sites, funcs, fnIndex, icGlobals, true).compile();
+  m.defineFunc(runFn, RUN_PARAMS, [F64], [...FN_PARAMS, ...EXTRA_LOCALS], runBody);
+  m.exportFunc('run', runFn);
   // left() reads the shared budget global (for insnCount after a run).
   const leftFn = m.declareFunc();
   m.defineFunc(leftFn, [], [I32], [], new Emitter().gget(G_LEFT).w.finish());

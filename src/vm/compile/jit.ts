@@ -47,9 +47,15 @@ type EntryFn = (
   a4l: number, a4h: number, a5l: number, a5h: number, fp: number,
 ) => number;
 
+type RunFn = (
+  arg1: number, arg2: number, left: number, top: number,
+  pRlo: number, pRm: number, pWlo: number, pWm: number, vRlo: number, vRm: number, vWlo: number, vWm: number,
+) => number;
+
 interface InstanceExports {
   readonly left: () => number;
-  readonly [entry: string]: EntryFn | (() => number);
+  readonly run: RunFn;
+  readonly [entry: string]: EntryFn | RunFn | (() => number);
 }
 
 /** makeFault builds a VmFault the way the interpreter does (same fields, same order). */
@@ -265,6 +271,11 @@ function runtimeOf(mem: Memory): Runtime {
 class JitInstance {
   readonly exports: InstanceExports;
   readonly init: (...v: number[]) => void;
+  readonly runFn: RunFn;
+  /** The last successful result with a small r0 (as a number), for reuse. */
+  lastOk: Extract<RunResult, { ok: true }> | undefined;
+  lastR0 = 0;
+  readonly leftFn: () => number;
   private readonly entries = new Map<number, EntryFn>();
 
   constructor(
@@ -387,6 +398,8 @@ class JitInstance {
     const inst = new WebAssembly.Instance(module, { x: imports });
     this.exports = inst.exports as unknown as InstanceExports;
     this.init = inst.exports.init as (...v: number[]) => void;
+    this.runFn = this.exports.run;
+    this.leftFn = this.exports.left;
   }
 
   /** entry returns the exported wrapper of the function starting at `insn`, compiling it if needed. */
@@ -467,54 +480,81 @@ class JitExecutable implements Executable {
       this.lastInst = inst;
     }
     const rt = inst.rt;
-    const nested = rt.active > 0;
-    const saved = nested ? saveRun(rt, inst) : undefined;
-    rt.active++;
-    const stack = env.stack;
-    const savedLo = stack.lo;
-    const savedHi = stack.hi;
-    const budget = env.insnBudget;
-    const R = env.regs;
-    try {
-      const top = stack.start + STACK_BYTES;
-      stack.hi = top;
-      stack.lo = top - MAX_BPF_STACK;
-      rt.env = env;
-      rt.top = top;
-      rt.tailCnt = 0;
-      rt.curProg = undefined;
-      env.exitRequested = false;
-      env.callSubprog = rt.callSubprog;
-      if (rt.icRegions.length > 0) rt.checkIc();
-      const s = rt.initSlots();
-      inst.init(budget, top, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
-      let v: number;
-      try {
-        v = inst.entry(0)(arg1 | 0, 0, arg2 | 0, 0, 0, 0, 0, 0, 0, 0, top);
-      } catch (e) {
-        if (e instanceof JitFault) return { ok: false, fault: e.fault, insnCount: budget - inst.exports.left() };
-        if (e !== EXIT_SIGNAL) throw e;
-        v = NaN;
-      }
-      const insnCount = budget - inst.exports.left();
-      let r0: bigint;
-      if (v === v) {
-        if (v >= 0 && v < 1024) {
-          R[0] = v;
-          R[1] = 0;
-          r0 = SMALL_BIGINTS[v];
-        } else {
-          setFromNumber(R, 0, v);
-          r0 = toBigU64(R[1], R[0]);
-        }
-      } else r0 = toBigU64(R[1], R[0]);
-      return { ok: true, r0, insnCount };
-    } finally {
-      rt.active--;
-      stack.lo = savedLo;
-      stack.hi = savedHi;
-      if (saved !== undefined) restoreRun(rt, saved);
-    }
+    if (rt.active !== 0) return runNested(inst, env, arg1, arg2);
+    return runOnce(inst, rt, env, arg1, arg2);
+  }
+}
+
+/** OkResult is a successful RunResult; one is kept per instance for reuse (they are immutable). */
+type OkResult = Extract<RunResult, { ok: true }>;
+
+/** runOnce runs entry 0 of `inst` as a whole run (the per-packet path: nothing allocated but the result). */
+function runOnce(inst: JitInstance, rt: Runtime, env: RunEnv, arg1: number, arg2: number): RunResult {
+  const stack = env.stack;
+  const savedLo = stack.lo;
+  const savedHi = stack.hi;
+  const budget = env.insnBudget;
+  const top = stack.start + STACK_BYTES;
+  stack.hi = top;
+  stack.lo = top - MAX_BPF_STACK;
+  rt.active = 1;
+  rt.env = env;
+  rt.top = top;
+  rt.tailCnt = 0;
+  env.exitRequested = false;
+  env.callSubprog = rt.callSubprog;
+  if (rt.icRegions.length !== 0) rt.checkIc();
+  const s = rt.initSlots();
+  let v: number;
+  try {
+    v = inst.runFn(arg1 | 0, arg2 | 0, budget, top, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
+  } catch (e) {
+    v = caught(e);
+    if (v !== v && e instanceof JitFault) return { ok: false, fault: e.fault, insnCount: budget - inst.leftFn() };
+  } finally {
+    rt.active = 0;
+    stack.lo = savedLo;
+    stack.hi = savedHi;
+  }
+  const R = env.regs;
+  if (v === v && v !== Infinity) {
+    // v = r0 * 2^32 + count (see codegen's run export)
+    const r = Math.floor(v / 4294967296);
+    const insnCount = v - r * 4294967296;
+    R[0] = r;
+    R[1] = r >> 31;
+    // A packet stream mostly repeats (verdict, count): reuse the immutable result object then.
+    const last = inst.lastOk;
+    if (last !== undefined && last.insnCount === insnCount && r === inst.lastR0) return last;
+    const res: OkResult = { ok: true, r0: r >= 0 && r < 1024 ? SMALL_BIGINTS[r] : BigInt.asUintN(64, BigInt(r)), insnCount };
+    inst.lastOk = res;
+    inst.lastR0 = r;
+    return res;
+  }
+  return { ok: true, r0: toBigU64(R[1], R[0]), insnCount: budget - inst.leftFn() };
+}
+
+/**
+ * caught sorts out what ended a run by throwing: NaN for a fault (the caller reports it),
+ * Infinity for an exit requested by a helper (r0 is in the register file); anything else is a
+ * host bug and propagates.
+ */
+function caught(e: unknown): number {
+  if (e instanceof JitFault) return NaN;
+  if (e === EXIT_SIGNAL) return Infinity;
+  throw e;
+}
+
+/** runNested runs a program while another run on the same Memory is in progress (from a helper). */
+function runNested(inst: JitInstance, env: RunEnv, arg1: number, arg2: number): RunResult {
+  const rt = inst.rt;
+  const saved = saveRun(rt, inst);
+  try {
+    rt.active = 0;
+    return runOnce(inst, rt, env, arg1, arg2);
+  } finally {
+    rt.active = 1;
+    restoreRun(rt, saved);
   }
 }
 
@@ -530,7 +570,7 @@ interface SavedRun {
 }
 
 function saveRun(rt: Runtime, inst: JitInstance): SavedRun {
-  return { env: rt.env, tailCnt: rt.tailCnt, top: rt.top, curFp: rt.curFp, curProg: rt.curProg, left: inst.exports.left(), inst };
+  return { env: rt.env, tailCnt: rt.tailCnt, top: rt.top, curFp: rt.curFp, curProg: rt.curProg, left: inst.leftFn(), inst };
 }
 
 function restoreRun(rt: Runtime, s: SavedRun): void {
