@@ -57,6 +57,11 @@ export interface LoadObjectOptions extends ParseOptions {
   cpus?: number;
   /** Fill __kconfig externs from this machine's kernel config (/proc/config.gz), as libbpf does. */
   hostKconfig?: boolean;
+  /**
+   * Load only these programs (libbpf's bpf_program__set_autoload(false) for the others); the
+   * others are neither resolved nor registered, so one unsupported program does not stop the rest.
+   */
+  only?: readonly string[];
 }
 
 /** readHostKconfig reads the running kernel's configuration, or undefined when it is not exposed. */
@@ -108,11 +113,19 @@ export function loadObject(pathOrBytes: string | Uint8Array, options: LoadObject
   const spec = parseObject(bytes, opts);
   const mem = options.mem ?? options.registry?.mem ?? new Memory();
   const registry = options.registry ?? new MapRegistry(mem, { cpus: options.cpus ?? 1 });
-  return instantiate(spec, registry);
+  return instantiate(spec, registry, options.only);
 }
 
 /** instantiate creates the maps of `spec` in `registry` and resolves every program against them. */
-export function instantiate(spec: ObjectSpec, registry: MapRegistry): LoadedObject {
+export function instantiate(spec: ObjectSpec, registry: MapRegistry, only?: readonly string[]): LoadedObject {
+  for (const name of only ?? []) {
+    if (!spec.programs.some((p) => p.name === name)) {
+      throw new UsageError('E_NO_PROGRAM', `${spec.file}: no program ${name} (programs: ${spec.programs.map((p) => p.name).join(', ')})`, { file: spec.file, program: name });
+    }
+  }
+  const chosen = spec.programs.filter((p) => only === undefined || only.includes(p.name));
+  const refused = chosen.find((p) => p.unsupported !== undefined);
+  if (refused?.unsupported !== undefined) throw refused.unsupported;
   const missing = spec.kconfig?.missing ?? [];
   if (missing.length > 0) {
     throw new LoadError('E_OBJ_KCONFIG', `${spec.file}: extern ${missing[0]} (kconfig): value not found (pass it in the kconfig option)`, { file: spec.file, symbol: missing[0] });
@@ -128,7 +141,7 @@ export function instantiate(spec: ObjectSpec, registry: MapRegistry): LoadedObje
     }
   }
   const programs = new Map<string, ObjectProgramSpec>();
-  for (const p of spec.programs) {
+  for (const p of chosen) {
     const resolved = resolveProgram(spec, p, maps);
     programs.set(p.name, resolved);
     registry.registerProgram(p.name);

@@ -19,7 +19,7 @@
  * Relocation tables of data sections (.data, .rodata, debug info) are ignored, as libbpf's
  * bpf_object__elf_collect skips every relocation section that patches neither code nor .maps.
  */
-import { LoadError, NotSupportedError, UsageError, type ErrorFields, XdpsimError } from '../errors.js';
+import { LoadError, NotSupportedError, UsageError, type ErrorFields } from '../errors.js';
 import { decodeInsns } from '../isa/decode.js';
 import type { Insn } from '../isa/insn.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, OP_CALL, OP_LDDW } from '../isa/opcodes.js';
@@ -124,6 +124,11 @@ export interface ObjectProgramSpec extends ProgramSpec {
   readonly functions: readonly FunctionSpan[];
   /** BTF line records by the instruction index where each starts. */
   readonly lines: ReadonlyMap<number, LineInfo>;
+  /**
+   * Why the program cannot be loaded (a kfunc, a CO-RE relocation, a __ksym), when it cannot; its
+   * insns are then the unlinked entry function. Parsing succeeds, instantiation refuses it.
+   */
+  readonly unsupported?: NotSupportedError;
 }
 
 /** FunctionSpec is one function as it sits in its section, before linking (for disassembly). */
@@ -176,6 +181,7 @@ export interface ObjectSpec {
   readonly hasLineInfo: boolean;
   /** The `__kconfig` externs and where they sit in the .kconfig map, when the object has any. */
   readonly kconfig?: KconfigLayout;
+  readonly btf?: Btf;
 }
 
 /** GlobalValue is what `rodata` overrides accept: raw bytes or an integer (little-endian). */
@@ -230,6 +236,7 @@ interface Ctx {
 /** where renders the location fields of an error: "file: section S, symbol Y, insn N: ". */
 function where(ctx: Ctx, fields: ErrorFields): string {
   const parts: string[] = [];
+  if (fields.program !== undefined) parts.push(`program ${String(fields.program)}`);
   if (fields.section !== undefined) parts.push(`section ${String(fields.section)}`);
   if (fields.symbol !== undefined && fields.symbol !== '') parts.push(`symbol ${String(fields.symbol)}`);
   if (fields.insn !== undefined) parts.push(`insn ${Number(fields.insn)}`);
@@ -760,6 +767,13 @@ interface Piece {
   readonly linkStart: number;
 }
 
+/** Loc is where in a program the linker is: its name, the section and the section's instruction index. */
+interface Loc {
+  readonly program: string;
+  readonly section: string;
+  readonly insn: number;
+}
+
 interface Resolver {
   readonly mapsBySection: Map<number, MapPlace[]>;
   readonly dataMaps: Map<number, MapSpec>;
@@ -781,12 +795,34 @@ export function linkPrograms(ctx: Ctx, r: Resolver): ObjectProgramSpec[] {
       try {
         out.push(linkOne(ctx, r, code, f));
       } catch (e) {
-        if (e instanceof XdpsimError && e.fields.program === undefined) throw e.withContext(`program ${f.name}`, { program: f.name });
-        throw e;
+        // libbpf opens such an object and fails at load; so does xdpsim: the program is listed,
+        // unlinked, with the reason, and instantiation refuses it.
+        if (!(e instanceof NotSupportedError)) throw e;
+        out.push(unsupportedProgram(r, code, f, e));
       }
     }
   }
   return out;
+}
+
+function unsupportedProgram(r: Resolver, code: SectionCode, f: SectionCode['funcs'][number], reason: NotSupportedError): ObjectProgramSpec {
+  const lines = new Map<number, LineInfo>();
+  for (const li of sectionLines(r, code, f)) lines.set(li.idx, li.info);
+  return {
+    name: f.name,
+    section: code.section.name,
+    insns: code.insns.slice(f.start, f.start + f.length).map((x) => ({ ...x })),
+    kind: code.def.kind,
+    progType: code.def.progType,
+    attachType: code.def.attachType,
+    frags: code.def.frags,
+    license: r.license,
+    gplCompatible: r.gplCompatible,
+    mapRefs: [],
+    functions: [{ name: f.name, section: code.section.name, start: 0, length: f.length }],
+    lines,
+    unsupported: reason,
+  };
 }
 
 function funcAt(code: SectionCode, idx: number): SectionCode['funcs'][number] | undefined {
@@ -810,9 +846,9 @@ function linkOne(ctx: Ctx, r: Resolver, code: SectionCode, entry: SectionCode['f
     return linkStart;
   };
   /** target resolves (section, index) to a linked instruction index, appending its function. */
-  const target = (c: SectionCode, idx: number, from: { section: string; insn: number }): number => {
+  const target = (c: SectionCode, idx: number, from: Loc): number => {
     const f = funcAt(c, idx);
-    if (f === undefined) throw err(ctx, LoaderCode.BadCallTarget, `call target ${idx} is outside every function of ${c.section.name}`, { section: from.section, insn: from.insn, target: idx });
+    if (f === undefined) throw err(ctx, LoaderCode.BadCallTarget, `call target ${idx} is outside every function of ${c.section.name}`, { ...from, target: idx });
     return place(c, f) + (idx - f.start);
   };
   place(code, entry);
@@ -824,9 +860,9 @@ function linkOne(ctx: Ctx, r: Resolver, code: SectionCode, entry: SectionCode['f
       const secIdx = f.start + j;
       const insn = insns[i];
       const rel = c.relocs.get(secIdx);
-      const loc = { section: sec, insn: secIdx };
+      const loc = { program: entry.name, section: sec, insn: secIdx };
       const sym = rel !== undefined ? ctx.elf.symbols[rel.symbol] : undefined;
-      checkCoreRelo(ctx, r, c, secIdx);
+      checkCoreRelo(ctx, r, c, loc);
       if (insn.opcode === OP_LDDW) {
         if (j + 1 >= f.length) throw err(ctx, LoaderCode.BadRelocation, 'lddw in the last slot of a function', loc);
         if (rel !== undefined && sym !== undefined) {
@@ -849,7 +885,7 @@ function linkOne(ctx: Ctx, r: Resolver, code: SectionCode, entry: SectionCode['f
           let t: number;
           if (rel !== undefined && sym !== undefined) {
             if (rel.type !== R_BPF_64_32) throw err(ctx, LoaderCode.BadRelocation, `relocation type ${rel.type} on a call (want R_BPF_64_32)`, { ...loc, symbol: sym.name });
-            if (sym.shndx === SHN_UNDEF) throw unsupported(ctx, 'extern function', `call to undefined function ${sym.name}`, { ...loc, symbol: sym.name });
+            if (sym.shndx === SHN_UNDEF) throw unsupported(ctx, 'kfunc', `call to kernel function ${sym.name} (a __ksym kfunc)`, { ...loc, symbol: sym.name });
             const tc = r.code.get(sym.shndx);
             if (tc === undefined) throw err(ctx, LoaderCode.BadRelocation, `call relocation against ${sym.name}, which is not in an executable section`, { ...loc, symbol: sym.name });
             if (sym.value % 8 !== 0) throw err(ctx, LoaderCode.BadRelocation, `call target ${sym.name} is misaligned`, { ...loc, symbol: sym.name });
@@ -917,16 +953,51 @@ function sectionLines(r: Resolver, c: SectionCode, f: SectionCode['funcs'][numbe
   return out;
 }
 
-function checkCoreRelo(ctx: Ctx, r: Resolver, c: SectionCode, secIdx: number): void {
+/** CORE_RELO_KINDS names enum bpf_core_relo_kind (include/uapi/linux/bpf.h). */
+const CORE_RELO_KINDS = [
+  'FIELD_BYTE_OFFSET',
+  'FIELD_BYTE_SIZE',
+  'FIELD_EXISTS',
+  'FIELD_SIGNED',
+  'FIELD_LSHIFT_U64',
+  'FIELD_RSHIFT_U64',
+  'TYPE_ID_LOCAL',
+  'TYPE_ID_TARGET',
+  'TYPE_EXISTS',
+  'TYPE_SIZE',
+  'ENUMVAL_EXISTS',
+  'ENUMVAL_VALUE',
+  'TYPE_MATCHES',
+];
+
+/** coreAccessor renders a CO-RE access string ("0:1") as C: `struct foo::bar`. */
+function coreAccessor(btf: Btf | undefined, typeId: number, access: string): string {
+  if (btf === undefined || typeId >= btf.types.length) return `[${typeId}] ${access}`;
+  let out = btf.describe(typeId);
+  let t = btf.skipModifiers(typeId);
+  const idx = access.split(':').map(Number);
+  for (let i = 1; i < idx.length && Number.isInteger(idx[i]); i++) {
+    if ((t.kind === BtfKind.STRUCT || t.kind === BtfKind.UNION) && t.members !== undefined && idx[i] < t.members.length) {
+      const m = t.members[idx[i]];
+      out += `${i === 1 ? '::' : '.'}${m.name !== '' ? m.name : `(anon ${idx[i]})`}`;
+      t = btf.skipModifiers(m.type);
+    } else if (t.kind === BtfKind.ARRAY && t.array !== undefined) {
+      out += `[${idx[i]}]`;
+      t = btf.skipModifiers(t.array.type);
+    } else {
+      return `${out} (access ${access})`;
+    }
+  }
+  return out;
+}
+
+function checkCoreRelo(ctx: Ctx, r: Resolver, c: SectionCode, loc: Loc): void {
   const relos: readonly CoreRelo[] | undefined = r.ext?.coreRelos.get(c.section.name);
   if (relos === undefined) return;
-  const hit = relos.find((x) => x.insnOff === secIdx * 8);
+  const hit = relos.find((x) => x.insnOff === loc.insn * 8);
   if (hit === undefined) return;
-  throw unsupported(ctx, 'CO-RE relocation', `CO-RE relocation kind ${hit.kind} (access ${hit.access}) against BTF type [${hit.typeId}]`, {
-    section: c.section.name,
-    insn: secIdx,
-    symbol: `[${hit.typeId}]`,
-  });
+  const what = coreAccessor(r.btf, hit.typeId, hit.access);
+  throw unsupported(ctx, 'CO-RE relocation', `CO-RE relocation ${CORE_RELO_KINDS[hit.kind] ?? `kind ${hit.kind}`} of ${what} needs the kernel's BTF`, { ...loc, symbol: what });
 }
 
 function resolveLddw(
@@ -937,9 +1008,9 @@ function resolveLddw(
   insns: Insn[],
   sym: ElfSymbol,
   rel: ElfReloc,
-  loc: { section: string; insn: number },
+  loc: Loc,
   mapRefs: ProgramMapRef[],
-  target: (c: SectionCode, idx: number, from: { section: string; insn: number }) => number,
+  target: (c: SectionCode, idx: number, from: Loc) => number,
 ): void {
   const insn = insns[i];
   const fields = { ...loc, symbol: sym.name };
@@ -1067,6 +1138,7 @@ export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectS
     ...(ext !== undefined ? { ext } : {}),
     ...(c.text !== undefined ? { textIndex: c.text.index } : {}),
     ...(kconfig !== undefined ? { kconfig } : {}),
+    ...(btf !== undefined ? { btf } : {}),
   });
   parseSlotInit(ctx, c, btfMaps, legacy, programs);
   let maps: MapSpec[] = [...btfMaps.map((p) => p.spec), ...legacy.map((p) => p.spec), ...dataMaps.values(), ...(kconfig !== undefined ? [kconfig.map] : [])];

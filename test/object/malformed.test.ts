@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DecodeError, LoadError, NotSupportedError, XdpsimError } from '../../src/errors.js';
 import { parseElf } from '../../src/object/elf.js';
 import { parseObject } from '../../src/object/loader.js';
+import { loadObject } from '../../src/object/instantiate.js';
 
 const FW = new Uint8Array(readFileSync('programs/xdp_fw.o'));
 const CALLS = new Uint8Array(readFileSync('programs/xdp_calls.o'));
@@ -240,9 +241,14 @@ describe('unsupported features are named', () => {
     // Insn 1 of xdp_sum is `call -1` (a pseudo call to checksum_prefix); make it a kfunc call.
     expect(c.bytes[s.offset + 8]).toBe(0x85);
     c.bytes[s.offset + 9] = 0x20;
-    const got = codeOf(() => parseObject(c.bytes, { file: 'x.o' }));
+    const spec = parseObject(c.bytes, { file: 'x.o' });
+    const sum = spec.programs.find((p) => p.name === 'xdp_sum');
+    expect(sum?.unsupported).toBeInstanceOf(NotSupportedError);
+    expect(sum?.unsupported?.fields.feature).toBe('kfunc');
+    expect(sum?.unsupported?.fields.insn).toBe(1);
+    expect(spec.programs.find((p) => p.name === 'xdp_loop')?.unsupported).toBeUndefined();
+    const got = codeOf(() => loadObject(c.bytes, { file: 'x.o' }));
     expect(got.cls).toBe(NotSupportedError.name);
-    expect(got.fields.feature).toBe('kfunc');
-    expect(got.fields.insn).toBe(1);
+    expect(loadObject(c.bytes, { file: 'x.o', only: ['xdp_loop'] }).programs.has('xdp_loop')).toBe(true);
   });
 });

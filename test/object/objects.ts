@@ -2,6 +2,7 @@
  * objects — the committed BPF objects the object tests iterate over, as paths relative to
  * programs/: every top-level object, those in programs/pinning/ (kept apart because loading them
  * pins maps under /sys/fs/bpf) and programs/nobtf/ (built without -g: no BTF, no line info).
+ * programs/unsupported/ (CO-RE, kfunc, __ksym) is listed apart in UNSUPPORTED_OBJECTS.
  * programs/bench/ and programs/hooks/ belong to other suites.
  */
 import { readdirSync } from 'node:fs';
@@ -15,6 +16,12 @@ export const OBJECTS: readonly string[] = [
       .map((f) => `${dir}/${f}`),
   ),
 ].sort();
+
+/** UNSUPPORTED_OBJECTS use features xdpsim refuses by name: they parse, list and disassemble, but do not load. */
+export const UNSUPPORTED_OBJECTS: readonly string[] = readdirSync('programs/unsupported')
+  .filter((f) => f.endsWith('.o'))
+  .map((f) => `unsupported/${f}`)
+  .sort();
 
 /** goldenName is the golden listing's file name ("pinning/xdp_pinned.o" → "pinning_xdp_pinned.objdump"). */
 export function goldenName(obj: string): string {

@@ -18,7 +18,7 @@ export interface InspectReport {
   gplCompatible: boolean;
   btf: boolean;
   lineInfo: boolean;
-  programs: Array<{ name: string; section: string; type: string; insns: number; subprograms: string[] }>;
+  programs: Array<{ name: string; section: string; type: string; insns: number; subprograms: string[]; unsupported?: string }>;
   maps: Array<{
     name: string;
     type: string;
@@ -63,6 +63,7 @@ export function inspectReport(spec: ObjectSpec): InspectReport {
       type: progTypeName(p.progType),
       insns: p.insns.length,
       subprograms: p.functions.slice(1).map((f) => f.name),
+      ...(p.unsupported !== undefined ? { unsupported: p.unsupported.message } : {}),
     })),
     maps: spec.maps.map(mapRow),
     globals: spec.globals.map((g) => ({ name: g.name, map: g.map, offset: g.offset, size: g.size })),
@@ -79,6 +80,7 @@ export function formatInspect(r: InspectReport): string {
   for (const p of r.programs) {
     const subs = p.subprograms.length > 0 ? `  calls ${p.subprograms.join(', ')}` : '';
     lines.push(`  ${p.name.padEnd(20)} section ${p.section.padEnd(18)} type ${p.type.padEnd(10)} ${String(p.insns).padStart(5)} insns${subs}`);
+    if (p.unsupported !== undefined) lines.push(`    cannot load: ${p.unsupported}`);
   }
   lines.push('', `maps (${r.maps.length}):`);
   for (const m of r.maps) {
