@@ -1,9 +1,11 @@
 /**
  * Differential test: random valid programs (test/support/random-program.ts) through every xdpsim
- * engine (the reference interpreter, the jit, ...: src/vm/engines.ts) and through the Linux kernel (BPF_PROG_TEST_RUN, each program wrapped as
- * a subprogram that stores its full 64-bit r0 into an array map, test/kernel/wrap.ts). Every
- * program must be accepted by the verifier, and every engine must give the kernel's r0 (which folds in
- * r1..r9 and the stack).
+ * engine (the reference interpreter, the jit, ...: src/vm/engines.ts) and through the Linux kernel
+ * (BPF_PROG_TEST_RUN, each program wrapped as a subprogram that stores its full 64-bit r0 into an
+ * array map, test/kernel/wrap.ts). Every program must be accepted by the verifier, and every
+ * engine must give the kernel's r0 (which folds in r1..r9, the stack and, for odd seeds, a map
+ * value the program reached through bpf_map_lookup_elem and worked on with loads, stores and
+ * atomics).
  *
  * Two more runs use packet mode: each program is the XDP (then the SCHED_CLS) program itself,
  * reads and writes the frame (every size, any alignment) and leaves its folded r0 in the first 8
@@ -17,27 +19,35 @@
  * Skips, saying why, where the kernel cannot be used (not Linux, not root, helper not built).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { KernelError, KernelTestRunner, type KernelMap } from '../../src/kernel/testrun.js';
+import { KernelError, KernelTestRunner, hexOf, type KernelMap } from '../../src/kernel/testrun.js';
 import { disasmProgram } from '../../src/isa/disasm.js';
 import { validateProgram } from '../../src/isa/validate.js';
 import { makeInsn, type Insn } from '../../src/isa/insn.js';
 import { Memory } from '../../src/vm/memory.js';
 import { createRunEnv } from '../../src/vm/run.js';
 import { engineNames, getEngine } from '../../src/vm/engines.js';
-import { Rng, randomProgram, type RandomProgram } from '../support/random-program.js';
+import type { Engine, RunEnv } from '../../src/vm/program.js';
+import { MapRegistry } from '../../src/maps/registry.js';
+import { MapType } from '../../src/maps/spec.js';
+import type { MapBase } from '../../src/maps/base.js';
+import { makeHelperTable } from '../../src/helpers/table.js';
+import { deterministicServices } from '../../src/helpers/services.js';
 import { TestRunner } from '../../src/hooks/testrun.js';
 import { ProgType } from '../../src/hooks/tc.js';
-import { hexOf } from '../../src/kernel/testrun.js';
+import { Rng, randomProgram, type RandomProgram, type RandomProgramOptions } from '../support/random-program.js';
 import { RESULT_MAP_SPEC, u64OfLe, wrapForKernel } from '../kernel/wrap.js';
 
 const BASE_SEED = Number(process.env.XDPSIM_DIFF_SEED ?? 0x5eed0000) >>> 0;
 const COUNT = Number(process.env.XDPSIM_DIFF_COUNT ?? 3000);
-/** Packet-mode programs (run as the XDP program itself; retval and data_out compared). */
+/** Packet-mode programs per hook (run as the program itself; err, retval and data_out compared). */
 const PKT_COUNT = Number(process.env.XDPSIM_DIFF_PKT_COUNT ?? 1000);
 const PKT_BYTES = 64;
+/** Size of the map value odd seeds work on. */
+const VALUE_BYTES = 48;
 /** Programs generated, then compared, per round. */
 const BATCH = 100;
 const SHOW = 5;
+const KEY0 = new Uint8Array(4);
 
 const avail = await KernelTestRunner.open();
 const skipReason = avail.ok ? '' : ` (skipped: ${avail.reason})`;
@@ -51,22 +61,54 @@ function listing(insns: readonly Insn[]): string {
   return disasmProgram(insns).join('\n');
 }
 
-interface Outcome {
-  readonly prog: RandomProgram;
-  readonly engine: string;
-  readonly kernel: bigint | string;
-  readonly xdpsim: bigint | string;
+/** usesMap: odd seeds get map-value mode. */
+function usesMap(seed: number): boolean {
+  return (seed & 1) === 1;
 }
 
-/** makeRunner runs programs on one engine; a fault is reported as text. */
-function makeRunner(engineName: string): (p: RandomProgram) => bigint | string {
-  const engine = getEngine(engineName);
-  const env = createRunEnv(new Memory());
-  return (p) => {
-    const exe = engine.prepare({ name: `random-${p.seed}`, insns: p.insns });
-    const r = exe.run(env, 0);
-    return r.ok ? r.r0 : `fault ${r.fault.code}: ${r.fault.message} (insn ${r.fault.insn})`;
-  };
+/** initialValue is the map value a program starts from (the same on both sides). */
+function initialValue(seed: number): Uint8Array {
+  const rng = new Rng(seed ^ 0x5a5a5a5a);
+  return Uint8Array.from({ length: VALUE_BYTES }, () => rng.below(256));
+}
+
+/** SimEnv is one engine with a RunEnv whose helpers and map registry hold the value map. */
+interface SimEnv {
+  readonly name: string;
+  readonly engine: Engine;
+  readonly env: RunEnv;
+  readonly valueMap: MapBase;
+}
+
+function makeSimEnv(name: string): SimEnv {
+  const mem = new Memory();
+  const registry = new MapRegistry(mem, { cpus: 1 });
+  const valueMap = registry.create({ name: 'values', type: MapType.ARRAY, keySize: 4, valueSize: VALUE_BYTES, maxEntries: 1, flags: 0, pinning: 0 });
+  const helpers = makeHelperTable(registry, deterministicServices(), { license: 'GPL' });
+  return { name, engine: getEngine(name), env: createRunEnv(mem, { helpers }), valueMap };
+}
+
+/** forSim patches the program's map reference (lddw src=1, imm=index) to the value map's handle. */
+function forSim(insns: readonly Insn[], handle: number): Insn[] {
+  const out = insns.map((x) => ({ ...x }));
+  for (let i = 0; i < out.length; i++) {
+    if (out[i].opcode === 0x18) {
+      if (out[i].src === 1) {
+        out[i] = { ...out[i], src: 0, imm: handle | 0 };
+        out[i + 1] = { ...out[i + 1], imm: 0 };
+      }
+      i++;
+    }
+  }
+  return out;
+}
+
+/** simR0 runs a program on one engine after resetting the value map; a fault is reported as text. */
+function simR0(s: SimEnv, p: RandomProgram): bigint | string {
+  s.valueMap.update(KEY0, initialValue(p.seed), 0);
+  const exe = s.engine.prepare({ name: `random-${p.seed}`, insns: forSim(p.insns, s.valueMap.handle) });
+  const r = exe.run(s.env, 0);
+  return r.ok ? r.r0 : `fault ${r.fault.code}: ${r.fault.message} (insn ${r.fault.insn})`;
 }
 
 /** kernelAcceptsV4 asks the verifier for one ISA v4 instruction (sdiv, off = 1; kernel ≥ 6.6). */
@@ -81,26 +123,36 @@ async function kernelAcceptsV4(k: KernelTestRunner): Promise<boolean> {
   }
 }
 
-async function kernelR0(k: KernelTestRunner, map: KernelMap, p: RandomProgram): Promise<bigint | string> {
+function refused(e: unknown): string {
+  if (e instanceof KernelError) return `verifier refused (errno ${e.errno}):\n${e.log.split('\n').slice(-12).join('\n')}`;
+  throw e;
+}
+
+async function kernelR0(k: KernelTestRunner, result: KernelMap, values: KernelMap, p: RandomProgram): Promise<bigint | string> {
   let prog;
   try {
-    prog = await k.loadRaw(wrapForKernel(p.insns), { progType: 'xdp', maps: [map], name: 'random' });
+    prog = await k.loadRaw(wrapForKernel(p.insns), { progType: 'xdp', maps: [result, values], name: 'random' });
   } catch (e) {
-    if (e instanceof KernelError) {
-      return `verifier refused (errno ${e.errno}):\n${e.log.split('\n').slice(-12).join('\n')}`;
-    }
-    throw e;
+    return refused(e);
   }
   try {
-    await k.mapUpdate(map, new Uint8Array(4), new Uint8Array(8).fill(0xa5));
+    await k.mapUpdate(result, KEY0, new Uint8Array(8).fill(0xa5));
+    await k.mapUpdate(values, KEY0, initialValue(p.seed));
     const r = await k.run(prog, { dataIn: new Uint8Array(64) });
     if (r.err !== 0 || r.retval !== 2) return `test run failed: err ${r.err}, retval ${r.retval}`;
-    const v = await k.mapLookup(map, new Uint8Array(4));
+    const v = await k.mapLookup(result, KEY0);
     if (v?.value === undefined) return 'result map element missing';
     return u64OfLe(v.value);
   } finally {
     await k.closeHandle(prog.handle);
   }
+}
+
+interface Outcome {
+  readonly prog: RandomProgram;
+  readonly engine: string;
+  readonly kernel: bigint | string;
+  readonly xdpsim: bigint | string;
 }
 
 function report(bad: readonly Outcome[], total: number): string {
@@ -123,8 +175,14 @@ describe('random program generator', () => {
   });
 
   it("produces programs xdpsim's strict load-time validator (the kernel's structural checks) accepts", () => {
-    for (let i = 0; i < 500; i++) {
-      for (const opts of [{}, { packetBytes: PKT_BYTES }, { packetBytes: PKT_BYTES, packetCtx: 'skb' as const }]) {
+    const modes: RandomProgramOptions[] = [
+      {},
+      { mapValue: { index: 1, bytes: VALUE_BYTES } },
+      { packetBytes: PKT_BYTES },
+      { packetBytes: PKT_BYTES, packetCtx: 'skb', mapValue: { index: 0, bytes: VALUE_BYTES } },
+    ];
+    for (let i = 0; i < 400; i++) {
+      for (const opts of modes) {
         const p = randomProgram(BASE_SEED + i, opts);
         expect(() => validateProgram(p.insns, { name: `random-${p.seed}`, strict: true })).not.toThrow();
       }
@@ -140,23 +198,28 @@ describe.skipIf(!avail.ok)(`random programs: every engine vs kernel${skipReason}
     // ISA v4 (sdiv/smod, movsx, ldsx, bswap, gotol) is generated only if this kernel accepts it.
     const v4 = await kernelAcceptsV4(k);
     if (!v4) console.warn('random-diff: this kernel refuses ISA v4 instructions; generating v1-v3 programs only');
-    const map = await k.createMap(RESULT_MAP_SPEC);
-    const runners = engineNames().map((name) => [name, makeRunner(name)] as const);
+    const result = await k.createMap(RESULT_MAP_SPEC);
+    const values = await k.createMap({ type: 'array', keySize: 4, valueSize: VALUE_BYTES, maxEntries: 1 });
+    const sims = engineNames().map(makeSimEnv);
     const bad: Outcome[] = [];
     for (let start = 0; start < COUNT; start += BATCH) {
       const progs: RandomProgram[] = [];
-      for (let i = start; i < Math.min(COUNT, start + BATCH); i++) progs.push(randomProgram((BASE_SEED + i) >>> 0, { v4 }));
-      // Sequential on purpose: every program shares the one result map (~1 ms per program).
+      for (let i = start; i < Math.min(COUNT, start + BATCH); i++) {
+        const seed = (BASE_SEED + i) >>> 0;
+        progs.push(randomProgram(seed, { v4, ...(usesMap(seed) ? { mapValue: { index: 1, bytes: VALUE_BYTES } } : {}) }));
+      }
+      // Sequential on purpose: every program shares the result and value maps (~1 ms each).
       const kernel: Array<bigint | string> = [];
-      for (const p of progs) kernel.push(await kernelR0(k, map, p));
+      for (const p of progs) kernel.push(await kernelR0(k, result, values, p));
       progs.forEach((p, i) => {
-        for (const [engine, run] of runners) {
-          const x = run(p);
-          if (x !== kernel[i]) bad.push({ prog: p, engine, kernel: kernel[i], xdpsim: x });
+        for (const s of sims) {
+          const x = simR0(s, p);
+          if (x !== kernel[i]) bad.push({ prog: p, engine: s.name, kernel: kernel[i], xdpsim: x });
         }
       });
     }
-    await k.closeHandle(map.handle);
+    await k.closeHandle(result.handle);
+    await k.closeHandle(values.handle);
     if (bad.length > 0) console.error(report(bad, COUNT));
     expect(bad.length, bad.length > 0 ? report(bad, COUNT) : '').toBe(0);
   }, 600_000); // the jit compiles every program to WebAssembly: ~10 ms each
@@ -164,44 +227,54 @@ describe.skipIf(!avail.ok)(`random programs: every engine vs kernel${skipReason}
   for (const hook of ['xdp', 'sched_cls'] as const) {
     it(`${PKT_COUNT} random ${hook} packet programs give the kernel's err, retval and data_out on ${engineNames().join(', ')} (seeds ${BASE_SEED}..${BASE_SEED + PKT_COUNT - 1})`, async () => {
       const v4 = await kernelAcceptsV4(k);
-      const envs = engineNames().map((name) => [name, getEngine(name), createRunEnv(new Memory())] as const);
+      const values = await k.createMap({ type: 'array', keySize: 4, valueSize: VALUE_BYTES, maxEntries: 1 });
+      const sims = engineNames().map(makeSimEnv);
       const progType = hook === 'xdp' ? ProgType.XDP : ProgType.SCHED_CLS;
       const bad: string[] = [];
       for (let i = 0; i < PKT_COUNT; i++) {
         const seed = (BASE_SEED + i) >>> 0;
-        const p = randomProgram(seed, { v4, packetBytes: PKT_BYTES, packetCtx: hook === 'xdp' ? 'xdp' : 'skb' });
+        const p = randomProgram(seed, {
+          v4,
+          packetBytes: PKT_BYTES,
+          packetCtx: hook === 'xdp' ? 'xdp' : 'skb',
+          ...(usesMap(seed) ? { mapValue: { index: 0, bytes: VALUE_BYTES } } : {}),
+        });
         const frameRng = new Rng(seed ^ 0xf00df00d);
         const len = frameRng.chance(0.1) ? frameRng.range(14, PKT_BYTES - 1) : frameRng.range(PKT_BYTES, 128);
         const frame = Uint8Array.from({ length: len }, () => frameRng.below(256));
         let kernel: string;
         try {
-          const prog = await k.loadRaw(p.insns, { progType: hook, name: 'random_pkt' });
+          const prog = await k.loadRaw(p.insns, { progType: hook, name: 'random_pkt', maps: [values] });
+          await k.mapUpdate(values, KEY0, initialValue(seed));
           const r = await k.run(prog, { dataIn: frame });
+          const v = await k.mapLookup(values, KEY0);
           await k.closeHandle(prog.handle);
-          kernel = `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)}`;
+          kernel = `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)} value ${hexOf(v?.value ?? new Uint8Array())}`;
         } catch (e) {
-          if (!(e instanceof KernelError)) throw e;
-          kernel = `verifier refused (errno ${e.errno}):\n${e.log.split('\n').slice(-12).join('\n')}`;
+          kernel = refused(e);
         }
-        for (const [name, engine, env] of envs) {
-          const runner = new TestRunner({ exec: engine.prepare({ name: `random-pkt-${seed}`, insns: p.insns }), progType, env });
-          const r = runner.run({ data: frame });
+        for (const s of sims) {
+          s.valueMap.update(KEY0, initialValue(seed), 0);
+          const exec = s.engine.prepare({ name: `random-pkt-${seed}`, insns: forSim(p.insns, s.valueMap.handle) });
+          const r = new TestRunner({ exec, progType, env: s.env }).run({ data: frame });
+          const value = s.valueMap.lookup(KEY0);
           const got =
             r.fault !== undefined
               ? `fault ${r.fault.code}: ${r.fault.message} (insn ${r.fault.insn})`
-              : `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)}`;
+              : `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)} value ${value instanceof Uint8Array ? hexOf(value) : '?'}`;
           if (got !== kernel) {
             bad.push(
               [
                 `seed ${seed} (${hook} packet mode, frame ${hexOf(frame)}): rerun with XDPSIM_DIFF_SEED=${seed} XDPSIM_DIFF_PKT_COUNT=1`,
                 `  kernel: ${kernel}`,
-                `  xdpsim ${name}: ${got}`,
+                `  xdpsim ${s.name}: ${got}`,
                 bad.length < SHOW ? listing(p.insns) : '',
               ].join('\n'),
             );
           }
         }
       }
+      await k.closeHandle(values.handle);
       const msg = `${bad.length} (program, engine) results of ${PKT_COUNT} random ${hook} packet programs differ from the kernel:\n\n${bad.slice(0, SHOW).join('\n\n')}`;
       if (bad.length > 0) console.error(msg);
       expect(bad.length, bad.length > 0 ? msg : '').toBe(0);

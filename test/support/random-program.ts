@@ -98,7 +98,18 @@ export interface RandomProgramOptions {
   readonly packetBytes?: number;
   /** Context the packet-mode prologue reads data/data_end from: xdp_md (default) or __sk_buff. */
   readonly packetCtx?: 'xdp' | 'skb';
+  /**
+   * Map-value mode: the main function looks up key 0 of an array map (u32 key, `bytes`-byte value)
+   * with bpf_map_lookup_elem, keeps the value pointer in MAP_REG (never used otherwise), and its
+   * body also loads, stores (any size, any alignment) and runs atomics (aligned) on the value; the
+   * epilogue folds the value into r0. The map is referenced as lddw src = BPF_PSEUDO_MAP_FD,
+   * imm = `index` (the kernel bridge's map index; xdpsim callers patch it to the map's handle).
+   */
+  readonly mapValue?: { readonly index: number; readonly bytes: number };
 }
+
+/** MAP_REG holds the map value pointer in map-value mode. */
+export const MAP_REG = 8;
 
 /** PACKET_CTX_OFFSETS: where data and data_end sit in xdp_md and in __sk_buff (include/uapi/linux/bpf.h). */
 export const PACKET_CTX_OFFSETS = { xdp: { data: 0, dataEnd: 4 }, skb: { data: 76, dataEnd: 80 } } as const;
@@ -193,6 +204,7 @@ interface GenConfig {
   readonly subprograms: number;
   readonly packetBytes: number;
   readonly packetCtx: 'xdp' | 'skb';
+  readonly mapValue: { readonly index: number; readonly bytes: number } | undefined;
 }
 
 class Generator {
@@ -203,6 +215,8 @@ class Generator {
   private readonly hidden = new Set<number>();
   /** Bytes at PACKET_REG this function may access (0: no packet access). */
   private readonly pkt: number;
+  /** Bytes at MAP_REG this function may access (0: no map value). */
+  private readonly val: number;
   private readonly v4: boolean;
   private readonly atomics: boolean;
   private readonly stackBytes: number;
@@ -221,6 +235,8 @@ class Generator {
     this.stackBytes = cfg.stackBytes;
     this.pkt = fn < 0 ? cfg.packetBytes : 0;
     if (this.pkt > 0) this.hidden.add(PACKET_REG);
+    this.val = fn < 0 ? (cfg.mapValue?.bytes ?? 0) : 0;
+    if (this.val > 0) this.hidden.add(MAP_REG);
   }
 
   imm32(): number {
@@ -278,6 +294,19 @@ class Generator {
       out.push(makeInsn(JMP | 0xb0 | X, 2, 3, 2, 0)); // if r2 <= r3 goto +2
       out.push(makeInsn(ALU64 | OP.mov | K, 0, 0, 0, SHORT_FRAME_RETVAL));
       out.push(makeInsn(0x95));
+    }
+    if (this.val > 0) {
+      // *(u32 *)(r10 - 8) = 0; r1 = map; r2 = r10 - 8; r0 = bpf_map_lookup_elem(r1, r2);
+      // if r0 == 0 return; MAP_REG = r0. (The stack slot is initialised again below.)
+      out.push(makeInsn(0x62, 10, 0, -8, 0));
+      out.push(makeInsn(0x18, 1, 1, 0, this.cfg.mapValue?.index ?? 0), makeInsn(0, 0, 0, 0, 0));
+      out.push(makeInsn(ALU64 | OP.mov | X, 2, 10, 0, 0));
+      out.push(makeInsn(ALU64 | OP.add | K, 2, 0, 0, -8));
+      out.push(makeInsn(JMP | 0x80, 0, 0, 0, 1)); // call bpf_map_lookup_elem
+      out.push(makeInsn(JMP | 0x50 | K, 0, 0, 2, 0)); // if r0 != 0 goto +2
+      out.push(makeInsn(ALU64 | OP.mov | K, 0, 0, 0, SHORT_FRAME_RETVAL));
+      out.push(makeInsn(0x95));
+      out.push(makeInsn(ALU64 | OP.mov | X, MAP_REG, 0, 0, 0));
     }
     for (let r = 0; r <= 9; r++) {
       if (this.fn >= 0 && r >= 1 && r <= 5) continue;
@@ -355,9 +384,29 @@ class Generator {
     return [makeInsn(0x62 | size.code, PACKET_REG, 0, off, this.imm32())];
   }
 
-  /** One random memory access: on the stack (load, ldsx, store, atomic) or, in packet mode, the packet. */
+  /** One random access to the map value at MAP_REG: load, ldsx, store, or (aligned) atomic. */
+  valueAccess(): Insn[] {
+    const r = this.rng;
+    if (this.atomics && r.chance(0.25)) {
+      const bytes = r.chance(0.5) ? 8 : 4;
+      let op: number = r.pick(ATOMIC_OPS);
+      if (op === 0xf1 && this.reserved.has(0)) op = 0xe1;
+      const src = (op & 0x01) !== 0 ? this.wreg() : this.reg();
+      return [makeInsn(bytes === 8 ? 0xdb : 0xc3, MAP_REG, src, bytes * r.range(0, this.val / bytes - 1), op)];
+    }
+    const size = r.pick(SIZES);
+    const off = r.range(0, this.val - size.bytes);
+    const choice = r.below(100);
+    if (choice < 35) return [makeInsn(0x61 | size.code, this.wreg(), MAP_REG, off, 0)];
+    if (choice < 45 && this.v4 && size.bytes !== 8) return [makeInsn(0x81 | size.code, this.wreg(), MAP_REG, off, 0)];
+    if (choice < 75) return [makeInsn(0x63 | size.code, MAP_REG, this.reg(), off, 0)];
+    return [makeInsn(0x62 | size.code, MAP_REG, 0, off, this.imm32())];
+  }
+
+  /** One random memory access: the stack (load, ldsx, store, atomic), the packet or the map value. */
   mem(): Insn[] {
     const r = this.rng;
+    if (this.val > 0 && r.chance(0.3)) return this.valueAccess();
     if (this.pkt > 0 && r.chance(0.45)) return this.packetAccess();
     const size = r.pick(SIZES);
     const choice = r.below(100);
@@ -492,6 +541,11 @@ class Generator {
         out.push(makeInsn(ALU64 | OP.xor | X, 0, 1, 0, 0));
         out.push(...mixR0());
       }
+      for (let off = 0; off + 8 <= this.val; off += 8) {
+        out.push(makeInsn(0x79, 1, MAP_REG, off, 0)); // ldxdw r1, [MAP_REG+off]
+        out.push(makeInsn(ALU64 | OP.xor | X, 0, 1, 0, 0));
+        out.push(...mixR0());
+      }
       for (let off = 0; off + 8 <= this.pkt; off += 8) {
         out.push(makeInsn(0x79, 1, PACKET_REG, off, 0)); // ldxdw r1, [PACKET_REG+off]
         out.push(makeInsn(ALU64 | OP.xor | X, 0, 1, 0, 0));
@@ -523,7 +577,11 @@ export function randomProgram(seed: number, opts: RandomProgramOptions = {}): Ra
     subprograms,
     packetBytes: opts.packetBytes ?? 0,
     packetCtx: opts.packetCtx ?? 'xdp',
+    mapValue: opts.mapValue,
   };
+  if (cfg.mapValue !== undefined && (cfg.mapValue.bytes < 8 || cfg.mapValue.bytes % 8 !== 0 || cfg.mapValue.bytes > 256)) {
+    throw new RangeError(`randomProgram: mapValue.bytes must be a multiple of 8 in 8..256, got ${cfg.mapValue.bytes}`);
+  }
   if (!Number.isInteger(cfg.packetBytes) || cfg.packetBytes < 0 || cfg.packetBytes > 256) {
     throw new RangeError(`randomProgram: packetBytes must be 0..256, got ${cfg.packetBytes}`);
   }
