@@ -78,3 +78,4 @@ export { makeHelperTable, helperInfo, HELPER_DEFS, BpfProgType, type HelperDef, 
 export { systemServices, deterministicServices, logTrace, type HelperServices, type TraceRecord, type DeterministicOptions } from './helpers/services.js';
 export { makeTailCallResolver } from './helpers/tail-call.js';
 export { helperName, HELPER_NAMES } from './helpers/ids.js';
+export { KernelTestRunner, KernelError, findKtestBinary, KTEST_BINARY_ENV, type KernelAvailability, type KernelProgram, type KernelMap, type KernelObject, type KernelMapDump, type KernelMapEntry, type TestRunResult as KernelTestRunResult, type RunOptions as KernelRunOptions, type LoadRawOptions, type LoadObjectOptions as KernelLoadObjectOptions } from './kernel/testrun.js';
