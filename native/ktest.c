@@ -724,6 +724,7 @@ static void op_close(struct jbuf *out, const struct jnode *req)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	/* A no-op on libbpf 1.x; on 0.7-0.8 it makes failed opens return NULL, as this code expects. */
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 	jb_init(&libbpf_log);
 	libbpf_set_print(libbpf_print);
