@@ -75,8 +75,12 @@ export const MAP_HELPERS: readonly HelperDef[] = [
     make: ({ registry }) => (env) => {
       const map = mapArg(registry, env, 1, 'bpf_map_lookup_elem');
       if (!LOOKUP_MAPS.has(map.spec.type)) requireType(map, LOOKUP_MAPS, 'bpf_map_lookup_elem');
-      const key = ptrMem(env, 2, map.spec.keySize, false, 'bpf_map_lookup_elem', 'key');
-      return map.lookupAddr(key, env.cpu ?? 0);
+      const mem = env.mem;
+      const keyAddr = env.regs[4] >>> 0;
+      if (env.regs[5] !== 0 || !mem.isAccessible(keyAddr, map.spec.keySize, false)) {
+        ptrMem(env, 2, map.spec.keySize, false, 'bpf_map_lookup_elem', 'key');
+      }
+      return map.lookupAddrAt(mem.u8, keyAddr, env.cpu ?? 0);
     },
   },
   {

@@ -99,9 +99,13 @@ export class ArrayMap extends MapBase {
   }
 
   lookupAddr(key: Uint8Array, cpu: number): number {
-    const index = u32At(key);
+    return this.lookupAddrAt(key, 0, cpu);
+  }
+
+  override lookupAddrAt(u8: Uint8Array, off: number, cpu: number): number {
+    const index = u32At(u8, off);
     if (index >= this.spec.maxEntries) return 0;
-    return this.valueAddress(index, this.perCpu ? cpu : 0);
+    return this.region.start + (index * this.copies + (this.perCpu ? cpu : 0)) * this.elemSize;
   }
 
   /** array_map_update_elem / bpf_percpu_array_update: flags > BPF_EXIST -EINVAL, NOEXIST -EEXIST, index -E2BIG. */

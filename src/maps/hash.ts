@@ -23,11 +23,12 @@ import {
   MapBase,
   checkAccessFlags,
   checkFlagMask,
-  keyString,
+  mapKey,
   mapCreateError,
   roundUp8,
   type ForEachEntry,
   type MapHost,
+  type MapKey,
   type SlotArena,
 } from './base.js';
 
@@ -65,7 +66,7 @@ export function checkHashSpec(spec: MapSpec, perCpu: boolean, lru: boolean): voi
 /** HashEntry is one element. */
 export interface HashEntry {
   readonly key: Uint8Array;
-  readonly ks: string;
+  readonly ks: MapKey;
   /** VM address of the value (CPU 0's copy for per-CPU maps). */
   addr: number;
   prev: HashEntry | undefined;
@@ -79,7 +80,7 @@ export class HashMap extends MapBase {
   override readonly perCpu: boolean;
   /** stride is round_up(value_size, 8): distance between per-CPU copies. */
   readonly stride: number;
-  protected readonly table = new Map<string, HashEntry>();
+  protected readonly table = new Map<MapKey, HashEntry>();
   protected head: HashEntry | undefined;
   protected tail: HashEntry | undefined;
   protected readonly arena: SlotArena;
@@ -98,14 +99,18 @@ export class HashMap extends MapBase {
 
   /** entry finds the element for a key (the first key_size bytes of `key`). */
   protected entry(key: Uint8Array): HashEntry | undefined {
-    return this.table.get(keyString(key, this.spec.keySize));
+    return this.table.get(mapKey(key, 0, this.spec.keySize));
   }
 
   /** touched is called when a program looks an element up (LRU reference). */
   protected touched(_e: HashEntry): void {}
 
   lookupAddr(key: Uint8Array, cpu: number): number {
-    const e = this.table.get(keyString(key, this.spec.keySize));
+    return this.lookupAddrAt(key, 0, cpu);
+  }
+
+  override lookupAddrAt(u8: Uint8Array, off: number, cpu: number): number {
+    const e = this.table.get(mapKey(u8, off, this.spec.keySize));
     if (e === undefined) return 0;
     this.touched(e);
     return this.perCpu ? e.addr + cpu * this.stride : e.addr;
@@ -182,7 +187,7 @@ export class HashMap extends MapBase {
     const v = value.slice();
     const addr = this.arena.alloc();
     if (addr === 0) return -Errno.E2BIG;
-    const e: HashEntry = { key: k, ks: keyString(k), addr, prev: undefined, next: undefined };
+    const e: HashEntry = { key: k, ks: mapKey(k, 0, k.length), addr, prev: undefined, next: undefined };
     this.copyIn(e, v, true, cpu, flags);
     this.link(e);
     return 0;

@@ -14,7 +14,7 @@
  */
 import { BPF_EXIST, BPF_NOEXIST, MapFlag, type MapErrno, type MapSpec } from './spec.js';
 import { Errno } from './errno.js';
-import { keyString, type MapHost } from './base.js';
+import { mapKey, type MapHost } from './base.js';
 import { HashMap, type HashEntry } from './hash.js';
 import { BpfLru, LruNode } from './lru-list.js';
 
@@ -69,7 +69,7 @@ export class LruHashMap extends HashMap {
     else this.splitPerCpu(value);
     const k = key.slice(0, this.spec.keySize);
     const v = value.slice();
-    const ks = keyString(k);
+    const ks = mapKey(k, 0, k.length);
     const c = this.cpuOf(cpu);
     let node: LruNode | undefined;
     if (!(this.perCpu && flags === BPF_EXIST)) {
