@@ -16,7 +16,7 @@
  * device ctx_in->ifindex names), then the MAC header pushed back; ctx_in may set only mark,
  * priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp.
  */
-import type { Executable, RunEnv } from '../vm/program.js';
+import type { Executable, RunEnv, RunResult } from '../vm/program.js';
 import type { VmFault } from '../vm/fault.js';
 import { NotSupportedError } from '../errors.js';
 import { ETH_HLEN, MAX_SKB_FRAGS, SKB_SHARED_INFO_SIZE, XDP_BUFF_SIZE, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpBuff, XdpMd } from './xdp.js';
@@ -73,6 +73,11 @@ export interface TestRunInput {
   readonly flags?: number;
   readonly cpu?: number;
   readonly batchSize?: number;
+  /**
+   * repeat: the program runs this many times (0 means 1) on the same buffer, which is not reset
+   * between runs (bpf_test_run); the last run's return value is reported.
+   */
+  readonly repeat?: number;
 }
 
 /** TestRunOutput is what the syscall returns. */
@@ -173,6 +178,19 @@ export class TestRunner {
     return this.opts.progType === ProgType.XDP ? this.runXdp(input) : this.runSkb(input);
   }
 
+  /** runRepeated is bpf_test_run's loop: `repeat` runs (at least one) on the same context. */
+  private runRepeated(state: XdpHookState | SkbHookState, ctxAddr: number, repeat = 1): RunResult {
+    const env = this.opts.env;
+    env.hook = state;
+    try {
+      let r = this.opts.exec.run(env, ctxAddr);
+      for (let i = 1; i < repeat && r.ok; i++) r = this.opts.exec.run(env, ctxAddr);
+      return r;
+    } finally {
+      env.hook = undefined;
+    }
+  }
+
   /** runXdp is bpf_prog_test_run_xdp. */
   private runXdp(input: TestRunInput): TestRunOutput {
     const flags = input.flags ?? 0;
@@ -229,10 +247,7 @@ export class TestRunner {
     const xdp = (this.xdp ??= new XdpBuff(this.opts.env.mem, { devmapProgram: at === AttachType.XDP_DEVMAP }));
     xdp.load(input.data, headroom, maxData, { metaLen, rxq: { ifindex, queueIndex: queue, fragSize: XDP_BUFF_SIZE } });
     const state: XdpHookState = { kind: 'xdp', xdp, datapath: this.datapath, redirect: newRedirectInfo() };
-    const env = this.opts.env;
-    env.hook = state;
-    const r = this.opts.exec.run(env, xdp.ctxAddr);
-    env.hook = undefined;
+    const r = this.runRepeated(state, xdp.ctxAddr, input.repeat);
     if (!r.ok) return { ...fail(0), fault: r.fault };
     const retval = Number(BigInt.asUintN(32, r.r0));
     if (ctx !== undefined) {
@@ -272,10 +287,7 @@ export class TestRunner {
     }
     skb.pushCtx();
     const state: SkbHookState = { kind: 'skb', skb, datapath: this.datapath, redirect: newRedirectInfo() };
-    const env = this.opts.env;
-    env.hook = state;
-    const r = this.opts.exec.run(env, skb.ctxAddr);
-    env.hook = undefined;
+    const r = this.runRepeated(state, skb.ctxAddr, input.repeat);
     if (!r.ok) return { ...fail(0), fault: r.fault };
     skb.pullCtx();
     const retval = Number(BigInt.asUintN(32, r.r0));

@@ -53,7 +53,7 @@ export async function compareOne(
   label: string,
   input: TestRunInput,
 ): Promise<Mismatch[]> {
-  const kr = await k.run(kobj.prog, { dataIn: input.data, ctxIn: input.ctxIn, flags: input.flags });
+  const kr = await k.run(kobj.prog, { dataIn: input.data, ctxIn: input.ctxIn, flags: input.flags, repeat: input.repeat });
   const sr: TestRunOutput = sim.runner.run({ ...input, dataSizeOut: 256 << 10 });
   const out: Mismatch[] = [];
   const cmp = (field: string, a: string, b: string): void => {

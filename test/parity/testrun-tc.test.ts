@@ -113,6 +113,9 @@ function cases(): Array<[string, TestRunInput]> {
   for (const fl of [0, 4]) {
     for (const seed of [0, 9]) out.push([`csum_diff+update seed=${seed} flags=${fl}`, { data: request(21, 0, seed, 0, 0, 0x0800, ipv4Udp(10)), flags: fl }]);
   }
+  for (const [op, a] of [[8, 100], [9, 4], [11, 8], [12, 5], [13, 0], [20, 1], [22, 80]]) {
+    for (const rep of [2, 4]) out.push([`repeat ${rep} op${op}`, { data: request(op, a, 0, 1, 0, 0x8100, vlan(0x0005, 0x0800, ipv4Udp(40))), repeat: rep }]);
+  }
   for (const fl of [0, 1, 2, 4, 8]) out.push([`test flags ${fl}`, { data: request(18, 0, 0, 0, 0, 0x0800, ipv4Udp(10)), flags: fl }]);
   out.push([`csum_complete store`, { data: request(1, 30, 0, 0, 0, 0x0800, ipv4Udp(10)), flags: 4 }]);
   out.push([`csum_complete store recompute`, { data: request(1, 30, 1, 0, 0, 0x0800, ipv4Udp(10)), flags: 4 }]);

@@ -90,6 +90,9 @@ function cases(): Array<[string, TestRunInput]> {
   for (const a of [-8, -40, 0, 14]) {
     out.push([`ctx meta 8 + op11 a=${a}`, { data: request(11, a, 0, 0, 0, 0x0800, ipv4Udp(60)), ctxIn: xdpMd(8, 102, 0, 1, 0, 0) }]);
   }
+  for (const op of [1, 2, 3, 9, 11, 12]) {
+    for (const rep of [2, 5]) out.push([`repeat ${rep} op${op}`, { data: request(op, op === 3 ? -8 : 14, 0, 0, 0, 0x0800, ipv4Udp(200)), repeat: rep }]);
+  }
   out.push([`ctx meta 8 jumbo`, { data: request(4, 0, 0, 0, 0, 0x0800, ipv4Udp(5000)), ctxIn: xdpMd(8, 5042, 0, 1, 0, 0) }]);
   return out;
 }
