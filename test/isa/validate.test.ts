@@ -190,10 +190,11 @@ describe('bpf_conformance positive raw tests', () => {
 
 const kernel = await KernelTestRunner.open();
 const noKernel = kernel.ok ? '' : kernel.reason;
+// One runner serves every kernel describe below; it closes once, after all of them.
+afterAll(async () => kernel.runner?.close());
 
 describe.skipIf(!kernel.ok)(`kernel parity: the running kernel refuses every BAD program for the same reason${noKernel === '' ? '' : ` (skipped: ${noKernel})`}`, () => {
   const k = kernel.runner as KernelTestRunner;
-  afterAll(async () => k.close());
 
   it.each(BAD.filter((c) => c.kernel?.skip === undefined && c.code !== VerifyCode.ProgramTooLarge))('$name', async (c) => {
     const maps: KernelMap[] = [];
@@ -233,7 +234,10 @@ describe.skipIf(!kernel.ok)(`kernel parity: the running kernel refuses every BAD
           await k.closeHandle(p.handle);
           return '';
         },
-        (e: unknown) => (e instanceof KernelError ? e.log : String(e)),
+        (e: unknown) => {
+          if (e instanceof KernelError) return e.log;
+          throw e;
+        },
       );
       const hit = STRUCTURAL.filter((m) => log.includes(m) && !(callx && m === 'unknown opcode'));
       expect(hit, `${progType}: ${log.split('\n').slice(-3).join(' | ')}`).toEqual([]);
@@ -259,7 +263,6 @@ function xorshift(seed: number): () => number {
 
 describe.skipIf(!kernel.ok)(`kernel parity fuzz: strict validation and the kernel agree on refusal${noKernel === '' ? '' : ` (skipped: ${noKernel})`}`, () => {
   const k = kernel.runner as KernelTestRunner;
-  afterAll(async () => k.close());
   // Every message of a load-time rule, strict ones included: with strict: true the validator
   // should refuse exactly the programs the kernel refuses with one of these.
   const RULES = [...Object.values(KERNEL_LOG).flat(), 'addr_space_cast'];
@@ -279,7 +282,10 @@ describe.skipIf(!kernel.ok)(`kernel parity fuzz: strict validation and the kerne
         await k.closeHandle(p.handle);
         return '';
       },
-      (e: unknown) => (e instanceof KernelError ? e.log : String(e)),
+      (e: unknown) => {
+        if (e instanceof KernelError) return e.log;
+        throw e;
+      },
     );
     const theirs = log.split('\n').find((l) => RULES.some((m) => l.includes(m)));
     if ((ours === undefined) === (theirs === undefined)) return undefined;
