@@ -130,6 +130,10 @@ int tc_pkt(struct __sk_buff *skb)
 		skb->cb[1] = skb->tc_classid;
 		skb->cb[2] = skb->queue_mapping;
 		return TC_ACT_OK;
+	case 25:
+		rc = bpf_clone_redirect(skb, (__u32)a, p1);
+		skb->cb[0] = skb->len;
+		return rc;
 	default:
 		return p[6];
 	}

@@ -782,6 +782,23 @@ function tcRedirect(env: RunEnv): number {
   return TcAction.REDIRECT;
 }
 
+/**
+ * cloneRedirect is bpf_clone_redirect: a copy of the packet goes to `ifindex` now (egress, or
+ * ingress with BPF_F_INGRESS) while the program goes on with the original. A frame without a link
+ * layer header left before its network header gives -ERANGE (__bpf_redirect_common).
+ */
+export const cloneRedirect = withSkb('bpf_clone_redirect', (env, skb) => {
+  const { datapath } = skbState(env, 'bpf_clone_redirect');
+  const ifindex = argLo(env, 2);
+  const flags = argLo(env, 3);
+  if (argHi(env, 3) !== 0 || (flags & ~BPF_F_INGRESS) !== 0) return -E.EINVAL;
+  if (datapath.device(ifindex) === undefined) return -E.EINVAL;
+  if (skb.macHeader >= skb.networkHeader || skb.len === 0) return -E.ERANGE;
+  const from = skb.head + skb.macHeader;
+  const frame = skb.mem.copy(from, skb.data + skb.len - from);
+  return datapath.cloneRedirect?.(frame, ifindex, (flags & BPF_F_INGRESS) !== 0) ?? 0;
+});
+
 /** BPF_F_NEIGH / BPF_F_PEER / BPF_F_NEXTHOP: the kernel's internal redirect flags. */
 export const BPF_F_NEIGH = 1 << 16;
 export const BPF_F_PEER = 1 << 17;
@@ -824,6 +841,7 @@ const TC = [ProgType.SCHED_CLS, ProgType.SCHED_ACT];
 /** SKB_HELPERS lists the TC packet helpers for the helper table. */
 export const SKB_HELPERS: readonly PacketHelperDef[] = [
   { id: 9, name: 'skb_store_bytes', progTypes: TC, fn: skbStoreBytes },
+  { id: 13, name: 'clone_redirect', progTypes: TC, fn: cloneRedirect },
   { id: 10, name: 'l3_csum_replace', progTypes: TC, fn: l3CsumReplace },
   { id: 11, name: 'l4_csum_replace', progTypes: TC, fn: l4CsumReplace },
   { id: 17, name: 'get_cgroup_classid', progTypes: TC, fn: getCgroupClassid },

@@ -59,6 +59,13 @@ export interface DatapathHooks {
   fibLookup?(q: FibLookupQuery): FibLookupResult;
   /** resolveMap maps a map handle (the address `lddw rX, map` loads) back to the map. */
   resolveMap(handle: number): BpfMap | undefined;
+  /**
+   * cloneRedirect delivers a copy of a frame (from its MAC header) made by bpf_clone_redirect:
+   * into `ifindex`'s receive path when `ingress`, else out of it. It returns what the kernel's
+   * dev_forward_skb / dev_queue_xmit would (0 when delivered). Absent: the copy is delivered and
+   * forgotten (0), as when it leaves through lo in a test run.
+   */
+  cloneRedirect?(frame: Uint8Array, ifindex: number, ingress: boolean): number;
 }
 
 /** LOOPBACK_IFINDEX is the ifindex of `lo` in every network namespace. */

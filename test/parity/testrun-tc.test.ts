@@ -100,6 +100,9 @@ function cases(): Array<[string, TestRunInput]> {
     out.push([`check_mtu if=${ifi} diff=${diff} flags=${flags} mtu=${mtu}`, { data: request(17, mtu, ifi, diff & 0xff, flags, 0x0800, ipv4Udp(100)) }]);
   }
   for (const [a, fl] of [[5, 0], [5, 1], [5, 2], [1, 0]]) out.push([`redirect ${a} ${fl}`, { data: request(19, a, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
+  for (const [a, fl] of [[1, 0], [1, 1], [1, 2], [0, 0], [4242, 0]]) {
+    out.push([`clone_redirect ${a} ${fl}`, { data: request(25, a, fl, 0, 0, 0x0800, ipv4Udp(10)), ctxIn: skbCtx({}) }]);
+  }
   for (const [a, fl] of [[5, 0], [5, 1]]) out.push([`redirect_peer ${a} ${fl}`, { data: request(23, a, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
   for (const p1 of [0, 1]) out.push([`ctx writes ${p1}`, { data: request(20, 0x55, p1, 0, 0, 0x0800, ipv4Udp(10)) }]);
   for (const p1 of [0, 1]) out.push([`ctx narrowed read-back ${p1}`, { data: request(24, 0, p1, 0, 0, 0x0800, ipv4Udp(10)), ctxIn: skbCtx({}) }]);
