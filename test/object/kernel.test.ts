@@ -4,7 +4,9 @@
  *  - libbpf (through native xdpsim-ktest) sees the same maps — names, types, key/value sizes,
  *    max_entries — and the same programs as our ObjectSpec;
  *  - xdp_glob, run on identical frames here and through BPF_PROG_TEST_RUN, leaves identical
- *    .data/.bss contents and returns identical verdicts.
+ *    .data/.bss contents and returns identical verdicts; xdp_kconfig gets the same .kconfig map;
+ *    xdp_fw with programs/xdp_fw.rules.json gives the kernel's verdict on every frame of
+ *    pcaps/sample.pcap and the same rule hit counters.
  * Each part skips with the reason when root, bpftool, a mounted bpffs or xdpsim-ktest is missing.
  * tc_legacy.o is skipped for the kernel: iproute2 6.1 and bpftool here are built on libbpf 1.x,
  * which refuses legacy "maps" sections, so nothing on this machine can load it into the kernel.
@@ -20,6 +22,12 @@ import { parseObject } from '../../src/object/loader.js';
 import { baseName, OBJECTS } from './objects.js';
 import { createRunEnv } from '../../src/vm/run.js';
 import { interpEngine } from '../../src/vm/interp.js';
+import { makeHelperTable } from '../../src/helpers/table.js';
+import { deterministicServices } from '../../src/helpers/services.js';
+import { packetHelperDefs } from '../../src/helpers/skb.js';
+import { hookPacketBytes } from '../../src/hooks/state.js';
+import { readCapture } from '../../src/io/capture.js';
+import { parseMapsJson, preloadMaps } from '../../src/maps/preload.js';
 
 /** Objects with a legacy iproute2 "maps" section (see the module comment). */
 const KERNEL_OBJECTS = OBJECTS.filter((f) => baseName(f) !== 'tc_legacy');
@@ -160,6 +168,42 @@ describe('libbpf and BPF_PROG_TEST_RUN agree with the loader', () => {
         expect(kd?.entries?.length, name).toBe(1);
         const ours = o.maps.get(name)?.lookup(new Uint8Array(4)) as Uint8Array;
         expect(Buffer.from(ours).toString('hex'), name).toBe(Buffer.from(kd!.entries![0].value!).toString('hex'));
+      }
+    } finally {
+      await k.closeHandle(ko.handle);
+    }
+  });
+
+  it('xdp_fw with its rules on sample.pcap: same verdict per frame and same rule counters as the kernel', async (ctx) => {
+    if (k === undefined) return ctx.skip(`kernel unavailable: ${reason}`);
+    if (!existsSync('pcaps/sample.pcap')) return ctx.skip('pcaps/sample.pcap is missing');
+    const rules = parseMapsJson(readFileSync('programs/xdp_fw.rules.json', 'utf8'));
+    const ko = await k.loadObject('programs/xdp_fw.o');
+    try {
+      for (const d of rules) {
+        const km = ko.maps.find((m) => m.name === d.name)!;
+        for (const e of d.entries) await k.mapUpdate(km, Buffer.from(e.key!, 'hex'), Buffer.from(e.value!, 'hex'));
+      }
+      const o = loadObject('programs/xdp_fw.o', { cpus: k.ncpus });
+      preloadMaps(o.registry, rules);
+      const p = o.programs.get('xdp_fw')!;
+      const helpers = makeHelperTable(o.registry, { ...deterministicServices(), packetBytes: hookPacketBytes }, { license: p.license, progType: p.progType, extra: packetHelperDefs() });
+      const runner = new TestRunner({ exec: interpEngine.prepare(p), progType: p.progType, env: createRunEnv(o.mem, { helpers }) });
+      const mismatches: string[] = [];
+      for await (const fr of readCapture('pcaps/sample.pcap')) {
+        const data = fr.data.slice();
+        const kr = await k.run(ko.prog, { dataIn: data });
+        const sr = runner.run({ data });
+        if ((kr.retval >>> 0) !== (sr.retval >>> 0) || sr.fault !== undefined) mismatches.push(`frame ${fr.index}: kernel ${kr.retval}, xdpsim ${sr.retval}${sr.fault !== undefined ? ` (${sr.fault.message})` : ''}`);
+      }
+      expect(mismatches).toEqual([]);
+      const dumps = await k.dumpMaps(ko);
+      for (const d of rules) {
+        const kd = dumps.find((x) => x.name === d.name)!;
+        for (const e of kd.entries ?? []) {
+          const ours = o.maps.get(d.name)!.lookup(e.key) as Uint8Array;
+          expect(Buffer.from(ours).toString('hex'), `${d.name} ${Buffer.from(e.key).toString('hex')}`).toBe(Buffer.from(e.value!).toString('hex'));
+        }
       }
     } finally {
       await k.closeHandle(ko.handle);
