@@ -247,6 +247,9 @@ class FunctionCompiler {
   private readonly blocks: Block[];
   private readonly blockOf = new Map<number, number>();
   private readonly hasLoop: boolean;
+  private readonly ctxIn: Uint16Array;
+  /** Registers that surely hold the context pointer at the instruction being emitted. */
+  private ctxMask = 0;
   private bi = 0;
 
   constructor(
@@ -271,6 +274,46 @@ class FunctionCompiler {
       if ((k === Kind.Ja || k === Kind.Cond) && (this.blockOf.get(t) as number) <= i) loop = true;
     }
     this.hasLoop = loop;
+    this.ctxIn = this.contextMasks(entry === 0);
+  }
+
+  /**
+   * contextMasks computes, per block, which registers surely still hold the context pointer
+   * (r1 at entry to the program), through register moves. Only used to order the memory checks:
+   * loads through the context try its inline cache first. Blocks reached by a backward jump
+   * start with nothing known.
+   */
+  private contextMasks(main: boolean): Uint16Array {
+    const nb = this.blocks.length;
+    const masks = new Uint16Array(nb);
+    const known = new Uint8Array(nb);
+    const meet = (j: number, m: number): void => {
+      masks[j] = known[j] === 0 ? m : masks[j] & m;
+      known[j] = 1;
+    };
+    if (main) meet(0, 1 << 1);
+    for (let bi = 0; bi < nb; bi++) {
+      const b = this.blocks[bi];
+      let m = known[bi] === 1 ? masks[bi] : 0;
+      masks[bi] = m;
+      known[bi] = 1;
+      for (const i of b.insns) m = ctxTransfer(this.insns[i], this.a.kind[i], m);
+      const last = b.insns[b.insns.length - 1];
+      const k = this.a.kind[last];
+      const succ: number[] = [];
+      if (k === Kind.Ja) succ.push(this.a.target[last]);
+      else if (k === Kind.Cond) succ.push(last + 1, this.a.target[last]);
+      else if (k !== Kind.Exit && k !== Kind.Refused) succ.push(k === Kind.Lddw ? last + 2 : last + 1);
+      for (const t of succ) {
+        const j = this.blockOf.get(t);
+        if (j === undefined) continue;
+        if (j <= bi) {
+          masks[j] = 0;
+          known[j] = 1;
+        } else meet(j, m);
+      }
+    }
+    return masks;
   }
 
   private site(s: Omit<Site, 'base' | 'off' | 'size' | 'write' | 'helper' | 'refund'> & Partial<Site>): number {
@@ -338,15 +381,25 @@ class FunctionCompiler {
     const lastKind = this.a.kind[last];
     const control = lastKind !== Kind.Plain && lastKind !== Kind.Lddw;
     const body = control ? b.insns.slice(0, n - 1) : b.insns;
-    // if (left < n) { checked copy } else { left -= n; fast copy }
-    e.get(L_LEFT).i32(n).op(Op.i32LtS).if();
-    b.insns.forEach((i, k) => {
-      this.budgetCheck(i);
-      if (k < body.length) this.emitInsn(i, 0);
+    // if (left >= n) { left -= n; fast copy } else { checked copy } — the hot copy first, so it
+    // is the fall-through path.
+    const entryMask = this.ctxIn[this.bi];
+    e.get(L_LEFT).i32(n).op(Op.i32GeS).if();
+    e.get(L_LEFT).i32(n).op(Op.i32Sub).set(L_LEFT);
+    this.ctxMask = entryMask;
+    body.forEach((i, k) => {
+      this.emitInsn(i, n - 1 - k);
+      this.ctxMask = ctxTransfer(this.insns[i], this.a.kind[i], this.ctxMask);
     });
     e.else();
-    e.get(L_LEFT).i32(n).op(Op.i32Sub).set(L_LEFT);
-    body.forEach((i, k) => this.emitInsn(i, n - 1 - k));
+    this.ctxMask = entryMask;
+    b.insns.forEach((i, k) => {
+      this.budgetCheck(i);
+      if (k < body.length) {
+        this.emitInsn(i, 0);
+        this.ctxMask = ctxTransfer(this.insns[i], this.a.kind[i], this.ctxMask);
+      }
+    });
     e.end();
     if (control) this.emitControl(last);
     else {
@@ -408,7 +461,13 @@ class FunctionCompiler {
         () => e.gget(glo).op(Op.i64ExtendI32U),
         () => e.gget(gm).op(Op.i64ExtendI32U),
       );
+    const [icA, icE] = this.icGlobals();
+    const ic = (): void => {
+      e.get(L_A).gget(icA).op(Op.i64Eq).gget(icE).gget(G_EPOCH).op(Op.i32Eq).op(Op.i32And).brIf(0);
+    };
+    const ctxFirst = ((this.ctxMask >> base) & 1) !== 0;
     e.block();
+    if (ctxFirst) ic();
     slot(
       () => e.get(write ? L_PWLO : L_PRLO),
       () => e.get(write ? L_PWM : L_PRM),
@@ -418,8 +477,7 @@ class FunctionCompiler {
       () => e.get(L_SM),
     );
     gslot(write ? G_VWLO : G_VRLO, write ? G_VWM : G_VRM);
-    const [icA, icE] = this.icGlobals();
-    e.get(L_A).gget(icA).op(Op.i64Eq).gget(icE).gget(G_EPOCH).op(Op.i32Eq).op(Op.i32And).brIf(0);
+    if (!ctxFirst) ic();
     const s = this.site({ kind: SiteKind.Mem, insn: i, base, off, size, write, refund });
     e.i32(s);
     this.getReg(base);
@@ -925,6 +983,32 @@ class FunctionCompiler {
     // calls fall through to the next instruction
     if (!this.isNext(i + 1)) this.jumpTo(i + 1);
   }
+}
+
+/**
+ * ctxTransfer updates the set of registers holding the context pointer across one instruction:
+ * a 64-bit register move copies the bit, anything else that writes a register clears it.
+ */
+function ctxTransfer(insn: Insn | undefined, kind: number, mask: number): number {
+  if (insn === undefined || kind === Kind.Refused) return mask;
+  const o = insn.opcode;
+  const cls = o & 7;
+  switch (kind) {
+    case Kind.Helper:
+    case Kind.Callx:
+    case Kind.TailCall:
+      return mask & ~1;
+    case Kind.LocalCall:
+      return mask & ~0x3f;
+    case Kind.Lddw:
+      return mask & ~(1 << insn.dst);
+    default:
+      break;
+  }
+  if (o === 0xbf && insn.off === 0) return (mask & ~(1 << insn.dst)) | (((mask >> insn.src) & 1) << insn.dst);
+  if (cls === 4 || cls === 7 || cls === 1) return mask & ~(1 << insn.dst);
+  if (o === 0xc3 || o === 0xdb) return insn.imm === BPF_CMPXCHG ? mask & ~1 : (insn.imm & BPF_FETCH) !== 0 ? mask & ~(1 << insn.src) : mask;
+  return mask;
 }
 
 /** compileProgram translates a program into a wasm module (see the module comment). */
