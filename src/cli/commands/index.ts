@@ -5,10 +5,12 @@ import type { Command } from 'commander';
 import { registerConformance } from './conformance.js';
 import { registerInspect } from './inspect.js';
 import { registerDisasm } from './disasm.js';
+import { registerReplay } from './replay.js';
 
 /** registerCommands attaches every subcommand to the root program. */
 export function registerCommands(program: Command): void {
   registerConformance(program);
   registerInspect(program);
   registerDisasm(program);
+  registerReplay(program);
 }

@@ -1,0 +1,605 @@
+/**
+ * replay — `xdpsim replay CAPTURE... --xdp OBJ[:PROG] ...`: every frame of the captures through
+ * the simulated datapath (src/datapath), or with `--mode test-run` through one program exactly
+ * as BPF_PROG_TEST_RUN runs it (src/hooks/testrun.ts), optionally side by side with the kernel
+ * (`--compare-kernel`).
+ *
+ * Streaming: frames come from the readers' batches() (one await per batch of up to 256 frames),
+ * results and captures are written as they go, so memory stays flat in the capture's size. A bad
+ * capture stops the run after every frame before the bad record has been processed and written;
+ * the output files are closed (valid up to that frame), the summary is printed and the command
+ * fails with the CaptureError naming the file and byte offset.
+ */
+import type { Command } from 'commander';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CaptureError, UsageError, isXdpsimError } from '../../errors.js';
+import { readCapture } from '../../io/capture.js';
+import type { CaptureInterface, EpbVerdict, Frame } from '../../io/frames.js';
+import { PcapngWriter } from '../../io/pcapng.js';
+import { DEFAULT_ENGINE, engineNames, getEngine } from '../../vm/engines.js';
+import { systemServices } from '../../helpers/services.js';
+import { dumpMaps } from '../../maps/dump.js';
+import { parseMapsJson, preloadMaps } from '../../maps/preload.js';
+import { buildDatapath, splitIface, type Datapath } from '../../datapath/setup.js';
+import { Accounting, type FrameResult } from '../../datapath/accounting.js';
+import { DEFAULT_MAX_HOPS } from '../../datapath/pipeline.js';
+import type { SimInterface } from '../../datapath/interfaces.js';
+import { ProgramSet, parseProgramRef, type BoundProgram } from '../../datapath/programs.js';
+import { TestRunner, type TestRunOutput } from '../../hooks/testrun.js';
+import { loopbackDatapath } from '../../hooks/datapath.js';
+import { ProgType } from '../../hooks/tc.js';
+import { XdpMd } from '../../hooks/xdp.js';
+import { SkBuffField } from '../../hooks/skb.js';
+import { KernelTestRunner, type KernelObject, type KernelMapDump } from '../../kernel/testrun.js';
+import { Progress } from '../progress.js';
+import { formatSummary } from '../summary.js';
+
+/** ReplayOptions are the parsed flags of `xdpsim replay`. */
+export interface ReplayOptions {
+  xdp: string[];
+  tcIngress: string[];
+  tcEgress: string[];
+  iface: string[];
+  topology?: string;
+  out?: string;
+  results?: string;
+  maps?: string;
+  preload?: string;
+  mode: string;
+  ctxIn?: string;
+  engine: string;
+  limit?: string;
+  compareKernel?: boolean;
+  cpus?: string;
+  maxHops?: string;
+  quiet?: boolean;
+}
+
+/** ReplayIo is where the command writes (tests pass their own). */
+export interface ReplayIo {
+  stdout: (s: string) => void;
+  stderr: NodeJS.WriteStream;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** registerReplay adds the `replay` command. */
+export function registerReplay(program: Command): void {
+  program
+    .command('replay')
+    .description('replay captures through XDP and TC programs and report what they did to every frame')
+    .argument('<capture...>', 'pcap or pcapng files')
+    .option('--xdp <obj[:prog][@iface]>', 'XDP program (program or section name); every interface unless @iface', collect, [])
+    .option('--tc-ingress <obj[:prog][@iface]>', 'TC ingress program, in priority order (repeatable)', collect, [])
+    .option('--tc-egress <obj[:prog][@iface]>', 'TC egress program, in priority order (repeatable)', collect, [])
+    .option('--iface <spec>', 'interface NAME[,mac=..][,mtu=N][,queues=N][,ifindex=N][,vlan-offload=on|off][,peer=NAME][,netns=NAME] (repeatable; the first receives the capture)', collect, [])
+    .option('--topology <file.json>', 'interfaces, routes, neighbours and attached programs from a JSON file')
+    .option('--out <dir>', 'write one pcapng per disposition (host, drop, tx, redirect, ...) with verdicts and comments')
+    .option('--results <file.jsonl>', 'write one JSON line per frame')
+    .option('--maps <file.json>', 'dump every map at the end')
+    .option('--preload <file.json>', 'fill maps before the first frame (the --maps format)')
+    .option('--mode <mode>', 'pipeline (the datapath) or test-run (each frame alone, as BPF_PROG_TEST_RUN)', 'pipeline')
+    .option('--ctx-in <file.json>', 'test-run: xdp_md or __sk_buff fields as ctx_in (missing fields 0, data_end the frame length)')
+    .option('--engine <name>', `execution engine (${engineNames().join(', ')})`, DEFAULT_ENGINE)
+    .option('--limit <n>', 'stop after N frames')
+    .option('--compare-kernel', 'also run every frame through the kernel (BPF_PROG_TEST_RUN) and report differences')
+    .option('--cpus <n>', 'simulated CPUs (default: the most rx queues of any interface)')
+    .option('--max-hops <n>', `redirects one frame may take before the loop guard stops it (default ${DEFAULT_MAX_HOPS})`)
+    .option('-q, --quiet', 'no summary')
+    .action(async (captures: string[], opts: ReplayOptions) => {
+      const code = await runReplay(captures, opts, { stdout: (s) => process.stdout.write(s), stderr: process.stderr });
+      if (code !== 0) process.exitCode = code;
+    });
+}
+
+function posInt(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError('E_USAGE', `${flag} ${v}: expected a positive integer`, {});
+  return Number(v);
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** LineSink writes text lines to a file in batches, synchronously (complete lines survive an error). */
+class LineSink {
+  private readonly fd: number;
+  private parts: string[] = [];
+
+  constructor(readonly file: string) {
+    try {
+      this.fd = openSync(file, 'w');
+    } catch (e) {
+      throw new UsageError('E_OUTPUT', `${file}: cannot create: ${(e as Error).message}`, { file });
+    }
+  }
+
+  push(line: string): void {
+    this.parts.push(line);
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    writeSync(this.fd, this.parts.join(''));
+    this.parts = [];
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+/** OutDir writes one pcapng per disposition, interfaces declared by name, frames marked with verdicts. */
+class OutDir {
+  private readonly writers = new Map<string, PcapngWriter>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly ifaces: readonly string[],
+  ) {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new UsageError('E_OUTPUT', `${dir}: cannot create the output directory: ${(e as Error).message}`, { file: dir });
+    }
+  }
+
+  write(kind: string, iface: string, frame: Frame, data: Uint8Array, verdicts: EpbVerdict[], comment: string): void {
+    let w = this.writers.get(kind);
+    if (w === undefined) {
+      w = new PcapngWriter(join(this.dir, `${kind}.pcapng`), { interfaces: this.ifaces.map((name) => ({ name })), comment: `xdpsim replay: frames that ended as ${kind}` });
+      this.writers.set(kind, w);
+    }
+    const id = Math.max(0, this.ifaces.indexOf(iface));
+    w.write({ data, origLen: data.length === frame.data.length ? frame.origLen : data.length, tsSec: frame.tsSec, tsNsec: frame.tsNsec }, { interfaceId: id, verdicts, comment });
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.writers.values()) await w.close();
+  }
+
+  files(): string[] {
+    return [...this.writers.keys()].map((k) => join(this.dir, `${k}.pcapng`));
+  }
+}
+
+/** runReplay runs the command and returns its exit code; user errors throw XdpsimError. */
+export async function runReplay(captures: string[], opts: ReplayOptions, io: ReplayIo): Promise<number> {
+  const mode = opts.compareKernel === true && opts.mode === 'pipeline' ? 'test-run' : opts.mode;
+  if (mode !== 'pipeline' && mode !== 'test-run') throw new UsageError('E_USAGE', `--mode ${opts.mode}: expected pipeline or test-run`, {});
+  if (opts.ctxIn !== undefined && mode !== 'test-run') throw new UsageError('E_USAGE', '--ctx-in applies to --mode test-run only', {});
+  const limit = posInt('--limit', opts.limit) ?? Infinity;
+  const engine = getEngine(opts.engine);
+  for (const c of captures) {
+    try {
+      statSync(c);
+    } catch {
+      throw new UsageError('E_CAPTURE_MISSING', `${c}: no such capture file`, { file: c });
+    }
+  }
+  if (mode === 'test-run') return runTestRun(captures, opts, io, limit);
+  if (opts.xdp.length + opts.tcIngress.length + opts.tcEgress.length === 0 && opts.topology === undefined) {
+    throw new UsageError('E_USAGE', 'replay: give at least one program (--xdp, --tc-ingress, --tc-egress) or a --topology that attaches some', {});
+  }
+  const dp = buildDatapath({
+    ifaces: opts.iface,
+    topologyFile: opts.topology,
+    hooks: { xdp: opts.xdp, tcIngress: opts.tcIngress, tcEgress: opts.tcEgress },
+    engine,
+    services: systemServices(),
+    cpus: posInt('--cpus', opts.cpus),
+    maxHops: posInt('--max-hops', opts.maxHops),
+  });
+  if (opts.preload !== undefined) preload(dp.programs, opts.preload);
+  const acc = new Accounting();
+  const results = opts.results !== undefined ? new LineSink(opts.results) : undefined;
+  const names = dp.topology.interfaces.map((d) => d.name);
+  const outDir = opts.out !== undefined ? new OutDir(opts.out, names) : undefined;
+  const progress = new Progress(io.stderr);
+  const multi = captures.length > 1;
+  const t0 = performance.now();
+  let error: CaptureError | undefined;
+  let index = 0;
+  try {
+    outer: for (const file of captures) {
+      const reader = readCapture(file);
+      const total = statSync(file).size;
+      const ifaceOf = new Map<number, SimInterface>();
+      const pick = (i: number): SimInterface => {
+        let d = ifaceOf.get(i);
+        if (d === undefined) {
+          d = mapInterface(reader.interfaces[i], i, dp.topology.interfaces);
+          ifaceOf.set(i, d);
+        }
+        return d;
+      };
+      try {
+        for await (const batch of reader.batches()) {
+          for (const frame of batch) {
+            if (index >= limit) break outer;
+            const dev = pick(frame.interfaceIndex);
+            const r = dp.pipeline.process(frame.data, dev);
+            acc.add(index, frame.data.length, r);
+            if (results !== undefined) results.push(resultLine(index, frame, r, multi ? file : undefined));
+            if (outDir !== undefined) writeOut(outDir, frame, r, index);
+            index++;
+          }
+          results?.flush();
+          progress.update(batch.length > 0 ? batch[batch.length - 1].fileOffset : 0, total, index);
+        }
+      } catch (e) {
+        if (e instanceof CaptureError) {
+          error = e;
+          break;
+        }
+        throw e;
+      }
+    }
+  } finally {
+    progress.done();
+    results?.close();
+    await outDir?.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (opts.maps !== undefined) writeMaps(dp.programs, opts.maps);
+  if (!acc.balanced()) throw new Error('replay: dispositions do not add up to the frames in (accounting bug)');
+  if (opts.quiet !== true) {
+    io.stdout(
+      formatSummary(acc, {
+        captures,
+        attached: describeAttach(dp),
+        engine: engine.name,
+        seconds,
+        error: error?.message,
+        notes: outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : [],
+      }),
+    );
+  }
+  if (error !== undefined) throw error;
+  return 0;
+}
+
+/** mapInterface picks the simulated interface of a capture interface: by name, then by position, else the first. */
+function mapInterface(ci: CaptureInterface | undefined, i: number, devs: readonly SimInterface[]): SimInterface {
+  if (ci?.name !== undefined) {
+    const byName = devs.find((d) => d.name === ci.name);
+    if (byName !== undefined) return byName;
+  }
+  if (devs.length > 1 && i < devs.length) return devs[i];
+  return devs[0];
+}
+
+function describeAttach(dp: Datapath): string[] {
+  const lines: string[] = [];
+  for (const d of dp.topology.interfaces) {
+    const a = dp.attach.get(d.ifindex);
+    if (a === undefined) continue;
+    const one = (hook: string, p: BoundProgram): void => {
+      lines.push(`${hook.padEnd(10)} ${p.name} (${p.object.spec.file}, section ${p.section}) on ${d.name}`);
+    };
+    if (a.xdp !== undefined) one('xdp', a.xdp);
+    for (const p of a.tcIngress) one('tc-ingress', p);
+    for (const p of a.tcEgress) one('tc-egress', p);
+  }
+  return lines;
+}
+
+function resultLine(index: number, frame: Frame, r: FrameResult, file: string | undefined): string {
+  const o: Record<string, unknown> = { index };
+  if (file !== undefined) {
+    o.file = file;
+    o.file_index = frame.index;
+  }
+  o.len = frame.data.length;
+  o.iface = r.iface;
+  o.queue = r.queue;
+  o.hooks = r.hooks.map((h) => {
+    const x: Record<string, unknown> = { hook: h.hook, iface: h.iface, program: h.program, retval: h.retval, verdict: h.verdict };
+    if (h.fault !== undefined) x.fault = { code: h.fault.code, program: h.fault.program, insn: h.fault.insn, ...(h.fault.source !== undefined ? { source: h.fault.source } : {}), message: h.fault.message };
+    return x;
+  });
+  o.disposition = r.disposition;
+  if (r.at !== undefined) o.at = r.at;
+  if (r.reason !== undefined) o.reason = r.reason;
+  if (r.hops > 0) o.hops = r.hops;
+  if (r.out.length === 1) {
+    o.out_iface = r.out[0].iface;
+    if (r.out[0].xsk !== undefined) o.xsk = r.out[0].xsk;
+    o.data_out = hex(r.out[0].data);
+  } else if (r.out.length > 1) {
+    o.out = r.out.map((x) => ({ iface: x.iface, data_out: hex(x.data) }));
+  }
+  return `${JSON.stringify(o)}\n`;
+}
+
+function writeOut(out: OutDir, frame: Frame, r: FrameResult, index: number): void {
+  const verdicts: EpbVerdict[] = [];
+  for (const h of r.hooks) {
+    if (h.hook.startsWith('xdp')) verdicts.push({ kind: 'xdp', value: h.retval });
+    else verdicts.push({ kind: 'tc', value: h.retval });
+  }
+  const chain = r.hooks.map((h) => `${h.hook} ${h.program}: ${h.verdict}`).join(' → ');
+  const where = r.reason !== undefined ? ` (${r.at}: ${r.reason})` : '';
+  const base = `frame ${index} on ${r.iface}: ${chain || 'no program'} → ${r.disposition}${where}`;
+  if (r.out.length === 0) {
+    out.write(r.disposition, r.iface, frame, frame.data, verdicts, base);
+    return;
+  }
+  for (const o of r.out) out.write(r.disposition, o.iface, frame, o.data, verdicts, `${base} via ${o.iface}${o.xsk !== undefined ? ` (xsk slot ${o.xsk})` : ''}`);
+}
+
+function preload(programs: ProgramSet, file: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError('E_MAP_PRELOAD', `${file}: cannot read: ${(e as Error).message}`, { file });
+  }
+  const dumps = parseMapsJson(text, file);
+  const regs = programs.registries();
+  const unknown = dumps.filter((d) => !regs.some((r) => r.byName(d.name) !== undefined)).map((d) => d.name);
+  if (unknown.length > 0) {
+    const have = regs.flatMap((r) => r.allMaps().map((m) => m.spec.name));
+    throw new UsageError('E_MAP_PRELOAD', `${file}: no map named ${unknown.join(', ')} (maps: ${have.join(', ') || 'none'})`, { file });
+  }
+  for (const r of regs) preloadMaps(r, dumps.filter((d) => r.byName(d.name) !== undefined), { file, ignoreUnknown: true });
+}
+
+function writeMaps(programs: ProgramSet, file: string): void {
+  const all = programs.loaded().flatMap((o) => dumpMaps(o.registry));
+  try {
+    const fd = openSync(file, 'w');
+    writeSync(fd, `${JSON.stringify(all, null, 1)}\n`);
+    closeSync(fd);
+  } catch (e) {
+    throw new UsageError('E_OUTPUT', `${file}: cannot write the map dump: ${(e as Error).message}`, { file });
+  }
+}
+
+/** ctxBytes encodes a --ctx-in JSON object as an xdp_md or __sk_buff; data_end defaults to the frame length per frame. */
+function ctxTemplate(file: string, progType: number): (frameLen: number) => Uint8Array {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError('E_CTX_IN', `${file}: cannot read ctx_in JSON: ${(e as Error).message}`, { file });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new UsageError('E_CTX_IN', `${file}: ctx_in must be a JSON object of fields`, { file });
+  const fields = doc as Record<string, unknown>;
+  const xdp = progType === ProgType.XDP;
+  const layout: Record<string, number> = xdp ? { ...XdpMd } : { ...SkBuffField };
+  delete layout.SIZE;
+  const size = xdp ? XdpMd.SIZE : SkBuffField.SIZE;
+  const wide = new Set(['tstamp', 'hwtstamp']);
+  const base = new Uint8Array(size);
+  const dv = new DataView(base.buffer);
+  for (const [k, v] of Object.entries(fields)) {
+    const off = layout[k];
+    if (off === undefined) throw new UsageError('E_CTX_IN', `${file}: ${k} is not a field of ${xdp ? 'xdp_md' : '__sk_buff'} (fields: ${Object.keys(layout).join(', ')})`, { file });
+    if (k === 'cb') {
+      if (!Array.isArray(v) || v.length > 5 || v.some((x) => typeof x !== 'number')) throw new UsageError('E_CTX_IN', `${file}: cb must be up to 5 numbers`, { file });
+      (v as number[]).forEach((x, i) => dv.setUint32(off + 4 * i, x >>> 0, true));
+    } else if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new UsageError('E_CTX_IN', `${file}: ${k} must be a non-negative integer`, { file });
+    } else if (wide.has(k)) {
+      dv.setBigUint64(off, BigInt(v), true);
+    } else {
+      dv.setUint32(off, v >>> 0, true);
+    }
+  }
+  const setEnd = xdp && !('data_end' in fields);
+  return (len) => {
+    if (!setEnd) return base;
+    const c = base.slice();
+    new DataView(c.buffer).setUint32(XdpMd.data_end, len, true);
+    return c;
+  };
+}
+
+/** DATA_SIZE_OUT is the data_out capacity both sides get (what the parity tests use). */
+const DATA_SIZE_OUT = 256 << 10;
+
+async function runTestRun(captures: string[], opts: ReplayOptions, io: ReplayIo, limit: number): Promise<number> {
+  const given = [...opts.xdp.map((x) => ({ x, kind: 'xdp' as const })), ...opts.tcIngress.map((x) => ({ x, kind: 'tc' as const }))];
+  if (given.length !== 1 || opts.tcEgress.length > 0) {
+    throw new UsageError('E_USAGE', '--mode test-run runs exactly one program: give one --xdp or one --tc-ingress', {});
+  }
+  if (opts.iface.length > 0 || opts.topology !== undefined) throw new UsageError('E_USAGE', '--mode test-run runs in a namespace with only lo: --iface and --topology do not apply', {});
+  const engine = getEngine(opts.engine);
+  const kernel = opts.compareKernel === true ? await KernelTestRunner.open() : undefined;
+  if (kernel !== undefined && !kernel.ok) {
+    throw new UsageError('E_NO_KERNEL', `--compare-kernel: the kernel cannot run programs here: ${kernel.reason}`, {});
+  }
+  const k = kernel?.runner;
+  try {
+    const programs = new ProgramSet({ engine, services: systemServices(), cpus: k?.ncpus ?? 1 });
+    const { ref } = splitIface(given[0].x);
+    const pref = parseProgramRef(ref);
+    const prog = programs.load(pref, given[0].kind);
+    if (opts.preload !== undefined) preload(programs, opts.preload);
+    const runner = new TestRunner({ exec: prog.exec, progType: prog.progType, env: prog.env, datapath: loopbackDatapath((h) => programs.resolveMap(h)), expectedAttachType: prog.spec.attachType });
+    const ctxFor = opts.ctxIn !== undefined ? ctxTemplate(opts.ctxIn, prog.progType) : undefined;
+    let kobj: KernelObject | undefined;
+    if (k !== undefined) {
+      const progType = prog.progType === ProgType.XDP ? undefined : prog.progType === ProgType.SCHED_ACT ? ('sched_act' as const) : ('sched_cls' as const);
+      try {
+        kobj = await k.loadObject(pref.file, { program: prog.name, progType: prog.spec.progType === 0 ? progType : undefined });
+      } catch (e) {
+        throw new UsageError('E_NO_KERNEL', `--compare-kernel: the kernel refused ${pref.file}:${prog.name}: ${isXdpsimError(e) ? e.message : String(e)}`, { file: pref.file });
+      }
+      await syncMapsFromKernel(k, kobj, prog, opts.preload !== undefined);
+    }
+    const results = opts.results !== undefined ? new LineSink(opts.results) : undefined;
+    const progress = new Progress(io.stderr);
+    const byRet = new Map<string, number>();
+    const diffs: string[] = [];
+    let diffFrames = 0;
+    let faults = 0;
+    let index = 0;
+    let error: CaptureError | undefined;
+    const t0 = performance.now();
+    try {
+      outer: for (const file of captures) {
+        const reader = readCapture(file);
+        const total = statSync(file).size;
+        try {
+          for await (const batch of reader.batches()) {
+            for (const frame of batch) {
+              if (index >= limit) break outer;
+              const ctxIn = ctxFor?.(frame.data.length);
+              const sr = runner.run({ data: frame.data, ctxIn, dataSizeOut: DATA_SIZE_OUT });
+              if (sr.fault !== undefined) faults++;
+              const key = sr.err !== 0 ? `err ${sr.err}` : `retval ${sr.retval >>> 0}`;
+              byRet.set(key, (byRet.get(key) ?? 0) + 1);
+              results?.push(testRunLine(index, sr, programs));
+              if (k !== undefined && kobj !== undefined) {
+                const kr = await k.run(kobj.prog, { dataIn: frame.data, ctxIn, dataSizeOut: DATA_SIZE_OUT });
+                const d = compareRun(kr, sr);
+                if (d.length > 0) {
+                  diffFrames++;
+                  for (const x of d) diffs.push(`frame ${index}: ${x}`);
+                }
+              }
+              index++;
+            }
+            results?.flush();
+            progress.update(batch[batch.length - 1].fileOffset, total, index);
+          }
+        } catch (e) {
+          if (e instanceof CaptureError) {
+            error = e;
+            break;
+          }
+          throw e;
+        }
+      }
+    } finally {
+      progress.done();
+      results?.close();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (k !== undefined && kobj !== undefined) for (const d of await compareMaps(k, kobj, programs)) diffs.push(d);
+    if (opts.maps !== undefined) writeMaps(programs, opts.maps);
+    if (opts.quiet !== true) {
+      const lines = [`xdpsim replay --mode test-run — ${captures.join(', ')}`, `  program          ${prog.name} (${pref.file}, section ${prog.section})`, `  engine           ${engine.name}`, `  frames           ${index}`];
+      for (const [kk, n] of [...byRet.entries()].sort((a, b) => b[1] - a[1])) lines.push(`    ${kk.padEnd(14)} ${n}`);
+      lines.push(`  faults           ${faults}`);
+      lines.push(`  rate             ${(seconds > 0 ? index / seconds : 0).toFixed(0)} frames/s`);
+      if (k !== undefined) {
+        lines.push(`  kernel           ${diffs.length === 0 ? `identical on all ${index} frames and the final maps` : `${diffFrames} frame(s) differ, ${diffs.length} difference(s)`}`);
+        for (const d of diffs.slice(0, 200)) lines.push(`    ${d}`);
+        if (diffs.length > 200) lines.push(`    ... ${diffs.length - 200} more`);
+      }
+      if (error !== undefined) lines.push(`  stopped          ${error.message}`);
+      io.stdout(`${lines.join('\n')}\n`);
+    }
+    if (error !== undefined) throw error;
+    return diffs.length > 0 ? 1 : 0;
+  } finally {
+    await k?.close();
+  }
+}
+
+function testRunLine(index: number, r: TestRunOutput, programs: ProgramSet): string {
+  const o: Record<string, unknown> = { index, retval: r.retval >>> 0, err: r.err, data_out: hex(r.dataOut), data_size_out: r.dataSizeOut };
+  if (r.fault !== undefined) {
+    const f = programs.describeFault(r.fault);
+    o.fault = { code: f.code, program: f.program, insn: f.insn, ...(f.source !== undefined ? { source: f.source } : {}), message: f.message };
+  }
+  return `${JSON.stringify(o)}\n`;
+}
+
+function compareRun(kr: { retval: number; err: number; dataOut: Uint8Array; dataSizeOut: number }, sr: TestRunOutput): string[] {
+  const out: string[] = [];
+  const cmp = (field: string, a: string, b: string): void => {
+    if (a !== b) out.push(`${field}: kernel ${a.length > 120 ? `${a.slice(0, 120)}…` : a}, xdpsim ${b.length > 120 ? `${b.slice(0, 120)}…` : b}`);
+  };
+  if (sr.fault !== undefined) out.push(`xdpsim faulted: ${sr.fault.message}`);
+  cmp('err', String(kr.err), String(sr.err));
+  cmp('retval', String(kr.retval >>> 0), String(sr.retval >>> 0));
+  cmp('data_size_out', String(kr.dataSizeOut), String(sr.dataSizeOut));
+  cmp('data_out', hex(kr.dataOut), hex(sr.dataOut));
+  return out;
+}
+
+/** Map types whose values are kernel object ids (fds, ifindexes of the host): not comparable. */
+const ID_VALUED = new Set(['prog_array', 'array_of_maps', 'hash_of_maps', 'devmap', 'devmap_hash', 'cpumap', 'xskmap', 'sockmap', 'sockhash']);
+
+function simMapOf(programs: ProgramSet, kname: string): import('../../maps/base.js').MapBase | undefined {
+  for (const r of programs.registries()) for (const m of r.allMaps()) if (m.spec.name.slice(0, 15) === kname) return m;
+  return undefined;
+}
+
+/**
+ * syncMapsFromKernel starts both sides from the same maps: with --preload, the preloaded values go
+ * to the kernel too; otherwise xdpsim takes the kernel's contents (pinned maps keep theirs).
+ */
+async function syncMapsFromKernel(k: KernelTestRunner, kobj: KernelObject, prog: BoundProgram, preloaded: boolean): Promise<void> {
+  const programs = prog.object;
+  const dumps: KernelMapDump[] = await k.dumpMaps(kobj);
+  for (const d of dumps) {
+    if (ID_VALUED.has(d.type)) continue;
+    const m = [...programs.maps.values()].find((x) => x.spec.name.slice(0, 15) === d.name);
+    if (m === undefined) continue;
+    if (preloaded) {
+      const km = kobj.maps.find((x) => x.name === d.name);
+      if (km === undefined) continue;
+      for (const key of m.keys()) {
+        const v = m.lookup(key);
+        if (v === undefined) continue;
+        await k.mapUpdate(km, key, v);
+      }
+    } else {
+      for (const e of d.entries ?? []) {
+        if (e.values !== undefined) e.values.forEach((v, cpu) => m.update(e.key, v, 0, cpu));
+        else if (e.value !== undefined) m.update(e.key, e.value, 0);
+      }
+    }
+  }
+}
+
+function sumPerCpu(values: readonly Uint8Array[]): string {
+  const size = values[0]?.length ?? 0;
+  const w = size % 8 === 0 ? 8 : 4;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  for (const v of values) {
+    const vd = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    for (let o = 0; o + w <= size; o += w) {
+      if (w === 8) dv.setBigUint64(o, BigInt.asUintN(64, dv.getBigUint64(o, true) + vd.getBigUint64(o, true)), true);
+      else dv.setUint32(o, (dv.getUint32(o, true) + vd.getUint32(o, true)) >>> 0, true);
+    }
+  }
+  return hex(out);
+}
+
+/** compareMaps compares the final maps entry by entry (per-CPU values as sums: the kernel runs on whichever CPU). */
+async function compareMaps(k: KernelTestRunner, kobj: KernelObject, programs: ProgramSet): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await k.dumpMaps(kobj)) {
+    if (ID_VALUED.has(d.type) || d.entries === undefined) continue;
+    const m = simMapOf(programs, d.name);
+    if (m === undefined) {
+      out.push(`map ${d.name}: missing in xdpsim`);
+      continue;
+    }
+    const kv = new Map<string, string>();
+    for (const e of d.entries) kv.set(hex(e.key), e.values !== undefined ? sumPerCpu(e.values) : hex(e.value ?? new Uint8Array(0)));
+    const sv = new Map<string, string>();
+    for (const key of m.keys()) {
+      const v = m.lookup(key);
+      if (v === undefined) continue;
+      sv.set(hex(key), Array.isArray(v) ? sumPerCpu(v) : hex(v as Uint8Array));
+    }
+    for (const key of new Set([...kv.keys(), ...sv.keys()])) {
+      const a = kv.get(key) ?? '(absent)';
+      const b = sv.get(key) ?? '(absent)';
+      if (a !== b) out.push(`map ${d.name}[${key}]: kernel ${a}, xdpsim ${b}`);
+    }
+  }
+  return out;
+}
+

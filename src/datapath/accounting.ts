@@ -1,0 +1,126 @@
+/**
+ * accounting — what happened to every frame of a replay: each frame ends in exactly one
+ * disposition, and the counters here add up to the frames in (checked by `balanced`). Hook
+ * verdicts are counted per hook and program, frames out per interface, faults by program,
+ * instruction and source line.
+ */
+import type { VmFault } from '../vm/fault.js';
+
+/** Disposition is where a frame ended. */
+export const Disposition = {
+  /** Dropped by a program (XDP_DROP, an unknown XDP action, TC_ACT_SHOT) or by the datapath (failed redirect, runt). */
+  DROP: 'drop',
+  /** A program faulted or returned XDP_ABORTED. */
+  ABORTED: 'aborted',
+  /** XDP_TX: sent back out of the interface it came in on. */
+  TX: 'tx',
+  /** Left by another interface (XDP redirect, or a TC redirect to egress). */
+  REDIRECT: 'redirect',
+  /** Delivered to the host's network stack. */
+  HOST: 'host',
+  /** Delivered to an AF_XDP socket. */
+  XSK: 'xsk',
+  /** Taken by a TC program (TC_ACT_STOLEN, TC_ACT_TRAP, TC_ACT_QUEUED). */
+  STOLEN: 'stolen',
+  /** Stopped by the redirect loop guard. */
+  LOOP: 'loop-limit',
+} as const;
+export type Disposition = (typeof Disposition)[keyof typeof Disposition];
+
+/** DISPOSITIONS lists every disposition in summary order. */
+export const DISPOSITIONS: readonly Disposition[] = Object.values(Disposition);
+
+/** HookRun is one program run on a frame. */
+export interface HookRun {
+  /** xdp, tc-ingress, tc-egress, xdp-devmap, xdp-cpumap. */
+  readonly hook: string;
+  readonly iface: string;
+  readonly program: string;
+  /** r0 as u32 (0 after a fault). */
+  readonly retval: number;
+  /** XDP_PASS, TC_ACT_OK, ... as the datapath applied it. */
+  readonly verdict: string;
+  readonly fault?: VmFault;
+}
+
+/** OutFrame is a copy of a frame that left: by an interface, to the host or to a socket. */
+export interface OutFrame {
+  readonly iface: string;
+  readonly data: Uint8Array;
+  /** For AF_XDP sockets: the xskmap slot. */
+  readonly xsk?: number;
+}
+
+/** FrameResult is everything the datapath did with one frame. */
+export interface FrameResult {
+  readonly iface: string;
+  readonly queue: number;
+  cpu: number;
+  readonly hooks: HookRun[];
+  disposition: Disposition;
+  /** Where it was decided (xdp, tc-ingress@eth1, redirect, stack...) and why, for drops and the loop guard. */
+  at?: string;
+  reason?: string;
+  readonly out: OutFrame[];
+  /** Hops through redirects. */
+  hops: number;
+}
+
+/** FaultCount counts the faults at one place in one program. */
+export interface FaultCount {
+  readonly program: string;
+  readonly insn: number;
+  readonly source?: string;
+  readonly code: string;
+  readonly message: string;
+  count: number;
+  firstFrame: number;
+}
+
+/** Accounting accumulates the counters of a replay. */
+export class Accounting {
+  framesIn = 0;
+  bytesIn = 0;
+  readonly dispositions = new Map<Disposition, number>();
+  /** "hook program" → verdict → count. */
+  readonly verdicts = new Map<string, Map<string, number>>();
+  /** interface → frames out (tx and redirect). */
+  readonly framesOut = new Map<string, number>();
+  readonly delivered = new Map<string, number>();
+  /** "at: reason" → count, for drops. */
+  readonly dropReasons = new Map<string, number>();
+  readonly faults = new Map<string, FaultCount>();
+
+  /** add counts one finished frame. */
+  add(index: number, len: number, r: FrameResult): void {
+    this.framesIn++;
+    this.bytesIn += len;
+    this.dispositions.set(r.disposition, (this.dispositions.get(r.disposition) ?? 0) + 1);
+    for (const h of r.hooks) {
+      const key = `${h.hook} ${h.program}`;
+      let m = this.verdicts.get(key);
+      if (m === undefined) this.verdicts.set(key, (m = new Map()));
+      m.set(h.verdict, (m.get(h.verdict) ?? 0) + 1);
+      if (h.fault !== undefined) {
+        const f = h.fault;
+        const fk = `${f.program}#${f.insn}#${f.code}`;
+        const have = this.faults.get(fk);
+        if (have !== undefined) have.count++;
+        else this.faults.set(fk, { program: f.program, insn: f.insn, source: f.source, code: f.code, message: f.message, count: 1, firstFrame: index });
+      }
+    }
+    const outs = r.disposition === Disposition.HOST || r.disposition === Disposition.XSK ? this.delivered : this.framesOut;
+    for (const o of r.out) outs.set(o.iface, (outs.get(o.iface) ?? 0) + 1);
+    if ((r.disposition === Disposition.DROP || r.disposition === Disposition.LOOP) && r.at !== undefined) {
+      const k = `${r.at}: ${r.reason ?? 'dropped'}`;
+      this.dropReasons.set(k, (this.dropReasons.get(k) ?? 0) + 1);
+    }
+  }
+
+  /** balanced tells whether the dispositions add up to the frames in. */
+  balanced(): boolean {
+    let n = 0;
+    for (const c of this.dispositions.values()) n += c;
+    return n === this.framesIn;
+  }
+}

@@ -1,0 +1,540 @@
+/**
+ * pipeline — one frame through the simulated datapath, as the kernel's receive and transmit paths
+ * would take it:
+ *
+ *   rx on IFACE (queue by flow hash; hardware VLAN strip when the device offloads it)
+ *   → XDP (native mode): ABORTED / DROP / unknown action → dropped; TX → out of IFACE;
+ *     REDIRECT → xdp_do_redirect: an ifindex or a devmap / devmap_hash entry → out of the target
+ *     with no TC egress (a devmap program runs first when the entry has one; BPF_F_BROADCAST
+ *     sends a copy to every entry, BPF_F_EXCLUDE_INGRESS leaving out IFACE); a cpumap entry → on
+ *     as XDP_PASS on that CPU (after the entry's cpumap program); an xskmap entry → the AF_XDP
+ *     socket, when it is bound to this queue (xsk_rcv_check);
+ *     PASS → the stack builds the skb (eth_type_trans against IFACE's MAC, software VLAN untag,
+ *     XDP metadata kept as data_meta);
+ *   → TC ingress programs in priority order (cls_bpf direct action): OK / UNSPEC → host;
+ *     SHOT → dropped; STOLEN / TRAP → consumed; REDIRECT → skb_do_redirect: to the target's
+ *     egress (its TC egress runs, then it leaves), with BPF_F_INGRESS into the target's ingress
+ *     (dev_forward_skb: eth_type_trans again, TC ingress again), bpf_redirect_peer into the
+ *     peer's ingress (only from ingress, only across namespaces), bpf_redirect_neigh to the
+ *     target's egress with the L2 header rebuilt from the neighbour table.
+ *
+ * Redirects count hops; past `maxHops` the frame is stopped (disposition loop-limit) where the
+ * kernel would spin or hit its xmit recursion limit. The Pipeline is also the DatapathHooks the
+ * packet helpers see: devices, routes for bpf_fib_lookup, maps by handle.
+ */
+import { TcRunner, XdpRunner, type XdpVerdict } from '../hooks/run.js';
+import { type DatapathHooks, type FibLookupQuery, type FibLookupResult, type NetDevice, type RedirectInfo, newRedirectInfo } from '../hooks/datapath.js';
+import { ETH_HLEN, MAX_SKB_FRAGS, SKB_SHARED_INFO_SIZE, XDP_BUFF_SIZE, XDP_PACKET_HEADROOM, XdpAction, XdpBuff, xdpActionName } from '../hooks/xdp.js';
+import { EthP, PacketType, SKB_HEAD_RESERVE, SKB_REGION_SIZE, type SkBuff } from '../hooks/skb.js';
+import { TcAction, tcActionName } from '../hooks/tc.js';
+import type { XdpHookState } from '../hooks/state.js';
+import { BPF_F_INGRESS, BPF_F_NEIGH, BPF_F_PEER } from '../helpers/skb.js';
+import { BPF_F_EXCLUDE_INGRESS } from '../helpers/xdp.js';
+import { MapType, type BpfMap } from '../maps/spec.js';
+import { CpumapMap } from '../maps/cpumap.js';
+import { XskmapMap } from '../maps/xskmap.js';
+import { PAGE_SIZE } from '../vm/memory.js';
+import { createRunEnv } from '../vm/run.js';
+import type { RunEnv } from '../vm/program.js';
+import type { VmFault } from '../vm/fault.js';
+import type { SimInterface } from './interfaces.js';
+import { fibLookup, neighbourOf, nextHop, type Topology } from './topology.js';
+import type { BoundProgram, ProgramSet } from './programs.js';
+import { Disposition, type FrameResult, type HookRun } from './accounting.js';
+
+/** VLAN_HLEN. */
+export const VLAN_HLEN = 4;
+/** DEFAULT_MAX_HOPS bounds the redirects one frame may take (the kernel's XMIT_RECURSION_LIMIT is 8 for nested transmits). */
+export const DEFAULT_MAX_HOPS = 16;
+/** XDP_MAX_FRAME is the largest frame a multi-buffer xdp_buff holds here. */
+export const XDP_MAX_FRAME = XDP_BUFF_SIZE - XDP_PACKET_HEADROOM - SKB_SHARED_INFO_SIZE + MAX_SKB_FRAGS * PAGE_SIZE;
+/** SKB_MAX_FRAME is the largest frame the simulated sk_buff holds. */
+export const SKB_MAX_FRAME = SKB_REGION_SIZE - SKB_HEAD_RESERVE - 2 * PAGE_SIZE;
+
+/** Attachment lists the programs on one interface. */
+export interface Attachment {
+  xdp?: BoundProgram;
+  tcIngress: BoundProgram[];
+  tcEgress: BoundProgram[];
+}
+
+/** PipelineOptions configure a Pipeline. */
+export interface PipelineOptions {
+  readonly topology: Topology;
+  readonly programs: ProgramSet;
+  /** Programs by ifindex. */
+  readonly attach: ReadonlyMap<number, Attachment>;
+  /** Simulated CPUs: rx queue q runs on CPU q % cpus. */
+  readonly cpus: number;
+  readonly maxHops?: number;
+  /** net_cls classid of the simulated task (bpf_get_cgroup_classid); default 0. */
+  readonly cgroupClassid?: number;
+}
+
+interface HwTag {
+  readonly proto: number;
+  readonly tci: number;
+}
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** flowQueue picks an rx queue from the addresses and ports, the way RSS spreads flows (not the NIC's Toeplitz hash). */
+export function flowQueue(f: Uint8Array, queues: number): number {
+  if (queues <= 1 || f.length < ETH_HLEN) return 0;
+  let off = 12;
+  let type = (f[off] << 8) | f[off + 1];
+  for (let i = 0; i < 2 && (type === EthP.P8021Q || type === EthP.P8021AD) && off + 6 <= f.length; i++) {
+    off += 4;
+    type = (f[off] << 8) | f[off + 1];
+  }
+  off += 2;
+  let h = 0x811c9dc5;
+  const mix = (from: number, n: number): void => {
+    for (let i = from; i < from + n && i < f.length; i++) h = Math.imul(h ^ f[i], 0x01000193);
+  };
+  let l4 = -1;
+  let proto = 0;
+  if (type === EthP.IP && off + 20 <= f.length) {
+    mix(off + 12, 8);
+    proto = f[off + 9];
+    const frag = ((f[off + 6] & 0x1f) << 8) | f[off + 7];
+    if (frag === 0 && (f[off + 6] & 0x20) === 0) l4 = off + (f[off] & 0x0f) * 4;
+  } else if (type === EthP.IPV6 && off + 40 <= f.length) {
+    mix(off + 8, 32);
+    proto = f[off + 6];
+    l4 = off + 40;
+  } else {
+    return 0;
+  }
+  if ((proto === 6 || proto === 17) && l4 >= 0) mix(l4, 4);
+  return ((h >>> 0) % queues) >>> 0;
+}
+
+/** insertVlan puts an 802.1Q/802.1ad tag after the MAC addresses (the hardware or __vlan_hwaccel_push_inside on transmit). */
+export function insertVlan(frame: Uint8Array, tag: HwTag): Uint8Array {
+  if (frame.length < 12) return frame;
+  const out = new Uint8Array(frame.length + VLAN_HLEN);
+  out.set(frame.subarray(0, 12));
+  out[12] = tag.proto >> 8;
+  out[13] = tag.proto & 0xff;
+  out[14] = tag.tci >> 8;
+  out[15] = tag.tci & 0xff;
+  out.set(frame.subarray(12), 16);
+  return out;
+}
+
+/** Pipeline runs frames through the attached programs and says where each ends. */
+export class Pipeline implements DatapathHooks {
+  readonly topology: Topology;
+  readonly maxHops: number;
+  private readonly programs: ProgramSet;
+  private readonly attach: ReadonlyMap<number, Attachment>;
+  private readonly cpus: number;
+  private readonly classid: number;
+  private readonly base: RunEnv;
+  private readonly xdpRunners = new Map<number, XdpRunner>();
+  private readonly tc: TcRunner;
+  private devmapBuf: XdpBuff | undefined;
+  private cpumapBuf: XdpBuff | undefined;
+  private readonly byIfindex = new Map<number, SimInterface>();
+
+  constructor(opts: PipelineOptions) {
+    this.topology = opts.topology;
+    this.programs = opts.programs;
+    this.attach = opts.attach;
+    this.cpus = opts.cpus;
+    this.maxHops = opts.maxHops ?? DEFAULT_MAX_HOPS;
+    this.classid = opts.cgroupClassid ?? 0;
+    for (const d of opts.topology.interfaces) this.byIfindex.set(d.ifindex, d);
+    this.base = createRunEnv(opts.programs.mem, { stackName: 'datapath stack' });
+    this.base.cpu = 0;
+    for (const [ifindex, a] of opts.attach) if (a.xdp !== undefined) this.xdpRunners.set(ifindex, new XdpRunner(this.base, a.xdp.exec, this));
+    this.tc = new TcRunner(this.base, this, opts.topology.interfaces[0]);
+  }
+
+  /** device is DatapathHooks.device: the simulated interfaces (lo is not one of them). */
+  device(ifindex: number): NetDevice | undefined {
+    return this.byIfindex.get(ifindex);
+  }
+
+  /** cgroupClassid is DatapathHooks.cgroupClassid. */
+  cgroupClassid(): number {
+    return this.classid;
+  }
+
+  /** fibLookup is DatapathHooks.fibLookup over the topology's routes and neighbours. */
+  fibLookup(q: FibLookupQuery): FibLookupResult {
+    return fibLookup(this.topology, q);
+  }
+
+  /** resolveMap is DatapathHooks.resolveMap over every loaded object. */
+  resolveMap(handle: number): BpfMap | undefined {
+    return this.programs.resolveMap(handle);
+  }
+
+  /** process runs one received frame from `dev` to its disposition. */
+  process(frame: Uint8Array, dev: SimInterface): FrameResult {
+    const queue = flowQueue(frame, dev.rxQueues);
+    const cpu = queue % this.cpus;
+    this.base.cpu = cpu;
+    const r: FrameResult = { iface: dev.name, queue, cpu, hooks: [], disposition: Disposition.HOST, out: [], hops: 0 };
+    let data = frame;
+    let hwTag: HwTag | undefined;
+    if (dev.vlanOffload && frame.length >= ETH_HLEN + VLAN_HLEN) {
+      const type = (frame[12] << 8) | frame[13];
+      if (type === EthP.P8021Q || type === EthP.P8021AD) {
+        hwTag = { proto: type, tci: (frame[14] << 8) | frame[15] };
+        data = new Uint8Array(frame.length - VLAN_HLEN);
+        data.set(frame.subarray(0, 12));
+        data.set(frame.subarray(16), 12);
+      }
+    }
+    const runner = this.xdpRunners.get(dev.ifindex);
+    let meta: Uint8Array = EMPTY;
+    if (runner !== undefined) {
+      if (data.length > XDP_MAX_FRAME) return this.end(r, Disposition.DROP, 'driver', `a ${data.length}-byte frame does not fit a multi-buffer xdp_buff`);
+      const prog = (this.attach.get(dev.ifindex) as Attachment).xdp as BoundProgram;
+      const v = runner.run(data, { ifindex: dev.ifindex, queue });
+      const fault = v.fault === undefined ? undefined : this.programs.describeFault(v.fault);
+      r.hooks.push(hookRun('xdp', dev.name, prog.name, v.retval, fault !== undefined ? 'XDP_ABORTED' : xdpActionName(v.retval), fault));
+      switch (v.action) {
+        case XdpAction.ABORTED:
+          return this.end(r, Disposition.ABORTED, 'xdp', fault !== undefined ? 'program fault' : 'XDP_ABORTED');
+        case XdpAction.DROP:
+          return this.end(r, Disposition.DROP, 'xdp', v.retval === XdpAction.DROP ? 'XDP_DROP' : `unknown XDP action ${v.retval} (bpf_warn_invalid_xdp_action)`);
+        case XdpAction.TX:
+          r.out.push({ iface: dev.name, data: v.frame });
+          return this.end(r, Disposition.TX);
+        case XdpAction.REDIRECT:
+          return this.xdpRedirect(r, v.redirect, v.frame, v.meta, dev, queue);
+        default:
+          data = v.frame;
+          meta = v.meta;
+      }
+    }
+    return this.stackReceive(r, data, dev, meta, hwTag);
+  }
+
+  private end(r: FrameResult, d: Disposition, at?: string, reason?: string): FrameResult {
+    r.disposition = d;
+    if (at !== undefined) r.at = at;
+    if (reason !== undefined) r.reason = reason;
+    return r;
+  }
+
+  /** hop counts one more redirect and tells whether the guard stops the frame. */
+  private hop(r: FrameResult): boolean {
+    r.hops++;
+    if (r.hops <= this.maxHops) return false;
+    this.end(r, Disposition.LOOP, 'redirect', `more than ${this.maxHops} redirects`);
+    return true;
+  }
+
+  /** xdpRedirect is xdp_do_redirect with the target the program recorded. */
+  private xdpRedirect(r: FrameResult, ri: RedirectInfo, frame: Uint8Array, meta: Uint8Array, dev: SimInterface, queue: number): FrameResult {
+    if (this.hop(r)) return r;
+    if (!ri.set) return this.end(r, Disposition.DROP, 'xdp-redirect', 'XDP_REDIRECT without a redirect target');
+    const map = ri.map;
+    if (ri.mapType === 0 || map === undefined) {
+      const target = this.byIfindex.get(ri.tgtIndex);
+      if (target === undefined) return this.end(r, Disposition.DROP, 'xdp-redirect', `no device with ifindex ${ri.tgtIndex}`);
+      return this.xdpXmit(r, frame, target);
+    }
+    const key = u32Key(ri.tgtIndex);
+    switch (map.spec.type) {
+      case MapType.DEVMAP:
+      case MapType.DEVMAP_HASH: {
+        const keys = ri.flags !== 0 ? [...map.keys()] : [key];
+        let sent = 0;
+        let why = 'no devmap entry';
+        for (const k of keys) {
+          const v = map.lookup(k);
+          if (!(v instanceof Uint8Array)) continue;
+          const ifindex = u32(v, 0);
+          if (ifindex === 0) continue;
+          if ((ri.flags & BPF_F_EXCLUDE_INGRESS) !== 0 && ifindex === dev.ifindex) continue;
+          const target = this.byIfindex.get(ifindex);
+          if (target === undefined) {
+            why = `devmap entry names ifindex ${ifindex}, which does not exist`;
+            continue;
+          }
+          let out = frame;
+          const progId = v.length >= 8 ? u32(v, 4) : 0;
+          if (progId !== 0) {
+            const res = this.runAttached(r, 'devmap', map, progId, frame, meta, dev, 0, target.ifindex);
+            if (res === undefined) {
+              why = 'devmap program dropped it';
+              continue;
+            }
+            out = res.frame;
+          }
+          const err = fwdError(target, out.length);
+          if (err !== undefined) {
+            why = err;
+            continue;
+          }
+          r.out.push({ iface: target.name, data: out });
+          sent++;
+        }
+        if (sent > 0 || (ri.flags !== 0 && keys.length === 0)) return this.end(r, Disposition.REDIRECT);
+        return this.end(r, Disposition.DROP, 'xdp-redirect', why);
+      }
+      case MapType.CPUMAP: {
+        const entry = map instanceof CpumapMap ? map.entry(ri.tgtIndex) : undefined;
+        if (entry === undefined) return this.end(r, Disposition.DROP, 'xdp-redirect', `cpumap has no CPU ${ri.tgtIndex}`);
+        r.cpu = ri.tgtIndex;
+        this.base.cpu = ri.tgtIndex;
+        let data: Uint8Array = frame;
+        let m = meta;
+        if (entry.prog !== 0) {
+          const res = this.runAttached(r, 'cpumap', map, entry.prog, frame, meta, dev, 0, 0);
+          if (res === undefined) return this.end(r, Disposition.DROP, 'xdp-cpumap', 'cpumap program dropped it');
+          if (res.action === XdpAction.REDIRECT) return this.xdpRedirect(r, res.redirect, res.frame, res.meta, dev, 0);
+          data = res.frame;
+          m = res.meta;
+        }
+        // cpu_map_build_skb: the skb is built on the target CPU; the xdp_frame carries no VLAN tag.
+        return this.stackReceive(r, data, dev, m, undefined);
+      }
+      case MapType.XSKMAP: {
+        const sock = map instanceof XskmapMap ? map.socketAt(ri.tgtIndex) : undefined;
+        if (sock === undefined) return this.end(r, Disposition.DROP, 'xdp-redirect', `xskmap slot ${ri.tgtIndex} is empty`);
+        if (sock !== queue) return this.end(r, Disposition.DROP, 'xdp-redirect', `AF_XDP socket of slot ${ri.tgtIndex} is bound to queue ${sock}, the frame came in on queue ${queue}`);
+        r.out.push({ iface: dev.name, data: frame, xsk: ri.tgtIndex });
+        return this.end(r, Disposition.XSK);
+      }
+      default:
+        return this.end(r, Disposition.DROP, 'xdp-redirect', `map ${map.spec.name} cannot be a redirect target`);
+    }
+  }
+
+  /** xdpXmit sends an XDP frame out of `target` (ndo_xdp_xmit; no TC egress). */
+  private xdpXmit(r: FrameResult, frame: Uint8Array, target: SimInterface): FrameResult {
+    const err = fwdError(target, frame.length);
+    if (err !== undefined) return this.end(r, Disposition.DROP, 'xdp-redirect', err);
+    r.out.push({ iface: target.name, data: frame });
+    return this.end(r, Disposition.REDIRECT);
+  }
+
+  /**
+   * runAttached runs a devmap or cpumap entry's program (dev_map_bpf_prog_run,
+   * cpu_map_bpf_prog_run_xdp): ingress_ifindex is the receiving device, rx_queue_index 0,
+   * egress_ifindex the target (devmap). Undefined when the frame is dropped (anything but PASS;
+   * a cpumap program may also REDIRECT).
+   */
+  private runAttached(r: FrameResult, kind: 'devmap' | 'cpumap', map: BpfMap, progId: number, frame: Uint8Array, meta: Uint8Array, dev: SimInterface, queue: number, egress: number): XdpVerdict | undefined {
+    const registry = this.programs.registryOf(map);
+    const prog = registry === undefined ? undefined : this.programs.programById(registry, progId);
+    if (prog === undefined) {
+      r.hooks.push(hookRun(`xdp-${kind}`, dev.name, `#${progId}`, 0, 'XDP_ABORTED'));
+      return undefined;
+    }
+    const buf = kind === 'devmap' ? (this.devmapBuf ??= new XdpBuff(this.programs.mem, { devmapProgram: true })) : (this.cpumapBuf ??= new XdpBuff(this.programs.mem));
+    const bytes = meta.length === 0 ? frame : concat(meta, frame);
+    const linearMax = XDP_BUFF_SIZE - XDP_PACKET_HEADROOM - SKB_SHARED_INFO_SIZE + meta.length;
+    buf.load(bytes, XDP_PACKET_HEADROOM - meta.length, linearMax, { metaLen: meta.length, rxq: { ifindex: dev.ifindex, queueIndex: queue, fragSize: XDP_BUFF_SIZE }, egressIfindex: egress });
+    const state: XdpHookState = { kind: 'xdp', xdp: buf, datapath: this, redirect: newRedirectInfo() };
+    this.base.hook = state;
+    const res = prog.exec.run(this.base, buf.ctxAddr);
+    this.base.hook = undefined;
+    const out = buf.copyFrom(buf.data);
+    const m = this.programs.mem.copy(buf.dataMeta, buf.metaLen);
+    const iface = kind === 'devmap' ? (this.byIfindex.get(egress)?.name ?? dev.name) : dev.name;
+    if (!res.ok) {
+      r.hooks.push(hookRun(`xdp-${kind}`, iface, prog.name, 0, 'XDP_ABORTED', this.programs.describeFault(res.fault)));
+      return undefined;
+    }
+    const retval = Number(BigInt.asUintN(32, res.r0));
+    r.hooks.push(hookRun(`xdp-${kind}`, iface, prog.name, retval, xdpActionName(retval)));
+    const ok = retval === XdpAction.PASS || (kind === 'cpumap' && retval === XdpAction.REDIRECT && state.redirect.set);
+    if (!ok) return undefined;
+    return { retval, action: retval as XdpAction, frame: out, meta: m, redirect: state.redirect };
+  }
+
+  /** stackReceive hands a passed frame to the stack: skb, TC ingress, host. */
+  private stackReceive(r: FrameResult, data: Uint8Array, dev: SimInterface, meta: Uint8Array, hwTag: HwTag | undefined): FrameResult {
+    if (data.length < ETH_HLEN) return this.end(r, Disposition.DROP, 'stack', `runt frame of ${data.length} bytes (no Ethernet header)`);
+    const progs = this.attach.get(dev.ifindex)?.tcIngress ?? [];
+    if (progs.length === 0) {
+      // Nothing observes the skb: the frame reaches the host as it is.
+      r.out.push({ iface: dev.name, data: hwTag === undefined ? data : insertVlan(data, hwTag) });
+      return this.end(r, Disposition.HOST);
+    }
+    if (data.length > SKB_MAX_FRAME) return this.end(r, Disposition.DROP, 'stack', `a ${data.length}-byte frame does not fit the simulated sk_buff`);
+    this.rx(data, dev, meta, hwTag);
+    return this.ingress(r, dev);
+  }
+
+  /** rx builds the received skb; with a hardware tag, skb_vlan_untag leaves the data alone. */
+  private rx(data: Uint8Array, dev: SimInterface, meta: Uint8Array, hwTag: HwTag | undefined): SkBuff {
+    if (hwTag === undefined) return this.tc.receive(data, { dev, meta });
+    const skb = this.tc.skb;
+    skb.reset(data, { dev, meta, atIngress: true });
+    skb.ethTypeTrans();
+    skb.skbIif = dev.ifindex;
+    skb.transportHeader = skb.networkHeader;
+    skb.macLen = skb.networkHeader - skb.macHeader;
+    skb.vlanPresent = true;
+    skb.vlanProto = hwTag.proto;
+    skb.vlanTci = hwTag.tci;
+    return skb;
+  }
+
+  /** ingress runs `dev`'s TC ingress programs on the current skb (sch_handle_ingress). */
+  private ingress(r: FrameResult, dev: SimInterface): FrameResult {
+    for (const p of this.attach.get(dev.ifindex)?.tcIngress ?? []) {
+      const v = this.tc.ingress([p.exec]);
+      const fault = v.fault === undefined ? undefined : this.programs.describeFault(v.fault);
+      r.hooks.push(hookRun('tc-ingress', dev.name, p.name, v.retval, fault !== undefined ? 'TC_ACT_SHOT' : tcActionName(v.action), fault));
+      if (fault !== undefined) return this.end(r, Disposition.ABORTED, `tc-ingress@${dev.name}`, 'program fault');
+      switch (v.action) {
+        case TcAction.UNSPEC:
+          continue;
+        case TcAction.OK:
+          break;
+        case TcAction.SHOT:
+          return this.end(r, Disposition.DROP, `tc-ingress@${dev.name}`, 'TC_ACT_SHOT');
+        case TcAction.REDIRECT:
+          return this.tcRedirect(r, v.redirect, dev, true);
+        default:
+          return this.end(r, Disposition.STOLEN, `tc-ingress@${dev.name}`, tcActionName(v.action));
+      }
+      break;
+    }
+    r.out.push({ iface: dev.name, data: this.skbFrame() });
+    return this.end(r, Disposition.HOST);
+  }
+
+  /** egress runs `dev`'s TC egress programs (sch_handle_egress), then the skb leaves by `dev`. */
+  private egress(r: FrameResult, dev: SimInterface): FrameResult {
+    for (const p of this.attach.get(dev.ifindex)?.tcEgress ?? []) {
+      const v = this.tc.egress([p.exec]);
+      const fault = v.fault === undefined ? undefined : this.programs.describeFault(v.fault);
+      r.hooks.push(hookRun('tc-egress', dev.name, p.name, v.retval, fault !== undefined ? 'TC_ACT_SHOT' : tcActionName(v.action), fault));
+      if (fault !== undefined) return this.end(r, Disposition.ABORTED, `tc-egress@${dev.name}`, 'program fault');
+      switch (v.action) {
+        case TcAction.UNSPEC:
+          continue;
+        case TcAction.OK:
+          break;
+        case TcAction.SHOT:
+          return this.end(r, Disposition.DROP, `tc-egress@${dev.name}`, 'TC_ACT_SHOT');
+        case TcAction.REDIRECT:
+          return this.tcRedirect(r, v.redirect, dev, false);
+        default:
+          return this.end(r, Disposition.STOLEN, `tc-egress@${dev.name}`, tcActionName(v.action));
+      }
+      break;
+    }
+    r.out.push({ iface: dev.name, data: this.skbFrame() });
+    return this.end(r, Disposition.REDIRECT);
+  }
+
+  /** skbFrame is the skb's packet from the MAC header, with an accelerated VLAN tag put back in. */
+  private skbFrame(): Uint8Array {
+    const skb = this.tc.skb;
+    const from = skb.macHeaderWasSet ? skb.head + skb.macHeader : skb.data;
+    const bytes = skb.mem.copy(from, skb.data + skb.len - from);
+    return skb.vlanPresent ? insertVlan(bytes, { proto: skb.vlanProto, tci: skb.vlanTci }) : bytes;
+  }
+
+  /** tcRedirect is skb_do_redirect for TC_ACT_REDIRECT. */
+  private tcRedirect(r: FrameResult, ri: RedirectInfo, from: SimInterface, atIngress: boolean): FrameResult {
+    const at = `tc-${atIngress ? 'ingress' : 'egress'}@${from.name}`;
+    if (this.hop(r)) return r;
+    if (!ri.set) return this.end(r, Disposition.DROP, at, 'TC_ACT_REDIRECT without a redirect target');
+    const target = this.byIfindex.get(ri.tgtIndex);
+    if (target === undefined) return this.end(r, Disposition.DROP, at, `redirect to ifindex ${ri.tgtIndex}: no such device`);
+    const skb = this.tc.skb;
+    if ((ri.flags & BPF_F_PEER) !== 0) {
+      const peer = target.peer === undefined ? undefined : this.topology.interfaces.find((d) => d.name === target.peer);
+      if (!atIngress) return this.end(r, Disposition.DROP, at, 'bpf_redirect_peer from egress');
+      if (peer === undefined) return this.end(r, Disposition.DROP, at, `bpf_redirect_peer: ${target.name} has no peer`);
+      if (peer.netns === from.netns) return this.end(r, Disposition.DROP, at, `bpf_redirect_peer: ${peer.name} is in the same namespace`);
+      // skb_scrub_packet(skb, true), then another round of __netif_receive_skb_core on the peer.
+      skb.dev = peer;
+      skb.pktType = PacketType.HOST;
+      skb.mark = 0;
+      skb.tstamp = 0n;
+      skb.skbIif = peer.ifindex;
+      return this.ingress(r, peer);
+    }
+    if (atIngress) this.tc.toMac();
+    if ((ri.flags & BPF_F_NEIGH) !== 0) return this.redirectNeigh(r, at, target);
+    if ((ri.flags & BPF_F_INGRESS) !== 0) {
+      // __bpf_rx_skb → dev_forward_skb: is_skb_forwardable, skb_scrub_packet, eth_type_trans on the target.
+      if (skb.len > target.mtu + target.hardHeaderLen + VLAN_HLEN) return this.end(r, Disposition.DROP, at, `${skb.len}-byte frame exceeds ${target.name}'s MTU`);
+      const keep = { mark: target.netns === from.netns ? skb.mark : 0, priority: skb.priority, hash: skb.hash };
+      const tag = skb.vlanPresent ? { proto: skb.vlanProto, tci: skb.vlanTci } : undefined;
+      const meta = skb.metaLen > 0 ? skb.mem.copy(skb.data - skb.metaLen, skb.metaLen) : EMPTY;
+      const bytes = skb.mem.copy(skb.data, skb.len);
+      if (bytes.length < ETH_HLEN) return this.end(r, Disposition.DROP, at, 'runt frame');
+      this.rx(bytes, target, meta, tag);
+      skb.mark = keep.mark;
+      skb.priority = keep.priority;
+      skb.hash = keep.hash;
+      return this.ingress(r, target);
+    }
+    skb.dev = target;
+    skb.atIngress = false;
+    return this.egress(r, target);
+  }
+
+  /** redirectNeigh is bpf_redirect_neigh without nexthop parameters: route, neighbour, new L2 header, egress. */
+  private redirectNeigh(r: FrameResult, at: string, target: SimInterface): FrameResult {
+    const skb = this.tc.skb;
+    const u8 = skb.mem.u8;
+    const net = skb.head + skb.networkHeader;
+    const end = skb.data + skb.len;
+    let dst: Uint8Array;
+    if (skb.protocol === EthP.IP && end - net >= 20) dst = u8.slice(net + 16, net + 20);
+    else if (skb.protocol === EthP.IPV6 && end - net >= 40) dst = u8.slice(net + 24, net + 40);
+    else return this.end(r, Disposition.DROP, at, 'bpf_redirect_neigh: not an IPv4 or IPv6 packet');
+    const nh = nextHop(this.topology, dst);
+    const n = neighbourOf(this.topology, nh, target.ifindex);
+    if (n === undefined) return this.end(r, Disposition.DROP, at, `bpf_redirect_neigh: no neighbour for ${formatIp(nh)} on ${target.name}`);
+    const frame = new Uint8Array(ETH_HLEN + end - net);
+    frame.set(n.mac, 0);
+    frame.set(target.mac, 6);
+    frame[12] = skb.protocol >> 8;
+    frame[13] = skb.protocol & 0xff;
+    frame.set(u8.subarray(net, end), ETH_HLEN);
+    const keep = { mark: skb.mark, priority: skb.priority };
+    this.tc.transmit(frame, target);
+    skb.mark = keep.mark;
+    skb.priority = keep.priority;
+    return this.egress(r, target);
+  }
+}
+
+function hookRun(hook: string, iface: string, program: string, retval: number, verdict: string, fault?: VmFault): HookRun {
+  return fault === undefined ? { hook, iface, program, retval, verdict } : { hook, iface, program, retval, verdict, fault };
+}
+
+/** fwdError is xdp_ok_fwd_dev: the frame must fit the target's MTU plus its header and a VLAN tag. */
+function fwdError(target: SimInterface, len: number): string | undefined {
+  const max = target.mtu + target.hardHeaderLen + VLAN_HLEN;
+  return len > max ? `${len}-byte frame exceeds ${target.name}'s MTU (${max} bytes with headers)` : undefined;
+}
+
+function u32(b: Uint8Array, off: number): number {
+  return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
+}
+
+function u32Key(v: number): Uint8Array {
+  return Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function formatIp(ip: Uint8Array): string {
+  if (ip.length === 4) return Array.from(ip).join('.');
+  const w: string[] = [];
+  for (let i = 0; i < 16; i += 2) w.push(((ip[i] << 8) | ip[i + 1]).toString(16));
+  return w.join(':');
+}
