@@ -105,7 +105,7 @@ function annotate(text: string, target: number, opts: DisasmOptions): string {
   return name === undefined ? text : `${text} <${name}>`;
 }
 
-/** r names a register as LLVM's decoder does: r0..r11 exist (r11 is LLVM-internal), others do not. */
+/** validReg says whether LLVM decodes a register field: r0..r11 exist (r11 is LLVM-internal), r12..r15 do not. */
 const validReg = (r: number): boolean => r <= 11;
 
 function disasmAlu(insn: Insn): string {

@@ -27,6 +27,7 @@
  */
 import { NotSupportedError, VerifyError, type ErrorFields } from '../errors.js';
 import type { Insn, InsnIndex } from './insn.js';
+import { disasmInsn, UNKNOWN } from './disasm.js';
 import { atomicOpName, mnemonic, OpcodeKind, opcodeInfo } from './mnemonic.js';
 import {
   BPF_ALU64,
@@ -133,7 +134,7 @@ class Checker {
 
   fail(code: VerifyCode, i: InsnIndex, why: string, extra: ErrorFields = {}): never {
     const m = mnemonic(this.insns[i]);
-    throw new VerifyError(code, `${this.where}instruction ${i} (${m}): ${why}`, {
+    throw new VerifyError(code, `${this.where}instruction ${i} (${this.describe(i)}): ${why}`, {
       program: this.opts.name,
       insn: i,
       mnemonic: m,
@@ -141,9 +142,16 @@ class Checker {
     });
   }
 
+  /** describe names an instruction for a message: its mnemonic, and its llvm-objdump text when it has one. */
+  describe(i: InsnIndex): string {
+    const m = mnemonic(this.insns[i]);
+    const text = disasmInsn(this.insns, i);
+    return text === UNKNOWN ? m : `${m}: ${text}`;
+  }
+
   unsupported(i: InsnIndex, feature: string): never {
     const m = mnemonic(this.insns[i]);
-    throw new NotSupportedError(NOT_SUPPORTED_CODE, `${this.where}instruction ${i} (${m}): ${feature} is not supported`, {
+    throw new NotSupportedError(NOT_SUPPORTED_CODE, `${this.where}instruction ${i} (${this.describe(i)}): ${feature} is not supported`, {
       program: this.opts.name,
       insn: i,
       mnemonic: m,

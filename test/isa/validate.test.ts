@@ -43,6 +43,7 @@ describe('validateProgram refuses', () => {
     expect(e.message).toContain('xdp_fw');
     expect(e.message).toContain('instruction 1');
     expect(e.message).toContain('add32');
+    expect(e.message).toContain('w0 += 0x1');
   });
 
   it('refuses a program above the kernel limit', () => {
