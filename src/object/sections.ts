@@ -119,9 +119,19 @@ export function progTypeName(t: number): string {
   }
 }
 
-/** iproute2TailCallSlot parses iproute2's "<map id>/<key>" section names (tail-call targets). */
+/** scanInt reads a number as sscanf's %i does: 0x-prefixed hex, 0-prefixed octal, or decimal. */
+function scanInt(s: string): number {
+  if (/^0x/i.test(s)) return parseInt(s.slice(2), 16);
+  if (s.length > 1 && s.startsWith('0')) return parseInt(s.slice(1), 8);
+  return parseInt(s, 10);
+}
+
+/**
+ * iproute2TailCallSlot parses iproute2's "<map id>/<key>" section names (tail-call targets), read
+ * with sscanf("%i/%i") in iproute2's find_legacy_tail_calls().
+ */
 export function iproute2TailCallSlot(name: string): { mapId: number; key: number } | undefined {
-  const m = /^(\d+)\/(\d+)$/.exec(name);
+  const m = /^(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)\/(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.exec(name);
   if (m === null) return undefined;
-  return { mapId: Number(m[1]), key: Number(m[2]) };
+  return { mapId: scanInt(m[1]), key: scanInt(m[2]) };
 }

@@ -15,7 +15,7 @@ import { parseKconfigText } from '../../src/object/kconfig.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, OP_CALL, OP_LDDW } from '../../src/isa/opcodes.js';
 import { MapFlag, MapType, PIN_BY_NAME, PIN_GLOBAL_NS } from '../../src/maps/spec.js';
 import { internalMapName, isGplCompatible, objectNameFromFile, parseObject, type ObjectSpec } from '../../src/object/loader.js';
-import { AttachType, ProgType, sectionDef } from '../../src/object/sections.js';
+import { AttachType, iproute2TailCallSlot, ProgType, sectionDef } from '../../src/object/sections.js';
 import { validateProgram } from '../../src/isa/validate.js';
 
 function instantiateSpec(spec: ObjectSpec): void {
@@ -79,6 +79,17 @@ describe('section names', () => {
     const d = sectionDef(name);
     expect([d.progType, d.attachType, d.frags]).toEqual([type, attach, frags]);
   });
+});
+
+describe('iproute2 tail-call sections', () => {
+  it.each([
+    ['2/0', { mapId: 2, key: 0 }],
+    ['0x10/3', { mapId: 16, key: 3 }],
+    ['010/07', { mapId: 8, key: 7 }],
+    ['classifier', undefined],
+    ['2/x', undefined],
+    ['09/1', undefined],
+  ])('%s → %o', (name, want) => expect(iproute2TailCallSlot(name)).toEqual(want));
 });
 
 describe('names as libbpf gives them', () => {
