@@ -134,6 +134,43 @@ int tc_pkt(struct __sk_buff *skb)
 		rc = bpf_clone_redirect(skb, (__u32)a, p1);
 		skb->cb[0] = skb->len;
 		return rc;
+	case 26: {
+		/* Set a tunnel key taken from the frame (bytes 14..57, size A, flags P1), read it back
+		 * (size P2 ? 44 : 28, flags P3) and write what came back over the frame. */
+		struct bpf_tunnel_key key;
+		__u32 size = (__u32)a;
+
+		if (data + 14 + sizeof(key) > data_end)
+			return TC_ACT_SHOT;
+		__builtin_memcpy(&key, data + 14, sizeof(key));
+		if (size > sizeof(key))
+			size = sizeof(key);
+		if (size == 0)
+			size = 4;
+		rc = bpf_skb_set_tunnel_key(skb, &key, size, p1);
+		skb->cb[0] = rc;
+		__builtin_memset(&key, 0x5a, sizeof(key));
+		rc = bpf_skb_get_tunnel_key(skb, &key, p2 ? sizeof(key) : 28, p3);
+		bpf_skb_store_bytes(skb, 14, &key, sizeof(key), 0);
+		return rc;
+	}
+	case 27: {
+		struct bpf_tunnel_key key = { .tunnel_id = 7, .remote_ipv4 = 0x0a000001 };
+		__u8 opt[16];
+
+		if (data + 14 + sizeof(opt) > data_end)
+			return TC_ACT_SHOT;
+		__builtin_memcpy(opt, data + 14, sizeof(opt));
+		if (p1)
+			skb->cb[0] = bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0);
+		skb->cb[1] = bpf_skb_set_tunnel_opt(skb, opt, p2 & 1 ? 12 : p2 & 2 ? 6 : 16);
+		__builtin_memset(opt, 0x5a, sizeof(opt));
+		rc = bpf_skb_get_tunnel_opt(skb, opt, p3 ? 8 : 16);
+		bpf_skb_store_bytes(skb, 14, opt, sizeof(opt), 0);
+		skb->cb[2] = bpf_skb_get_tunnel_key(skb, &key, sizeof(key), BPF_F_TUNINFO_FLAGS);
+		skb->cb[3] = key.tunnel_flags;
+		return rc;
+	}
 	default:
 		return p[6];
 	}

@@ -799,6 +799,118 @@ export const cloneRedirect = withSkb('bpf_clone_redirect', (env, skb) => {
   return datapath.cloneRedirect?.(frame, ifindex, (flags & BPF_F_INGRESS) !== 0) ?? 0;
 });
 
+/** Flags of the tunnel-key helpers. */
+export const BPF_F_TUNINFO_IPV6 = 1 << 0;
+export const BPF_F_ZERO_CSUM_TX = 1 << 1;
+export const BPF_F_DONT_FRAGMENT = 1 << 2;
+export const BPF_F_SEQ_NUMBER = 1 << 3;
+export const BPF_F_NO_TUNNEL_KEY = 1 << 4;
+export const BPF_F_TUNINFO_FLAGS = 1 << 4;
+/** sizeof(struct bpf_tunnel_key) and the legacy sizes the helpers accept. */
+export const TUNNEL_KEY_SIZE = 44;
+const TUNNEL_KEY_COMPAT = [28, 24, 22, 8];
+/** IP_TUNNEL_*_BIT values (include/net/ip_tunnels.h). */
+const TunBit = { CSUM: 0, KEY: 2, SEQ: 3, DONT_FRAGMENT: 8, GENEVE_OPT: 11, VXLAN_OPT: 12, NOCACHE: 13, ERSPAN_OPT: 14, GTP_OPT: 15 } as const;
+/** IP_TUNNEL_OPTS_MAX: options_len is a u8. */
+const IP_TUNNEL_OPTS_MAX = 255;
+const IPV6_FLOWLABEL_MASK = 0x000fffff;
+
+/** skbSetTunnelKey is bpf_skb_set_tunnel_key: attaches TX tunnel metadata to the skb. */
+export const skbSetTunnelKey = withSkb('bpf_skb_set_tunnel_key', (env, skb) => {
+  const size = argLo(env, 3);
+  const flags = argLo(env, 4);
+  const allowed = BPF_F_TUNINFO_IPV6 | BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT | BPF_F_SEQ_NUMBER | BPF_F_NO_TUNNEL_KEY;
+  if (argHi(env, 4) !== 0 || (flags & ~allowed) !== 0) return -E.EINVAL;
+  if (size !== TUNNEL_KEY_SIZE && !TUNNEL_KEY_COMPAT.includes(size)) return -E.EINVAL;
+  const from = new Uint8Array(TUNNEL_KEY_SIZE);
+  from.set(guestBytes(env, argPtr(env, 2, 'bpf_skb_set_tunnel_key'), size, false, 'bpf_skb_set_tunnel_key'));
+  const dv = new DataView(from.buffer);
+  const ipv6 = (flags & BPF_F_TUNINFO_IPV6) !== 0;
+  const label = dv.getUint32(24, true);
+  if ((!ipv6 && label !== 0) || dv.getUint16(22, true) !== 0) return -E.EINVAL;
+  let tf = 1 << TunBit.NOCACHE;
+  if ((flags & BPF_F_DONT_FRAGMENT) !== 0) tf |= 1 << TunBit.DONT_FRAGMENT;
+  if ((flags & BPF_F_ZERO_CSUM_TX) === 0) tf |= 1 << TunBit.CSUM;
+  if ((flags & BPF_F_SEQ_NUMBER) !== 0) tf |= 1 << TunBit.SEQ;
+  if ((flags & BPF_F_NO_TUNNEL_KEY) === 0) tf |= 1 << TunBit.KEY;
+  const be32 = (v: number): Uint8Array => Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+  skb.tunnel = {
+    ipv6,
+    tunId: dv.getUint32(0, true),
+    tos: from[20],
+    ttl: from[21],
+    flags: tf,
+    dst: ipv6 ? from.slice(4, 20) : be32(dv.getUint32(4, true)),
+    src: ipv6 ? from.slice(28, 44) : be32(dv.getUint32(28, true)),
+    label: ipv6 ? label & IPV6_FLOWLABEL_MASK : 0,
+    options: new Uint8Array(0),
+  };
+  return 0;
+});
+
+/** skbGetTunnelKey is bpf_skb_get_tunnel_key: note that remote is the key's source address. */
+export const skbGetTunnelKey = withSkb('bpf_skb_get_tunnel_key', (env, skb) => {
+  const size = argLo(env, 3);
+  const flags = argLo(env, 4);
+  const to = guestBytes(env, argPtr(env, 2, 'bpf_skb_get_tunnel_key'), size, true, 'bpf_skb_get_tunnel_key');
+  const info = skb.tunnel;
+  const fail = (e: number): number => {
+    to.fill(0);
+    return e;
+  };
+  if (info === undefined || argHi(env, 4) !== 0 || (flags & ~(BPF_F_TUNINFO_IPV6 | BPF_F_TUNINFO_FLAGS)) !== 0) return fail(-E.EINVAL);
+  const ipv6 = (flags & BPF_F_TUNINFO_IPV6) !== 0;
+  if (info.ipv6 !== ipv6) return fail(-E.EPROTO);
+  if (size !== TUNNEL_KEY_SIZE && !(size === 28 || size === 24 || size === 22 || (size === 8 && !info.ipv6))) return fail(-E.EINVAL);
+  const key = new Uint8Array(TUNNEL_KEY_SIZE);
+  const dv = new DataView(key.buffer);
+  dv.setUint32(0, info.tunId >>> 0, true);
+  key[20] = info.tos;
+  key[21] = info.ttl;
+  if ((flags & BPF_F_TUNINFO_FLAGS) !== 0) dv.setUint16(22, info.flags & 0xffff, false);
+  if (ipv6) {
+    key.set(info.src, 4);
+    key.set(info.dst, 28);
+    dv.setUint32(24, info.label, true);
+  } else {
+    dv.setUint32(4, new DataView(info.src.buffer, info.src.byteOffset, 4).getUint32(0, false), true);
+    dv.setUint32(28, new DataView(info.dst.buffer, info.dst.byteOffset, 4).getUint32(0, false), true);
+  }
+  to.set(key.subarray(0, size));
+  return 0;
+});
+
+/** skbSetTunnelOpt is bpf_skb_set_tunnel_opt: options for metadata set by bpf_skb_set_tunnel_key. */
+export const skbSetTunnelOpt = withSkb('bpf_skb_set_tunnel_opt', (env, skb) => {
+  const size = argLo(env, 3);
+  const from = guestBytes(env, argPtr(env, 2, 'bpf_skb_set_tunnel_opt'), size, false, 'bpf_skb_set_tunnel_opt');
+  const info = skb.tunnel;
+  if (info === undefined || (size & 3) !== 0) return -E.EINVAL;
+  if (size > IP_TUNNEL_OPTS_MAX) return -E.ENOMEM;
+  info.options = from.slice();
+  if (size !== 0) info.flags |= (1 << TunBit.GENEVE_OPT) | (1 << TunBit.VXLAN_OPT) | (1 << TunBit.ERSPAN_OPT) | (1 << TunBit.GTP_OPT);
+  return 0;
+});
+
+/** skbGetTunnelOpt is bpf_skb_get_tunnel_opt: returns the options' length. */
+export const skbGetTunnelOpt = withSkb('bpf_skb_get_tunnel_opt', (env, skb) => {
+  const size = argLo(env, 3);
+  const to = guestBytes(env, argPtr(env, 2, 'bpf_skb_get_tunnel_opt'), size, true, 'bpf_skb_get_tunnel_opt');
+  const info = skb.tunnel;
+  const optMask = (1 << TunBit.GENEVE_OPT) | (1 << TunBit.VXLAN_OPT) | (1 << TunBit.ERSPAN_OPT) | (1 << TunBit.GTP_OPT);
+  if (info === undefined || (info.flags & optMask) === 0) {
+    to.fill(0);
+    return -E.ENOENT;
+  }
+  if (size < info.options.length) {
+    to.fill(0);
+    return -E.ENOMEM;
+  }
+  to.set(info.options);
+  to.fill(0, info.options.length);
+  return info.options.length;
+});
+
 /** BPF_F_NEIGH / BPF_F_PEER / BPF_F_NEXTHOP: the kernel's internal redirect flags. */
 export const BPF_F_NEIGH = 1 << 16;
 export const BPF_F_PEER = 1 << 17;
@@ -847,6 +959,10 @@ export const SKB_HELPERS: readonly PacketHelperDef[] = [
   { id: 17, name: 'get_cgroup_classid', progTypes: TC, fn: getCgroupClassid },
   { id: 18, name: 'skb_vlan_push', progTypes: TC, fn: skbVlanPush },
   { id: 19, name: 'skb_vlan_pop', progTypes: TC, fn: skbVlanPop },
+  { id: 20, name: 'skb_get_tunnel_key', progTypes: TC, fn: skbGetTunnelKey },
+  { id: 21, name: 'skb_set_tunnel_key', progTypes: TC, fn: skbSetTunnelKey },
+  { id: 29, name: 'skb_get_tunnel_opt', progTypes: TC, fn: skbGetTunnelOpt },
+  { id: 30, name: 'skb_set_tunnel_opt', progTypes: TC, fn: skbSetTunnelOpt },
   { id: 26, name: 'skb_load_bytes', progTypes: TC, fn: skbLoadBytes },
   { id: 31, name: 'skb_change_proto', progTypes: TC, fn: skbChangeProto },
   { id: 32, name: 'skb_change_type', progTypes: TC, fn: skbChangeType },

@@ -152,6 +152,27 @@ export interface SkBuffInit {
   atIngress?: boolean;
 }
 
+/**
+ * TunnelInfo is the part of `struct ip_tunnel_info` bpf_skb_set_tunnel_key / _opt write and
+ * bpf_skb_get_tunnel_key / _opt read (a metadata dst attached to the skb).
+ */
+export interface TunnelInfo {
+  /** IP_TUNNEL_INFO_TX is always set; ipv6 tells the address family. */
+  ipv6: boolean;
+  /** tun_id as the u64 the kernel keeps in network order, here as a number (it comes from a u32). */
+  tunId: number;
+  tos: number;
+  ttl: number;
+  /** IP_TUNNEL_*_BIT flags, bits 0..15 (the part ip_tunnel_flags_to_be16 reports). */
+  flags: number;
+  /** key.u.ipv4/ipv6 src and dst, network order (4 or 16 bytes). */
+  src: Uint8Array;
+  dst: Uint8Array;
+  /** key.label, host order. */
+  label: number;
+  options: Uint8Array;
+}
+
 /** SkBuff is the kernel's sk_buff for one packet, in VM memory. */
 export class SkBuff {
   readonly mem: Memory;
@@ -195,6 +216,8 @@ export class SkBuff {
   encapsulation = false;
   hasSocket = false;
   atIngress = false;
+  /** Tunnel metadata attached by bpf_skb_set_tunnel_key (or a tunnel device), if any. */
+  tunnel: TunnelInfo | undefined = undefined;
 
   constructor(mem: Memory, dev: NetDevice) {
     this.mem = mem;
@@ -264,6 +287,7 @@ export class SkBuff {
     this.encapsulation = false;
     this.hasSocket = init.hasSocket ?? false;
     this.atIngress = init.atIngress ?? false;
+    this.tunnel = undefined;
     this.cb().fill(0);
   }
 

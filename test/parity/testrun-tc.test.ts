@@ -24,6 +24,19 @@ function skbCtx(fields: Partial<Record<keyof typeof SkBuffField, number>>, extra
   return b;
 }
 
+/** tunnelKey builds a struct bpf_tunnel_key (plus padding) with distinct bytes in every field. */
+function tunnelKey(ipv6: boolean, label: boolean): Uint8Array {
+  const b = new Uint8Array(60);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, 0x01020304, true);
+  for (let i = 0; i < (ipv6 ? 16 : 4); i++) b[4 + i] = 0x10 + i;
+  b[20] = 0x2e;
+  b[21] = 0x40;
+  dv.setUint32(24, label ? 0xabcde123 : 0, true);
+  for (let i = 0; i < (ipv6 ? 16 : 4); i++) b[28 + i] = 0x30 + i;
+  return b;
+}
+
 type Payload = [string, number, Uint8Array];
 
 function payloads(): Payload[] {
@@ -102,6 +115,16 @@ function cases(): Array<[string, TestRunInput]> {
   for (const [a, fl] of [[5, 0], [5, 1], [5, 2], [1, 0]]) out.push([`redirect ${a} ${fl}`, { data: request(19, a, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
   for (const [a, fl] of [[1, 0], [1, 1], [1, 2], [0, 0], [4242, 0]]) {
     out.push([`clone_redirect ${a} ${fl}`, { data: request(25, a, fl, 0, 0, 0x0800, ipv4Udp(10)), ctxIn: skbCtx({}) }]);
+  }
+  for (const size of [44, 28, 24, 22, 8, 12, 0]) {
+    for (const [setFl, full, getFl] of [[0, 1, 0], [0, 0, 0], [1, 1, 1], [1, 1, 0], [0, 1, 1], [2, 1, 0x10], [0x1c, 1, 0x10], [0x20, 1, 0], [0, 1, 2]]) {
+      for (const [kname, key] of [['v4', tunnelKey(false, false)], ['v6', tunnelKey(true, false)], ['v6 label', tunnelKey(true, true)], ['v4 label', tunnelKey(false, true)], ['raw', ipv6Udp(30)]] as const) {
+        out.push([`tunnel_key ${kname} size=${size} set=${setFl} full=${full} get=${getFl}`, { data: request(26, size, setFl, full, getFl, 0x88b5, key) }]);
+      }
+    }
+  }
+  for (const [withKey, mode, small] of [[0, 0, 0], [1, 0, 0], [1, 1, 0], [1, 2, 0], [1, 0, 1], [1, 1, 1]]) {
+    out.push([`tunnel_opt key=${withKey} mode=${mode} small=${small}`, { data: request(27, 0, withKey, mode, small, 0x0800, ipv4Udp(40)) }]);
   }
   for (const [a, fl] of [[5, 0], [5, 1]]) out.push([`redirect_peer ${a} ${fl}`, { data: request(23, a, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
   for (const p1 of [0, 1]) out.push([`ctx writes ${p1}`, { data: request(20, 0x55, p1, 0, 0, 0x0800, ipv4Udp(10)) }]);
