@@ -10,6 +10,14 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Redirect targets for operation 13; the parity test points slot 0 at lo. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u32);
+} tx_port SEC(".maps");
+
 SEC("xdp")
 int xdp_pkt(struct xdp_md *ctx)
 {
@@ -92,6 +100,8 @@ int xdp_pkt(struct xdp_md *ctx)
 		buf[1] = 0xff;
 		rc = bpf_xdp_store_bytes(ctx, bpf_xdp_get_buff_len(ctx) - 2, buf, 2);
 		return rc ? rc : XDP_TX;
+	case 13:
+		return bpf_redirect_map(&tx_port, (__u32)a, p[9]);
 	default:
 		return p[6];
 	}

@@ -177,12 +177,8 @@ export function xdpRedirectMap(env: RunEnv): number {
   }
   const k = new Uint8Array(4);
   new DataView(k.buffer).setUint32(0, key, true);
-  const v = map.lookup(k);
-  let present = v !== undefined && !Array.isArray(v);
-  if (present && v instanceof Uint8Array && (type === MapType.DEVMAP || type === MapType.CPUMAP) && v.length >= 4) {
-    // An array-backed devmap/cpumap slot holding ifindex / qsize 0 is empty.
-    present = (v[0] | v[1] | v[2] | v[3]) !== 0;
-  }
+  // The map's own lookup (__dev_map_lookup_elem, __cpu_map_lookup_elem, __xsk_map_lookup_elem).
+  const present = map.lookupAddr(k, env.cpu ?? 0) !== 0;
   if (!present && (flagsLo & BPF_F_BROADCAST) === 0) {
     redirect.mapType = 0;
     redirect.map = undefined;

@@ -12,6 +12,7 @@ import { getEngine } from '../../src/vm/engines.js';
 import { packetHelperMap } from '../../src/helpers/skb.js';
 import { loopbackDatapath } from '../../src/hooks/datapath.js';
 import { TestRunner, type TestRunInput, type TestRunOutput } from '../../src/hooks/testrun.js';
+import type { BpfMap } from '../../src/maps/spec.js';
 
 /** PROGRAMS_DIR is the repository's programs/ directory. */
 export const PROGRAMS_DIR = join(import.meta.dirname, '..', '..', 'programs');
@@ -24,6 +25,8 @@ export function hex(b: Uint8Array | undefined): string {
 /** SimProgram is one program of an object loaded in xdpsim and wrapped in a TestRunner. */
 export interface SimProgram {
   readonly runner: TestRunner;
+  /** The object's live maps by name. */
+  readonly maps: ReadonlyMap<string, BpfMap>;
 }
 
 /** loadSim loads `program` of the object at `path` into xdpsim's test-run emulation on `engine`. */
@@ -34,7 +37,7 @@ export function loadSim(path: string, program: string, engine = 'interp'): SimPr
   const exec = getEngine(engine).prepare(spec);
   const env = createRunEnv(obj.mem, { helpers: packetHelperMap() });
   const datapath = loopbackDatapath((h) => obj.registry.byHandle(h));
-  return { runner: new TestRunner({ exec, progType: spec.progType, env, datapath, expectedAttachType: spec.attachType }) };
+  return { runner: new TestRunner({ exec, progType: spec.progType, env, datapath, expectedAttachType: spec.attachType }), maps: obj.maps };
 }
 
 /** Mismatch is one frame where the kernel and xdpsim disagree. */

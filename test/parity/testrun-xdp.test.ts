@@ -14,6 +14,10 @@ import { engineNames } from '../../src/vm/engines.js';
 const OBJ = join(PROGRAMS_DIR, 'hooks', 'xdp_pkt.o');
 const kernel = await openKernel();
 
+function le32(v: number): Uint8Array {
+  return Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
+}
+
 function xdpMd(data: number, dataEnd: number, meta: number, ing: number, rxq: number, egress: number): Uint8Array {
   const b = new Uint8Array(24);
   const dv = new DataView(b.buffer);
@@ -45,7 +49,10 @@ function cases(): Array<[string, TestRunInput]> {
     out.push([`check_mtu if=${ifi} diff=${diff} flags=${flags} mtu=${mtu}`, { data: request(7, mtu, ifi, diff & 0xff, flags, 0x0800, ipv4Udp(100)) }]);
   }
   for (const fl of [0, 1, 8]) out.push([`redirect flags=${fl}`, { data: request(8, 0, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
-  for (const op of [13, 31]) out.push([`unknown op ${op}`, { data: request(op, 0, 0, 0, 0, 0x0800, ipv4Udp(10)) }]);
+  for (const [slot, fl] of [[0, 0], [0, 2], [1, 0], [1, 2], [1, 3], [1, 4], [1, 8], [1, 0x18], [0, 8], [9, 1], [9, 8]]) {
+    out.push([`redirect_map slot=${slot} flags=${fl}`, { data: request(13, slot, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
+  }
+  for (const op of [14, 31]) out.push([`unknown op ${op}`, { data: request(op, 0, 0, 0, 0, 0x0800, ipv4Udp(10)) }]);
   // ctx_in: metadata, receive queue, refused combinations.
   const f = request(10, 0, 0, 0, 0, 0x0800, ipv4Udp(60));
   const L = f.length;
@@ -103,6 +110,9 @@ describe.skipIf(kernel.k === undefined)(`testrun parity: XDP ${kernel.reason ?? 
   beforeAll(async () => {
     k = kernel.k as KernelTestRunner;
     kobj = await k.loadObject(OBJ, { program: 'xdp_pkt' });
+    const txPort = kobj.maps.find((m) => m.name === 'tx_port');
+    if (txPort === undefined) throw new Error('xdp_pkt.o: no tx_port map in the kernel object');
+    await k.mapUpdate(txPort, le32(0), le32(1));
   });
   afterAll(async () => {
     await k?.close();
@@ -110,6 +120,8 @@ describe.skipIf(kernel.k === undefined)(`testrun parity: XDP ${kernel.reason ?? 
 
   it.each(engineNames())('matches BPF_PROG_TEST_RUN on every frame (engine %s)', async (engine) => {
     const sim: SimProgram = loadSim(OBJ, 'xdp_pkt', engine);
+    // Slot 0 of tx_port is lo, on both sides.
+    expect(sim.maps.get('tx_port')?.update(le32(0), le32(1), 0)).toBe(0);
     const all = cases();
     const mismatches: Mismatch[] = [];
     for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input)));
