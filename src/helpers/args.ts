@@ -6,6 +6,7 @@
  * E_HELPER_ARGS, naming the helper, the argument and the region.
  */
 import type { RunEnv } from '../vm/program.js';
+import { RegionKind } from '../vm/memory.js';
 import { FaultCode, GuestFault } from '../vm/fault.js';
 import type { MapBase } from '../maps/base.js';
 import type { MapRegistry } from '../maps/registry.js';
@@ -41,10 +42,17 @@ export function argPtr(env: RunEnv, n: number, helper: string): number {
   return env.regs[2 * n] >>> 0;
 }
 
-/** checkMem verifies [addr, addr+len) is accessible for reading (or writing) and returns a live view. */
-export function checkMem(env: RunEnv, addr: number, len: number, write: boolean, helper: string, what: string): Uint8Array {
+/**
+ * checkMem verifies [addr, addr+len) is accessible for reading (or writing) and returns a live
+ * view. Packet memory is refused unless the helper's bpf_func_proto has pkt_access (the
+ * verifier's "helper access to the packet is not allowed").
+ */
+export function checkMem(env: RunEnv, addr: number, len: number, write: boolean, helper: string, what: string, pktAccess = false): Uint8Array {
   if (len === 0) return new Uint8Array(0);
   const c = env.mem.check(addr, len, write);
+  if (c.ok && !pktAccess && c.region.kind === RegionKind.Packet) {
+    throw helperFault(helper, `${what}: helper access to the packet is not allowed`, { kind: write ? 'write' : 'read', addr, size: len, region: c.region.name });
+  }
   if (!c.ok) {
     throw helperFault(helper, `${what}: ${write ? 'write' : 'read'} of ${len} bytes at 0x${addr.toString(16)}: ${c.reason}`, {
       kind: write ? 'write' : 'read',
@@ -56,9 +64,9 @@ export function checkMem(env: RunEnv, addr: number, len: number, write: boolean,
   return env.mem.view(addr, len);
 }
 
-/** ptrMem reads pointer argument r`n` and checks `len` bytes behind it. */
-export function ptrMem(env: RunEnv, n: number, len: number, write: boolean, helper: string, what: string): Uint8Array {
-  return checkMem(env, argPtr(env, n, helper), len, write, helper, what);
+/** ptrMem reads pointer argument r`n` and checks `len` bytes behind it (pktAccess as for checkMem). */
+export function ptrMem(env: RunEnv, n: number, len: number, write: boolean, helper: string, what: string, pktAccess = false): Uint8Array {
+  return checkMem(env, argPtr(env, n, helper), len, write, helper, what, pktAccess);
 }
 
 /** mapArg resolves a map argument (the handle a program loaded with lddw) or faults. */

@@ -55,8 +55,8 @@ function bpfCsumDiff(env: RunEnv): number {
   const h = 'bpf_csum_diff';
   const fromSize = argU32(env, 2);
   const toSize = argU32(env, 4);
-  const from = fromSize === 0 ? new Uint8Array(0) : checkMem(env, argPtr(env, 1, h), fromSize, false, h, 'from');
-  const to = toSize === 0 ? new Uint8Array(0) : checkMem(env, argPtr(env, 3, h), toSize, false, h, 'to');
+  const from = fromSize === 0 ? new Uint8Array(0) : checkMem(env, argPtr(env, 1, h), fromSize, false, h, 'from', true);
+  const to = toSize === 0 ? new Uint8Array(0) : checkMem(env, argPtr(env, 3, h), toSize, false, h, 'to', true);
   return csumDiff(from, to, argU32(env, 5));
 }
 

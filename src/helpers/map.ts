@@ -6,7 +6,7 @@
  * Which map type accepts which helper follows the verifier's check_map_func_compatibility
  * (kernel/bpf/verifier.c), and writes into BPF_F_RDONLY_PROG maps are refused as the verifier
  * refuses them; a program that breaks those rules would not load, so here it faults with
- * E_HELPER_ARGS. Values are copied out of VM memory before the map may allocate (growth detaches
+ * E_HELPER_ARGS. These helpers have pkt_access: keys and values may live in the packet. Values are copied out of VM memory before the map may allocate (growth detaches
  * views). Per-CPU maps use the run's CPU (env.cpu).
  */
 import type { RunEnv } from '../vm/program.js';
@@ -78,7 +78,7 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       const mem = env.mem;
       const keyAddr = env.regs[4] >>> 0;
       if (env.regs[5] !== 0 || !mem.isAccessible(keyAddr, map.spec.keySize, false)) {
-        ptrMem(env, 2, map.spec.keySize, false, 'bpf_map_lookup_elem', 'key');
+        ptrMem(env, 2, map.spec.keySize, false, 'bpf_map_lookup_elem', 'key', true);
       }
       return map.lookupAddrAt(mem.u8, keyAddr, env.cpu ?? 0);
     },
@@ -92,8 +92,8 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       const map = mapArg(registry, env, 1, h);
       requireType(map, GENERIC_MAPS, h);
       requireWritable(map, h);
-      const key = ptrMem(env, 2, map.spec.keySize, false, h, 'key').slice();
-      const value = ptrMem(env, 3, map.spec.valueSize, false, h, 'value').slice();
+      const key = ptrMem(env, 2, map.spec.keySize, false, h, 'key', true).slice();
+      const value = ptrMem(env, 3, map.spec.valueSize, false, h, 'value', true).slice();
       const flags = argFlags(env, 4);
       if (!Number.isFinite(flags)) return -Errno.EINVAL;
       return map.update(key, value, flags, env.cpu ?? 0);
@@ -108,7 +108,7 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       const map = mapArg(registry, env, 1, h);
       requireType(map, GENERIC_MAPS, h);
       requireWritable(map, h);
-      const key = ptrMem(env, 2, map.spec.keySize, false, h, 'key').slice();
+      const key = ptrMem(env, 2, map.spec.keySize, false, h, 'key', true).slice();
       return map.delete(key);
     },
   },
@@ -120,7 +120,7 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       const h = 'bpf_map_push_elem';
       const map = queueArg(registry, env, h);
       requireWritable(map, h);
-      const value = ptrMem(env, 2, map.spec.valueSize, false, h, 'value').slice();
+      const value = ptrMem(env, 2, map.spec.valueSize, false, h, 'value', true).slice();
       const flags = argFlags(env, 3);
       return Number.isFinite(flags) ? map.push(value, flags) : -Errno.EINVAL;
     },
@@ -133,7 +133,7 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       const h = 'bpf_map_pop_elem';
       const map = queueArg(registry, env, h);
       requireWritable(map, h);
-      const dst = ptrMem(env, 2, map.spec.valueSize, true, h, 'value');
+      const dst = ptrMem(env, 2, map.spec.valueSize, true, h, 'value', true);
       const v = map.pop();
       if (typeof v === 'number') return v;
       dst.set(v);
@@ -148,7 +148,7 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       const h = 'bpf_map_peek_elem';
       const map = queueArg(registry, env, h);
       requireReadable(map, h);
-      const dst = ptrMem(env, 2, map.spec.valueSize, true, h, 'value');
+      const dst = ptrMem(env, 2, map.spec.valueSize, true, h, 'value', true);
       const v = map.peek();
       if (typeof v === 'number') return v;
       dst.set(v);
@@ -163,7 +163,7 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       const h = 'bpf_map_lookup_percpu_elem';
       const map = mapArg(registry, env, 1, h);
       if (!map.perCpu) throw helperFault(h, `map ${map.spec.name} is not a per-CPU map`);
-      const key = ptrMem(env, 2, map.spec.keySize, false, h, 'key');
+      const key = ptrMem(env, 2, map.spec.keySize, false, h, 'key', true);
       const cpu = argU32(env, 3);
       if (env.regs[7] !== 0 || cpu >= registry.cpus) return 0;
       return map.lookupAddr(key, cpu);

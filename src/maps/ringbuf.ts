@@ -10,9 +10,10 @@
  * `struct bpf_ringbuf` (3 meta pages before the data).
  *
  * The kernel maps the data pages twice in a row so a record that wraps is contiguous. Here the
- * region is 2 × max_entries bytes: a program writes a wrapping sample into the second copy, and
- * submit/discard copies the wrapped tail back to the start — the consumer always reads the first
- * copy, so both views agree whenever a record is visible. A reservation is refused when the
+ * region is 2 × max_entries bytes: reserving a wrapping sample first copies the start of the ring
+ * into the second copy, the program writes there, and submit/discard copies the wrapped tail back
+ * to the start — the consumer always reads the first copy, so both views agree whenever a record
+ * is visible, unwritten bytes included. A reservation is refused when the
  * producer would get more than max_entries - 1 bytes ahead of the consumer or of the oldest
  * record not yet committed (pending_pos, __bpf_ringbuf_reserve since Linux 6.10).
  */
@@ -112,6 +113,13 @@ export class RingbufMap extends MapBase {
     dv.setUint32(hdr, (size | BPF_RINGBUF_BUSY_BIT) >>> 0, true);
     dv.setUint32(hdr + 4, RINGBUF_META_PAGES + Math.floor((this.producer & this.mask) / PAGE_SIZE), true);
     const sample = hdr + BPF_RINGBUF_HDR_SZ;
+    const end = (this.producer & this.mask) + len;
+    if (end > this.size) {
+      // The part past the end aliases the start of the ring in the kernel's double mapping: make
+      // the second copy show what the first holds before the program writes into it.
+      const base = this.region.start;
+      this.mem.u8.copyWithin(base + this.size, base, base + end - this.size);
+    }
     this.reserved.set(sample, this.producer);
     this.producer = next;
     return sample;

@@ -9,7 +9,7 @@ import { csumDiff } from '../../src/helpers/csum.js';
 import { deterministicServices } from '../../src/helpers/services.js';
 import { helperInfo, isGplCompatible, makeHelperTable, HELPER_DEFS } from '../../src/helpers/table.js';
 import { MapRegistry } from '../../src/maps/registry.js';
-import { Memory } from '../../src/vm/memory.js';
+import { Memory, RegionKind } from '../../src/vm/memory.js';
 import { ENGINES, faultCode, r0, rig as baseRig } from './util.js';
 
 const spec = (p: Partial<MapSpec> & Pick<MapSpec, 'name' | 'type'>): MapSpec => ({ keySize: 4, valueSize: 8, maxEntries: 4, flags: 0, pinning: 0, ...p });
@@ -280,6 +280,19 @@ describe.each(ENGINES)('engine $name', (engine) => {
     });
   });
   
+  describe('packet pointers', () => {
+    it('only helpers with pkt_access may read the packet', () => {
+      const t = rig();
+      t.reg.create(spec({ name: 'h', type: MapType.HASH }));
+      t.reg.create(spec({ name: 'rb', type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 }));
+      const pkt = t.mem.map(RegionKind.Packet, 'packet', 64);
+      const lookup = `lddw %r1, {{h}}\nlddw %r2, 0x${pkt.start.toString(16)}\ncall 1\nexit`;
+      expect(r0(t.run(lookup))).toBe(0n);
+      const output = `lddw %r1, {{rb}}\nlddw %r2, 0x${pkt.start.toString(16)}\nmov %r3, 8\nmov %r4, 0\ncall 130\nexit`;
+      expect(faultCode(t.run(output))).toBe(FaultCode.HelperArgs);
+    });
+  });
+
   describe('the helper table', () => {
     it('leaves GPL-only helpers out for non-GPL programs; helperInfo exposes the rule', () => {
       const reg = new MapRegistry(new Memory(), { cpus: 1 });

@@ -10,6 +10,8 @@ import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapFlag, MapType } from '../../src/map
 import type { MapBase } from '../../src/maps/base.js';
 import { LruHashMap } from '../../src/maps/lru-hash.js';
 import { QueueStackMap } from '../../src/maps/queue-stack.js';
+import { RingbufMap } from '../../src/maps/ringbuf.js';
+import { spawnSync } from 'node:child_process';
 import { bpftoolDump, toHex } from '../../src/maps/dump.js';
 import { MapRegistry } from '../../src/maps/registry.js';
 import { Memory } from '../../src/vm/memory.js';
@@ -22,6 +24,16 @@ const CPUS = Number(process.env.XDPSIM_PARITY_CPUS ?? 0) || (await import('node:
   const [a, b] = r.split('-').map(Number);
   return n + (b === undefined ? 1 : b - a + 1);
 }, 0);
+
+/** KernelMapView reads value 0 of a pinned array map. */
+class KernelMapView {
+  constructor(readonly path: string) {}
+  value(): Uint8Array {
+    const r = bpftool(['map', 'lookup', 'pinned', this.path, 'key', '0', '0', '0', '0', '-j']);
+    if (r.errno !== 0) throw new Error(`bpftool map lookup: ${r.err}`);
+    return Uint8Array.from((JSON.parse(r.out) as { value: string[] }).value, (x) => parseInt(x, 16));
+  }
+}
 
 const simDump = (m: MapBase): Array<[string, string]> => [...m.keys()].map((k) => [toHex(k), toHex(m.lookup(k) as Uint8Array)]);
 const sorted = (d: Array<[string, string]>) => [...d].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -152,6 +164,48 @@ describe.skipIf(SKIP !== undefined)(`map semantics against the running kernel${S
         expect(sm.delete(u32(9))).toBe(km.delete(u32(9)));
       }
     }
+  });
+
+  it.skipIf(process.arch !== 'x64')('RINGBUF: record headers, payloads, discards and wraparound byte for byte (x86_64 only: raw bpf syscall)', () => {
+    const obj = k.compile(resolve(__dirname, 'kernel/ringbuf.c'));
+    const prog = `${k.bpffs}/ringbuf`;
+    const maps = `${k.bpffs}/ringbuf-maps`;
+    const load = bpftool(['prog', 'load', obj, prog, 'pinmaps', maps]);
+    if (load.errno !== 0) throw new Error(`bpftool prog load: ${load.err}`);
+    const peek = (consume: boolean) => {
+      const r = spawnSync('python3', [resolve(__dirname, 'kernel/ringbuf_peek.py'), `${maps}/rb`, '4096', ...(consume ? ['consume'] : [])]);
+      if (r.status !== 0) throw new Error(`ringbuf_peek: ${r.stderr.toString()}`);
+      return JSON.parse(r.stdout.toString()) as { consumer: number; producer: number; data: string };
+    };
+    const sim = newRegistry(CPUS).create(spec({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 })) as RingbufMap;
+    const simOp = (op: number, payload: Uint8Array): number => {
+      if (op === 0) return sim.output(payload.subarray(0, 5));
+      if (op === 1) return sim.output(payload.subarray(0, 40));
+      const [size, n, discard] = op === 2 ? [12, 12, false] : op === 3 ? [20, 20, true] : [1000, 56, false];
+      const p = sim.reserve(size);
+      if (p === 0) return -1;
+      sim.mem.write(p, payload.subarray(0, n));
+      sim.commit(p, discard);
+      return 0;
+    };
+    const r = rng(21);
+    for (let i = 0; i < 110; i++) {
+      const op = Math.floor(r() * 5);
+      const pkt = Uint8Array.from({ length: 72 }, () => Math.floor(r() * 256));
+      pkt[0] = op;
+      const run = bpftool(['prog', 'run', 'pinned', prog, 'data_in', k.file('rb.bin', pkt)]);
+      if (run.errno !== 0) throw new Error(`bpftool prog run: ${run.err}`);
+      const kret = Number(new DataView((new KernelMapView(`${maps}/ret`)).value().buffer).getBigInt64(0, true));
+      expect([i, op, simOp(op, pkt.subarray(8))]).toEqual([i, op, kret]);
+      if (r() < 0.2) {
+        peek(true);
+        sim.consume();
+      }
+    }
+    const kern = peek(false);
+    expect([sim.consumerPos, sim.producerPos]).toEqual([kern.consumer, kern.producer]);
+    expect(kern.producer).toBeGreaterThan(2 * 4096);
+    expect(toHex(sim.mem.view(sim.region.start, 4096))).toBe(kern.data);
   });
 
   describe('LRU_HASH eviction', () => {
