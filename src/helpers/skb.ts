@@ -358,7 +358,7 @@ function resetChecksumUnnecessary(skb: SkBuff): void {
 
 /** genericPush is bpf_skb_generic_push: `len` zero bytes inserted `off` bytes after data. */
 function genericPush(skb: SkBuff, off: number, len: number): void {
-  skb.push(len);
+  skb.pushHeader(len);
   const u8 = skb.mem.u8;
   u8.copyWithin(skb.data, skb.data + len, skb.data + len + off);
   u8.fill(0, skb.data + off, skb.data + off + len);
@@ -374,7 +374,7 @@ function genericPop(skb: SkBuff, off: number, len: number): number {
   } else if (skb.ipSummed === ChecksumState.PARTIAL) {
     skb.ipSummed = ChecksumState.NONE;
   }
-  skb.pull(len);
+  skb.pullHeader(len);
   u8.copyWithin(skb.data, old, old + off);
   return 0;
 }
@@ -466,7 +466,7 @@ export const skbChangeHead = withSkb('bpf_skb_change_head', (env, skb) => {
     return -E.EINVAL;
   }
   if (headRoom > skb.dataOff - skb.metaLen) return -E.ENOMEM;
-  skb.push(headRoom);
+  skb.pushHeader(headRoom);
   skb.mem.u8.fill(0, skb.data, skb.data + headRoom);
   skb.macHeader = skb.dataOff;
   skb.macLen = skb.networkHeader - skb.macHeader;
@@ -558,7 +558,7 @@ function isVlanType(p: number): boolean {
 /** vlanInsertTag is __vlan_insert_tag: a tag written into the packet after the MAC addresses. */
 function vlanInsertTag(skb: SkBuff, proto: number, tci: number): number {
   if (VLAN_HLEN > skb.dataOff - skb.metaLen) return -E.ENOMEM;
-  skb.push(VLAN_HLEN);
+  skb.pushHeader(VLAN_HLEN);
   const u8 = skb.mem.u8;
   const d = skb.data;
   u8.copyWithin(d, d + VLAN_HLEN, d + VLAN_HLEN + 12);
@@ -585,7 +585,7 @@ function skbVlanPopTag(skb: SkBuff): number {
   if (encap >= EthP.P802_3_MIN) skb.protocol = encap;
   else if (u8[d + 18] === 0xff && u8[d + 19] === 0xff) skb.protocol = EthP.P802_3;
   else skb.protocol = EthP.P802_2;
-  skb.pull(VLAN_HLEN);
+  skb.pullHeader(VLAN_HLEN);
   skb.macHeader += VLAN_HLEN;
   if (skb.networkOffset < ETH_HLEN) skb.networkHeader = skb.dataOff + ETH_HLEN;
   skb.macLen = skb.networkHeader - skb.macHeader;

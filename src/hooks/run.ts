@@ -132,6 +132,8 @@ export class TcRunner {
     // Pull the tag and move the MAC addresses up to close the gap (vlan_remove_tag).
     const mac = skb.head + skb.macHeader;
     u8.copyWithin(mac + 4, mac, mac + 12);
+    // XDP metadata stays right in front of the MAC header (skb_reorder_vlan_header).
+    if (skb.metaLen > 0) u8.copyWithin(mac + 4 - skb.metaLen, mac - skb.metaLen, mac);
     skb.pull(4);
     skb.macHeader += 4;
     skb.networkHeader = skb.dataOff;

@@ -326,21 +326,35 @@ export class SkBuff {
     return this.protocol;
   }
 
-  /** push is __skb_push: data moves back `n` bytes, metadata moving with it. */
+  /** push is __skb_push: data moves back `n` bytes (the metadata stays where it is). */
   push(n: number): void {
-    this.moveMeta(-n);
     this.data -= n;
     this.len += n;
   }
 
-  /** pull is __skb_pull: data moves forward `n` bytes, metadata moving with it. */
+  /** pull is __skb_pull: data moves forward `n` bytes (the metadata stays where it is). */
   pull(n: number): void {
-    this.moveMeta(n);
     this.data += n;
     this.len -= n;
   }
 
-  /** moveMeta keeps the metadata right before data when data moves by `delta`. */
+  /**
+   * pushHeader / pullHeader are push / pull for helpers that insert or remove header bytes
+   * while data is at the MAC header (vlan push/pop, adjust_room, change_proto, change_head):
+   * the metadata in front of the MAC header moves along so it stays there.
+   */
+  pushHeader(n: number): void {
+    this.moveMeta(-n);
+    this.push(n);
+  }
+
+  /** pullHeader: see pushHeader. */
+  pullHeader(n: number): void {
+    this.moveMeta(n);
+    this.pull(n);
+  }
+
+  /** moveMeta moves the metadata in front of data by `delta` bytes. */
   private moveMeta(delta: number): void {
     if (this.metaLen === 0) return;
     const u8 = this.mem.u8;

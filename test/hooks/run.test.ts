@@ -68,6 +68,27 @@ exit`;
     expect(v.frame).toEqual(Uint8Array.from([...f.slice(0, 12), 0x08, 0x00, ...f.slice(18)]));
   });
 
+  it('keeps XDP metadata in front of the MAC header, VLAN tag or not', () => {
+    const { env, prog } = setup();
+    const tc = new TcRunner(env, loopbackDatapath(), ETH0);
+    // r0 = *(u32 *)data_meta if data_meta + 4 <= data, else 0xdead; the frame must be intact.
+    const asm = `ldxw %r2, [%r1+140]
+ldxw %r3, [%r1+76]
+mov %r0, 0xdead
+mov %r4, %r2
+add %r4, 4
+jgt %r4, %r3, out
+ldxw %r0, [%r2+0]
+out:
+exit`;
+    for (const f of [frame(0x0800, [0x45, ...new Array(40).fill(7)]), frame(0x8100, [0x00, 0x09, 0x08, 0x00, 0x45, ...new Array(40).fill(7)])]) {
+      tc.receive(f, { dev: ETH0, meta: Uint8Array.of(0x11, 0x22, 0x33, 0x44) });
+      const v = tc.ingress([prog(asm)]);
+      expect(v.retval).toBe(0x44332211);
+      expect(Array.from(v.frame.slice(0, 14))).toEqual([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00]);
+    }
+  });
+
   it('stops the chain at the first action other than UNSPEC', () => {
     const { env, prog } = setup();
     const tc = new TcRunner(env, loopbackDatapath(), ETH0);
