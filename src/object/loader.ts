@@ -181,7 +181,6 @@ export interface ObjectSpec {
   readonly hasLineInfo: boolean;
   /** The `__kconfig` externs and where they sit in the .kconfig map, when the object has any. */
   readonly kconfig?: KconfigLayout;
-  readonly btf?: Btf;
 }
 
 /** GlobalValue is what `rodata` overrides accept: raw bytes or an integer (little-endian). */
@@ -783,6 +782,7 @@ interface Resolver {
   readonly gplCompatible: boolean;
   readonly textIndex?: number;
   readonly kconfig?: KconfigLayout;
+  readonly btf?: Btf;
 }
 
 /** linkPrograms builds one ObjectProgramSpec per entry function (libbpf bpf_object__relocate). */

@@ -117,7 +117,7 @@ describe('libbpf and BPF_PROG_TEST_RUN agree with the loader', () => {
     await k?.close();
   });
 
-  it.each(KERNEL_OBJECTS)('%s: same maps and programs as libbpf', async (obj, ctx) => {
+  it.for(KERNEL_OBJECTS)('%s: same maps and programs as libbpf', async (obj, ctx) => {
     if (k === undefined) return ctx.skip(`kernel unavailable: ${reason}`);
     const opts = baseName(obj).startsWith('tc_') ? { progType: 'sched_cls' as const } : {};
     const runner = k;
