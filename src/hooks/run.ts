@@ -34,7 +34,12 @@ export interface XdpVerdict {
   /** Where a REDIRECT goes. */
   readonly redirect: RedirectInfo;
   readonly fault?: VmFault;
+  /** Set when the frame could not be received at all (the program did not run; the frame is dropped). */
+  readonly refused?: string;
 }
+
+/** XDP_MAX_FRAME is the largest frame one multi-buffer xdp_buff holds: 3520 linear + 17 pages. */
+export const XDP_MAX_FRAME = XDP_BUFF_SIZE - XDP_PACKET_HEADROOM - SKB_SHARED_INFO_SIZE + MAX_SKB_FRAGS * PAGE_SIZE;
 
 /** XdpRunner runs one XDP program on received frames. */
 export class XdpRunner {
@@ -54,8 +59,15 @@ export class XdpRunner {
    */
   run(frame: Uint8Array, rx: { ifindex: number; queue: number }): XdpVerdict {
     const linearMax = XDP_BUFF_SIZE - XDP_PACKET_HEADROOM - SKB_SHARED_INFO_SIZE;
-    if (frame.length > linearMax + MAX_SKB_FRAGS * PAGE_SIZE) {
-      throw new RangeError(`xdp: a ${frame.length}-byte frame does not fit one multi-buffer xdp_buff`);
+    if (frame.length > XDP_MAX_FRAME) {
+      return {
+        retval: 0,
+        action: XdpAction.DROP,
+        frame,
+        meta: new Uint8Array(0),
+        redirect: newRedirectInfo(),
+        refused: `a ${frame.length}-byte frame does not fit one multi-buffer xdp_buff (at most ${XDP_MAX_FRAME} bytes)`,
+      };
     }
     const xdp = this.xdp;
     xdp.load(frame, XDP_PACKET_HEADROOM, linearMax, { rxq: { ifindex: rx.ifindex, queueIndex: rx.queue, fragSize: XDP_BUFF_SIZE } });

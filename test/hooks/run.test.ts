@@ -6,7 +6,7 @@ import { createRunEnv } from '../../src/vm/run.js';
 import { getEngine } from '../../src/vm/engines.js';
 import { packetHelperMap } from '../../src/helpers/skb.js';
 import { LOOPBACK, loopbackDatapath, type NetDevice } from '../../src/hooks/datapath.js';
-import { TcRunner, XdpRunner } from '../../src/hooks/run.js';
+import { TcRunner, XdpRunner, XDP_MAX_FRAME } from '../../src/hooks/run.js';
 import { XdpAction } from '../../src/hooks/xdp.js';
 import { TcAction } from '../../src/hooks/tc.js';
 import type { Executable } from '../../src/vm/program.js';
@@ -46,6 +46,17 @@ exit`;
     expect(v.action).toBe(XdpAction.PASS);
     expect(v.frame).toEqual(f.slice(14));
     expect(v.meta.length).toBe(4);
+  });
+});
+
+describe('XdpRunner limits', () => {
+  it('drops, without running the program, a frame larger than a multi-buffer xdp_buff', () => {
+    const { env, prog } = setup();
+    const x = new XdpRunner(env, prog('mov %r0, 2\nexit'), loopbackDatapath());
+    expect(x.run(new Uint8Array(XDP_MAX_FRAME), { ifindex: 2, queue: 0 }).action).toBe(XdpAction.PASS);
+    const v = x.run(new Uint8Array(XDP_MAX_FRAME + 1), { ifindex: 2, queue: 0 });
+    expect(v.action).toBe(XdpAction.DROP);
+    expect(v.refused).toBeDefined();
   });
 });
 
