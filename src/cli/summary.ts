@@ -13,6 +13,8 @@ export interface SummaryInput {
   readonly attached: readonly string[];
   readonly engine: string;
   readonly seconds: number;
+  /** CPU seconds of this process over the same span (user + system). */
+  readonly cpuSeconds?: number;
   /** A capture error that ended the run early. */
   readonly error?: string;
   readonly notes?: readonly string[];
@@ -69,7 +71,8 @@ export function formatSummary(acc: Accounting, s: SummaryInput): string {
     }
   }
   const rate = s.seconds > 0 ? acc.framesIn / s.seconds : 0;
-  row('rate', `${formatRate(rate)} (${count(acc.framesIn)} frames in ${s.seconds.toFixed(3)} s)`);
+  const cpu = s.cpuSeconds !== undefined && s.cpuSeconds > 0 ? `; ${formatRate(acc.framesIn / s.cpuSeconds)} per CPU second` : '';
+  row('rate', `${formatRate(rate)} (${count(acc.framesIn)} frames in ${s.seconds.toFixed(3)} s${cpu})`);
   for (const n of s.notes ?? []) row('note', n);
   if (s.error !== undefined) row('stopped', s.error);
   return `${out.join('\n')}\n`;

@@ -53,8 +53,8 @@ export interface OutFrame {
 
 /** FrameResult is everything the datapath did with one frame. */
 export interface FrameResult {
-  readonly iface: string;
-  readonly queue: number;
+  iface: string;
+  queue: number;
   cpu: number;
   readonly hooks: HookRun[];
   disposition: Disposition;
@@ -90,6 +90,9 @@ export class Accounting {
   /** "at: reason" → count, for drops. */
   readonly dropReasons = new Map<string, number>();
   readonly faults = new Map<string, FaultCount>();
+  private lastHook = '';
+  private lastProgram = '';
+  private lastVerdicts: Map<string, number> | undefined;
 
   /** add counts one finished frame. */
   add(index: number, len: number, r: FrameResult): void {
@@ -97,9 +100,15 @@ export class Accounting {
     this.bytesIn += len;
     this.dispositions.set(r.disposition, (this.dispositions.get(r.disposition) ?? 0) + 1);
     for (const h of r.hooks) {
-      const key = `${h.hook} ${h.program}`;
-      let m = this.verdicts.get(key);
-      if (m === undefined) this.verdicts.set(key, (m = new Map()));
+      let m = this.lastVerdicts;
+      if (m === undefined || h.hook !== this.lastHook || h.program !== this.lastProgram) {
+        const key = `${h.hook} ${h.program}`;
+        m = this.verdicts.get(key);
+        if (m === undefined) this.verdicts.set(key, (m = new Map()));
+        this.lastVerdicts = m;
+        this.lastHook = h.hook;
+        this.lastProgram = h.program;
+      }
       m.set(h.verdict, (m.get(h.verdict) ?? 0) + 1);
       if (h.fault !== undefined) {
         const f = h.fault;

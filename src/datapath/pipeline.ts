@@ -22,7 +22,7 @@
  * kernel would spin or hit its xmit recursion limit. The Pipeline is also the DatapathHooks the
  * packet helpers see: devices, routes for bpf_fib_lookup, maps by handle.
  */
-import { TcRunner, XdpRunner, type XdpVerdict } from '../hooks/run.js';
+import { TcRunner, type XdpVerdict } from '../hooks/run.js';
 import { type DatapathHooks, type FibLookupQuery, type FibLookupResult, type NetDevice, type RedirectInfo, newRedirectInfo } from '../hooks/datapath.js';
 import { ETH_HLEN, MAX_SKB_FRAGS, SKB_SHARED_INFO_SIZE, XDP_BUFF_SIZE, XDP_PACKET_HEADROOM, XdpAction, XdpBuff, xdpActionName } from '../hooks/xdp.js';
 import { EthP, PacketType, SKB_HEAD_RESERVE, SKB_REGION_SIZE, type SkBuff } from '../hooks/skb.js';
@@ -132,10 +132,11 @@ export class Pipeline implements DatapathHooks {
   private readonly cpus: number;
   private readonly classid: number;
   private readonly base: RunEnv;
-  private readonly xdpRunners = new Map<number, XdpRunner>();
+  private readonly xdpHooks = new Map<number, XdpHook>();
   private readonly tc: TcRunner;
-  private devmapBuf: XdpBuff | undefined;
-  private cpumapBuf: XdpBuff | undefined;
+  private readonly devmapBuf: XdpBuff;
+  private readonly cpumapBuf: XdpBuff;
+  private readonly result: FrameResult = { iface: '', queue: 0, cpu: 0, hooks: [], disposition: Disposition.HOST, out: [], hops: 0 };
   private readonly byIfindex = new Map<number, SimInterface>();
 
   constructor(opts: PipelineOptions) {
@@ -148,8 +149,15 @@ export class Pipeline implements DatapathHooks {
     for (const d of opts.topology.interfaces) this.byIfindex.set(d.ifindex, d);
     this.base = createRunEnv(opts.programs.mem, { stackName: 'datapath stack' });
     this.base.cpu = 0;
-    for (const [ifindex, a] of opts.attach) if (a.xdp !== undefined) this.xdpRunners.set(ifindex, new XdpRunner(this.base, a.xdp.exec, this));
+    for (const [ifindex, a] of opts.attach) {
+      if (a.xdp === undefined) continue;
+      const buf = new XdpBuff(opts.programs.mem);
+      this.xdpHooks.set(ifindex, { prog: a.xdp, buf, state: { kind: 'xdp', xdp: buf, datapath: this, redirect: newRedirectInfo() } });
+    }
     this.tc = new TcRunner(this.base, this, opts.topology.interfaces[0]);
+    // Mapped up front: mapping regions later could grow (and detach) the memory frame views point into.
+    this.devmapBuf = new XdpBuff(opts.programs.mem, { devmapProgram: true });
+    this.cpumapBuf = new XdpBuff(opts.programs.mem);
   }
 
   /** device is DatapathHooks.device: the simulated interfaces (lo is not one of them). */
@@ -172,12 +180,24 @@ export class Pipeline implements DatapathHooks {
     return this.programs.resolveMap(handle);
   }
 
-  /** process runs one received frame from `dev` to its disposition. */
+  /**
+   * process runs one received frame from `dev` to its disposition. The result and the bytes of
+   * its `out` frames are reused: they are valid until the next call.
+   */
   process(frame: Uint8Array, dev: SimInterface): FrameResult {
     const queue = flowQueue(frame, dev.rxQueues);
     const cpu = queue % this.cpus;
     this.base.cpu = cpu;
-    const r: FrameResult = { iface: dev.name, queue, cpu, hooks: [], disposition: Disposition.HOST, out: [], hops: 0 };
+    const r = this.result;
+    r.iface = dev.name;
+    r.queue = queue;
+    r.cpu = cpu;
+    r.hooks.length = 0;
+    r.out.length = 0;
+    r.hops = 0;
+    r.at = undefined;
+    r.reason = undefined;
+    r.disposition = Disposition.HOST;
     let data = frame;
     let hwTag: HwTag | undefined;
     if (dev.vlanOffload && frame.length >= ETH_HLEN + VLAN_HLEN) {
@@ -189,27 +209,42 @@ export class Pipeline implements DatapathHooks {
         data.set(frame.subarray(16), 12);
       }
     }
-    const runner = this.xdpRunners.get(dev.ifindex);
+    const hook = this.xdpHooks.get(dev.ifindex);
     let meta: Uint8Array = EMPTY;
-    if (runner !== undefined) {
+    if (hook !== undefined) {
       if (data.length > XDP_MAX_FRAME) return this.end(r, Disposition.DROP, 'driver', `a ${data.length}-byte frame does not fit a multi-buffer xdp_buff`);
-      const prog = (this.attach.get(dev.ifindex) as Attachment).xdp as BoundProgram;
-      const v = runner.run(data, { ifindex: dev.ifindex, queue });
-      const fault = v.fault === undefined ? undefined : this.programs.describeFault(v.fault);
-      r.hooks.push(hookRun('xdp', dev.name, prog.name, v.retval, fault !== undefined ? 'XDP_ABORTED' : xdpActionName(v.retval), fault));
-      switch (v.action) {
+      // The driver's receive: the frame at XDP_PACKET_HEADROOM of a page, the rest in fragments.
+      const buf = hook.buf;
+      buf.load(data, XDP_PACKET_HEADROOM, XDP_LINEAR_MAX, { rxq: { ifindex: dev.ifindex, queueIndex: queue, fragSize: XDP_BUFF_SIZE } });
+      const ri = hook.state.redirect;
+      ri.set = false;
+      ri.tgtIndex = 0;
+      ri.mapType = 0;
+      ri.map = undefined;
+      ri.flags = 0;
+      this.base.hook = hook.state;
+      const res = hook.prog.exec.run(this.base, buf.ctxAddr);
+      this.base.hook = undefined;
+      if (!res.ok) {
+        r.hooks.push(hookRun('xdp', dev.name, hook.prog.name, 0, 'XDP_ABORTED', this.programs.describeFault(res.fault)));
+        return this.end(r, Disposition.ABORTED, 'xdp', 'program fault');
+      }
+      const retval = Number(BigInt.asUintN(32, res.r0));
+      r.hooks.push(hookRun('xdp', dev.name, hook.prog.name, retval, XDP_NAMES[retval] ?? xdpActionName(retval)));
+      switch (retval) {
         case XdpAction.ABORTED:
-          return this.end(r, Disposition.ABORTED, 'xdp', fault !== undefined ? 'program fault' : 'XDP_ABORTED');
-        case XdpAction.DROP:
-          return this.end(r, Disposition.DROP, 'xdp', v.retval === XdpAction.DROP ? 'XDP_DROP' : `unknown XDP action ${v.retval} (bpf_warn_invalid_xdp_action)`);
+          return this.end(r, Disposition.ABORTED, 'xdp', 'XDP_ABORTED');
         case XdpAction.TX:
-          r.out.push({ iface: dev.name, data: v.frame });
+          r.out.push({ iface: dev.name, data: frameView(buf) });
           return this.end(r, Disposition.TX);
         case XdpAction.REDIRECT:
-          return this.xdpRedirect(r, v.redirect, v.frame, v.meta, dev, queue);
+          return this.xdpRedirect(r, ri, frameView(buf).slice(), metaOf(buf), dev, queue);
+        case XdpAction.PASS:
+          data = frameView(buf);
+          meta = metaOf(buf);
+          break;
         default:
-          data = v.frame;
-          meta = v.meta;
+          return this.end(r, Disposition.DROP, 'xdp', retval === XdpAction.DROP ? 'XDP_DROP' : `unknown XDP action ${retval} (bpf_warn_invalid_xdp_action)`);
       }
     }
     return this.stackReceive(r, data, dev, meta, hwTag);
@@ -329,7 +364,7 @@ export class Pipeline implements DatapathHooks {
       r.hooks.push(hookRun(`xdp-${kind}`, dev.name, `#${progId}`, 0, 'XDP_ABORTED'));
       return undefined;
     }
-    const buf = kind === 'devmap' ? (this.devmapBuf ??= new XdpBuff(this.programs.mem, { devmapProgram: true })) : (this.cpumapBuf ??= new XdpBuff(this.programs.mem));
+    const buf = kind === 'devmap' ? this.devmapBuf : this.cpumapBuf;
     const bytes = meta.length === 0 ? frame : concat(meta, frame);
     const linearMax = XDP_BUFF_SIZE - XDP_PACKET_HEADROOM - SKB_SHARED_INFO_SIZE + meta.length;
     buf.load(bytes, XDP_PACKET_HEADROOM - meta.length, linearMax, { metaLen: meta.length, rxq: { ifindex: dev.ifindex, queueIndex: queue, fragSize: XDP_BUFF_SIZE }, egressIfindex: egress });
@@ -505,6 +540,28 @@ export class Pipeline implements DatapathHooks {
     skb.priority = keep.priority;
     return this.egress(r, target);
   }
+}
+
+/** XdpHook is the XDP program of one interface with its buffer and hook state. */
+interface XdpHook {
+  readonly prog: BoundProgram;
+  readonly buf: XdpBuff;
+  readonly state: XdpHookState;
+}
+
+/** XDP_LINEAR_MAX is the linear part of a received buffer: a page minus headroom and shared info. */
+const XDP_LINEAR_MAX = XDP_BUFF_SIZE - XDP_PACKET_HEADROOM - SKB_SHARED_INFO_SIZE;
+
+const XDP_NAMES: readonly string[] = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
+
+/** frameView is data .. data_end of a buffer: a view into VM memory when linear, else a copy with the fragments. */
+function frameView(buf: XdpBuff): Uint8Array {
+  return buf.frags.length === 0 ? buf.mem.u8.subarray(buf.data, buf.dataEnd) : buf.copyFrom(buf.data);
+}
+
+function metaOf(buf: XdpBuff): Uint8Array {
+  const n = buf.metaLen;
+  return n === 0 ? EMPTY : buf.mem.copy(buf.dataMeta, n);
 }
 
 function hookRun(hook: string, iface: string, program: string, retval: number, verdict: string, fault?: VmFault): HookRun {

@@ -201,6 +201,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
   const progress = new Progress(io.stderr);
   const multi = captures.length > 1;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let error: CaptureError | undefined;
   let index = 0;
   try {
@@ -244,6 +245,8 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
     await outDir?.close();
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const cpuSeconds = (cu.user + cu.system) / 1e6;
   if (opts.maps !== undefined) writeMaps(dp.programs, opts.maps);
   if (!acc.balanced()) throw new Error('replay: dispositions do not add up to the frames in (accounting bug)');
   if (opts.quiet !== true) {
@@ -253,6 +256,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
         attached: describeAttach(dp),
         engine: engine.name,
         seconds,
+        cpuSeconds,
         error: error?.message,
         notes: outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : [],
       }),
@@ -426,7 +430,13 @@ async function runTestRun(captures: string[], opts: ReplayOptions, io: ReplayIo,
     if (k !== undefined) {
       const progType = prog.progType === ProgType.XDP ? undefined : prog.progType === ProgType.SCHED_ACT ? ('sched_act' as const) : ('sched_cls' as const);
       try {
-        kobj = await k.loadObject(pref.file, { program: prog.name, progType: prog.spec.progType === 0 ? progType : undefined });
+        try {
+          kobj = await k.loadObject(pref.file, { program: prog.name, progType: prog.spec.progType === 0 ? progType : undefined });
+        } catch (e) {
+          // Section names this libbpf does not know (tc/ingress, tcx/...): load with the type given, as `bpftool prog load ... type` would.
+          if (progType === undefined) throw e;
+          kobj = await k.loadObject(pref.file, { program: prog.name, progType });
+        }
       } catch (e) {
         throw new UsageError('E_NO_KERNEL', `--compare-kernel: the kernel refused ${pref.file}:${prog.name}: ${isXdpsimError(e) ? e.message : String(e)}`, { file: pref.file });
       }
