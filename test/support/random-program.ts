@@ -106,7 +106,34 @@ export interface RandomProgramOptions {
    * imm = `index` (the kernel bridge's map index; xdpsim callers patch it to the map's handle).
    */
   readonly mapValue?: { readonly index: number; readonly bytes: number };
+  /**
+   * Context fields (packet mode only): the prologue writes a few writable fields of the context
+   * (__sk_buff: mark, queue_mapping, priority, tc_index, cb, tc_classid, tstamp; xdp_md has none)
+   * and reads a few readable ones (every size the kernel allows) into stack slots, which the
+   * epilogue folds into r0 like the rest of the stack.
+   */
+  readonly ctxFields?: boolean;
+  /**
+   * Which narrow (1/2-byte) context reads to emit: 'any' (default) every sub-offset the kernel
+   * allows, 'low' only at the field's first byte.
+   */
+  readonly ctxNarrow?: 'any' | 'low';
 }
+
+/** Readable __sk_buff fields for SCHED_CLS (tc_cls_act_is_valid_access): [offset, size of the field]. */
+const SKB_READS: ReadonlyArray<readonly [number, number]> = [
+  [0, 4], [4, 4], [8, 4], [12, 4], [16, 4], [20, 4], [24, 4], [28, 4], [32, 4], [36, 4], [40, 4],
+  [44, 4], [48, 4], [52, 4], [56, 4], [60, 4], [64, 4], [68, 4], [72, 4], [84, 4], [160, 4],
+  [164, 4], [176, 4], [152, 8], [184, 8],
+];
+/** Writable __sk_buff fields for SCHED_CLS: [offset, size]. cb[] also takes 1/2/8-byte stores. */
+const SKB_WRITES: ReadonlyArray<readonly [number, number]> = [
+  [8, 4], [12, 4], [32, 4], [44, 4], [48, 4], [52, 4], [56, 4], [60, 4], [64, 4], [72, 4], [152, 8],
+  [48, 8], [56, 8], [50, 2], [62, 2], [49, 1], [67, 1],
+];
+/** Readable xdp_md fields besides the packet pointers: ingress_ifindex, rx_queue_index. */
+const XDP_READS: ReadonlyArray<readonly [number, number]> = [[12, 4], [16, 4]];
+const SIZE_CODE: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
 
 /** MAP_REG holds the map value pointer in map-value mode. */
 export const MAP_REG = 8;
@@ -205,6 +232,8 @@ interface GenConfig {
   readonly packetBytes: number;
   readonly packetCtx: 'xdp' | 'skb';
   readonly mapValue: { readonly index: number; readonly bytes: number } | undefined;
+  readonly ctxFields: boolean;
+  readonly ctxNarrow: 'any' | 'low';
 }
 
 class Generator {
@@ -217,6 +246,8 @@ class Generator {
   private readonly pkt: number;
   /** Bytes at MAP_REG this function may access (0: no map value). */
   private readonly val: number;
+  /** Stack slots the prologue filled with context fields (the stack init leaves them alone). */
+  private readonly ctxSlots = new Set<number>();
   private readonly v4: boolean;
   private readonly atomics: boolean;
   private readonly stackBytes: number;
@@ -295,6 +326,7 @@ class Generator {
       out.push(makeInsn(ALU64 | OP.mov | K, 0, 0, 0, SHORT_FRAME_RETVAL));
       out.push(makeInsn(0x95));
     }
+    if (this.pkt > 0 && this.cfg.ctxFields) out.push(...this.ctxAccesses());
     if (this.val > 0) {
       // *(u32 *)(r10 - 8) = 0; r1 = map; r2 = r10 - 8; r0 = bpf_map_lookup_elem(r1, r2);
       // if r0 == 0 return; MAP_REG = r0. (The stack slot is initialised again below.)
@@ -317,7 +349,43 @@ class Generator {
       else out.push(...this.lddw(r, this.imm64()));
     }
     for (let off = -8; off >= -this.stackBytes; off -= 8) {
+      if (this.ctxSlots.has(off)) continue;
       out.push(makeInsn(0x7b, 10, this.reg(), off, 0)); // stxdw [r10+off], rN
+    }
+    return out;
+  }
+
+  /**
+   * ctxAccesses writes some context fields (stx from r2: the verifier refuses BPF_ST into ctx) and
+   * reads some (narrow reads at the kernel's allowed sub-offsets) into stack slots below r10-8.
+   */
+  ctxAccesses(): Insn[] {
+    const r = this.rng;
+    const out: Insn[] = [];
+    const skb = this.cfg.packetCtx === 'skb';
+    if (skb) {
+      for (let n = r.range(0, 3); n > 0; n--) {
+        const [off, size] = r.pick(SKB_WRITES);
+        if (size === 8) out.push(...this.lddw(2, this.imm64()));
+        else out.push(makeInsn(ALU64 | OP.mov | K, 2, 0, 0, this.imm32()));
+        out.push(makeInsn(0x63 | SIZE_CODE[size], 1, 2, off, 0));
+      }
+    }
+    const reads = skb ? SKB_READS : XDP_READS;
+    const slots = Math.min(r.range(1, 6), this.stackBytes / 8 - 1);
+    for (let i = 0; i < slots; i++) {
+      const slot = -16 - 8 * i;
+      let [off, size] = r.pick(reads);
+      // Narrow reads of 4-byte __sk_buff fields: 1 or 2 bytes at an aligned offset inside the
+      // field (bpf_ctx_narrow_access_ok); xdp_md allows only full 4-byte reads.
+      if (skb && size === 4 && r.chance(0.3)) {
+        const narrow = r.pick([1, 2]);
+        if (this.cfg.ctxNarrow === 'any') off += narrow * r.below(4 / narrow);
+        size = narrow;
+      }
+      out.push(makeInsn(0x61 | SIZE_CODE[size], 2, 1, off, 0)); // r2 = *(size *)(r1 + off)
+      out.push(makeInsn(0x7b, 10, 2, slot, 0));
+      this.ctxSlots.add(slot);
     }
     return out;
   }
@@ -578,6 +646,8 @@ export function randomProgram(seed: number, opts: RandomProgramOptions = {}): Ra
     packetBytes: opts.packetBytes ?? 0,
     packetCtx: opts.packetCtx ?? 'xdp',
     mapValue: opts.mapValue,
+    ctxFields: opts.ctxFields ?? false,
+    ctxNarrow: opts.ctxNarrow ?? 'any',
   };
   if (cfg.mapValue !== undefined && (cfg.mapValue.bytes < 8 || cfg.mapValue.bytes % 8 !== 0 || cfg.mapValue.bytes > 256)) {
     throw new RangeError(`randomProgram: mapValue.bytes must be a multiple of 8 in 8..256, got ${cfg.mapValue.bytes}`);
