@@ -134,7 +134,13 @@ const L_PRLO = 21; // i64 packet slot (read): lo, and hi - lo - 8
 const L_PRM = 22;
 const L_PWLO = 23; // i64 packet slot (write)
 const L_PWM = 24;
-const EXTRA_LOCALS: readonly ValType[] = [I64, I64, I64, I64, I64, I32, I32, I32, F64, I32, I64, I64, I64, I64];
+const L_VRLO = 25; // i64 victim slot (read), (write)
+const L_VRM = 26;
+const L_VWLO = 27;
+const L_VWM = 28;
+const EXTRA_LOCALS: readonly ValType[] = [I64, I64, I64, I64, I64, I32, I32, I32, F64, I32, I64, I64, I64, I64, I64, I64, I64, I64];
+/** SLOT_LOCALS are the slot locals in the order of their globals (G_PRLO..G_VWM). */
+const SLOT_LOCALS = [L_PRLO, L_PRM, L_PWLO, L_PWM, L_VRLO, L_VRM, L_VWLO, L_VWM];
 
 const REG_LOCAL = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
@@ -325,17 +331,20 @@ class FunctionCompiler {
   compile(): Uint8Array {
     const e = this.e;
     if (this.asRun) {
-      // Globals from the parameters; r1 = arg1, r2 = arg2 (zero-extended); fp = top.
-      for (let g = G_LEFT; g <= G_VWM; g++) e.param(g + 2).gset(g);
+      // r1 = arg1, r2 = arg2 (zero-extended); fp = top; budget and slots from the parameters
+      // (the globals are written only before control leaves the function: syncOut).
       e.param(0).op(Op.i64ExtendI32U).set(REG_LOCAL[1]);
       e.param(1).op(Op.i64ExtendI32U).set(REG_LOCAL[2]);
+      e.param(2).set(L_LEFT);
       e.param(3).set(L_FP);
+      SLOT_LOCALS.forEach((l, k) => e.param(4 + k).op(Op.i64ExtendI32U).set(l));
     }
     // Stack bounds for this frame: [fp - 512, top).
     e.get(L_FP).i32(MAX_BPF_STACK).op(Op.i32Sub).op(Op.i64ExtendI32U).set(L_SLO);
-    e.gget(G_TOP).get(L_FP).op(Op.i32Sub).i32(MAX_BPF_STACK - 8).op(Op.i32Add).op(Op.i64ExtendI32U).set(L_SM);
+    this.top();
+    e.get(L_FP).op(Op.i32Sub).i32(MAX_BPF_STACK - 8).op(Op.i32Add).op(Op.i64ExtendI32U).set(L_SM);
     if (this.a.writesR10) e.get(L_FP).op(Op.i64ExtendI32U).set(L_R10);
-    this.syncIn();
+    if (!this.asRun) this.syncIn();
     const nb = this.blocks.length;
     if (this.hasLoop) e.w.byte(Op.loop).byte(BLOCK_VOID);
     for (let j = nb - 1; j >= 1; j--) e.w.byte(Op.block).byte(BLOCK_VOID);
@@ -456,11 +465,6 @@ class FunctionCompiler {
       if (adj !== 0) e.i64(0, adj).op(Op.i64Add);
       e.op(Op.i64LeU).brIf(0);
     };
-    const gslot = (glo: number, gm: number): void =>
-      slot(
-        () => e.gget(glo).op(Op.i64ExtendI32U),
-        () => e.gget(gm).op(Op.i64ExtendI32U),
-      );
     const [icA, icE] = this.icGlobals();
     const ic = (): void => {
       e.get(L_A).gget(icA).op(Op.i64Eq).gget(icE).gget(G_EPOCH).op(Op.i32Eq).op(Op.i32And).brIf(0);
@@ -476,7 +480,10 @@ class FunctionCompiler {
       () => e.get(L_SLO),
       () => e.get(L_SM),
     );
-    gslot(write ? G_VWLO : G_VRLO, write ? G_VWM : G_VRM);
+    slot(
+      () => e.get(write ? L_VWLO : L_VRLO),
+      () => e.get(write ? L_VWM : L_VRM),
+    );
     if (!ctxFirst) ic();
     const s = this.site({ kind: SiteKind.Mem, insn: i, base, off, size, write, refund });
     e.i32(s);
@@ -827,9 +834,24 @@ class FunctionCompiler {
     e.op(op);
   }
 
-  /** syncOut stores the local budget into the shared global before control leaves the function. */
-  private syncOut(): void {
-    this.e.get(L_LEFT).gset(G_LEFT);
+  /** top pushes the stack top (a parameter of the run export, else the shared global). */
+  private top(): void {
+    if (this.asRun) this.e.param(3);
+    else this.e.gget(G_TOP);
+  }
+
+  /**
+   * syncOut stores the local budget into the shared global before control leaves the function;
+   * the run export, whose other globals live in parameters, also stores the stack top and the
+   * slots before a call out (callees, helpers and the runtime read them from the globals).
+   */
+  private syncOut(callOut = true): void {
+    const e = this.e;
+    e.get(L_LEFT).gset(G_LEFT);
+    if (this.asRun && callOut) {
+      e.param(3).gset(G_TOP);
+      SLOT_LOCALS.forEach((l, k) => e.get(l).op(Op.i32WrapI64).gset(G_PRLO + k));
+    }
   }
 
   /** syncIn reloads what a call out may have changed: the budget and the packet slot. */
@@ -845,12 +867,16 @@ class FunctionCompiler {
     e.gget(G_PRM).op(Op.i64ExtendI32U).set(L_PRM);
     e.gget(G_PWLO).op(Op.i64ExtendI32U).set(L_PWLO);
     e.gget(G_PWM).op(Op.i64ExtendI32U).set(L_PWM);
+    e.gget(G_VRLO).op(Op.i64ExtendI32U).set(L_VRLO);
+    e.gget(G_VRM).op(Op.i64ExtendI32U).set(L_VRM);
+    e.gget(G_VWLO).op(Op.i64ExtendI32U).set(L_VWLO);
+    e.gget(G_VWM).op(Op.i64ExtendI32U).set(L_VWM);
   }
 
   /** returnRegs returns r0..r5 to the caller (the run export: r0 and the count, packed). */
   private returnRegs(): void {
     const e = this.e;
-    this.syncOut();
+    this.syncOut(false);
     if (this.asRun) {
       // r0 * 2^32 + count in one f64, exact while -2^20 <= r0 < 2^20; otherwise NaN, with r0
       // handed over through setR0 and the count left for left() to tell.
@@ -964,7 +990,8 @@ class FunctionCompiler {
           insn: i,
           refusal: { code: FaultCode.CallDepth, message: `bpf-to-bpf call would exceed ${MAX_CALL_FRAMES} call frames` },
         });
-        e.gget(G_TOP).get(L_FP).op(Op.i32Sub).i32(DEEPEST).op(Op.i32GeU).if();
+        this.top();
+        e.get(L_FP).op(Op.i32Sub).i32(DEEPEST).op(Op.i32GeU).if();
         this.syncOut();
         e.i32(s).call(this.funcs.trap).op(Op.unreachable);
         e.end();
