@@ -12,9 +12,10 @@
  *  - division and modulo by an immediate never divide by zero (check_alu_op refuses it); by a
  *    register they may, and then the runtime rule applies (div -> 0, mod -> dst unchanged);
  *  - shift immediates are in range (< 32 for ALU, < 64 for ALU64; check_alu_op refuses others);
- *  - jumps go forward only (no loops to bound), never into the second slot of a lddw, and every
- *    instruction stays structurally reachable (check_cfg refuses unreachable code): an
- *    unconditional `ja`/`gotol` always follows a conditional jump that skips over it;
+ *  - jumps go forward only (bounded loops aside: their backward jne runs a fixed count), never
+ *    into the second slot of a lddw, and every instruction stays structurally reachable
+ *    (check_cfg refuses unreachable code): an unconditional `ja`/`gotol` always follows a
+ *    conditional jump that skips over it, and every subprogram is called;
  *  - reserved fields are zero (the kernel refuses non-zero unused src/dst/off/imm).
  *
  * Layout: the main function, then 0..3 subprograms (BPF-to-BPF calls go only to later ones, so
@@ -24,12 +25,21 @@
  * the verifier marks them unreadable; r6..r9 must survive the call) and bounded loops (a
  * counter nobody else writes, a backward jne).
  *
- * With `foldState` (the default) each epilogue folds r1..r9 and every stack slot (and, in packet
- * mode, the packet) into r0 — xor, then an xorshift-multiply step, so a difference reaches every
+ * Optional modes add memory the program works on through pointers kept in registers that random
+ * instructions never touch: packet mode (PACKET_REG, the frame; the program is then an XDP or TC
+ * program itself and may also write and read context fields) and map-value mode (MAP_REG, a value
+ * from bpf_map_lookup_elem, with atomics).
+ *
+ * With `foldState` (the default) each epilogue folds r1..r9 and every stack slot (and the packet
+ * and map value) into r0 — xor, then an xorshift-multiply step, so a difference reaches every
  * bit — and a wrong register or stored byte anywhere shows up in the one 64-bit result.
  *
- * The program is self-contained: it ignores r1..r5 on entry and returns r0. Reproducible: the
- * same seed and options give the same instructions on every platform.
+ * Without packet mode the program is self-contained: it ignores r1..r5 on entry and returns r0.
+ * Reproducible: the same seed and options give the same instructions on every platform.
+ *
+ * Usage: `randomProgram(seed, opts).insns` — e.g. engine-vs-engine fuzzing runs the same
+ * instructions on two engines and compares r0 (test/vm/engine-diff.test.ts); kernel parity wraps
+ * them with test/kernel/wrap.ts (test/parity/random-diff.test.ts).
  */
 import { makeInsn, type Insn } from '../../src/isa/insn.js';
 
