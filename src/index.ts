@@ -26,7 +26,7 @@ export { frameTimeNs, EPB_VERDICT_TYPE, MAX_CAPLEN, type Frame, type FrameInput,
 export { LINKTYPE, linkTypeName, SYNTHETIC_HOST_MAC, SYNTHETIC_PEER_MAC } from './io/linktype.js';
 export type { CaptureSource } from './io/byte-source.js';
 export type { CaptureTarget } from './io/sink.js';
-export { loadObject, instantiate, GPL_ONLY_HELPERS, type LoadObjectOptions, type LoadedObject } from './object/instantiate.js';
+export { loadObject, instantiate, prepareObject, readHostKconfig, GPL_ONLY_HELPERS, type LoadObjectOptions, type LoadedObject } from './object/instantiate.js';
 export {
   parseObject,
   isGplCompatible,

@@ -23,7 +23,7 @@ import { HELPER_NAMES } from '../helpers/ids.js';
 import { MapRegistry } from '../maps/registry.js';
 import { MapType, type BpfMap, type MapSpec } from '../maps/spec.js';
 import { Memory } from '../vm/memory.js';
-import { CODE_BASE } from '../vm/program.js';
+import { CODE_BASE, type Engine, type Executable } from '../vm/program.js';
 import { kernelVersionCode, parseKconfigText, type KconfigValue } from './kconfig.js';
 import { parseObject, type ObjectProgramSpec, type ObjectSpec, type ParseOptions } from './loader.js';
 
@@ -213,4 +213,18 @@ export function resolveProgram(spec: ObjectSpec, p: ObjectProgramSpec, maps: Rea
 function setImm64(insns: Insn[], i: number, addr: number): void {
   insns[i] = { ...insns[i], src: 0, imm: addr | 0 };
   insns[i + 1] = { ...insns[i + 1], imm: 0 };
+}
+
+/**
+ * prepareObject prepares every loaded program with `engine` and registers each executable with
+ * the registry, so PROG_ARRAY slots (declarative or set later) resolve to runnable programs.
+ */
+export function prepareObject(loaded: LoadedObject, engine: Engine): Map<string, Executable> {
+  const out = new Map<string, Executable>();
+  for (const [name, spec] of loaded.programs) {
+    const exe = engine.prepare(spec);
+    loaded.registry.registerProgram(name, exe);
+    out.set(name, exe);
+  }
+  return out;
 }

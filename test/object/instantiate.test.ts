@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LoadError, UsageError, XdpsimError } from '../../src/errors.js';
 import { TestRunner } from '../../src/hooks/testrun.js';
 import { OP_LDDW } from '../../src/isa/opcodes.js';
-import { loadObject } from '../../src/object/instantiate.js';
+import { loadObject, prepareObject } from '../../src/object/instantiate.js';
 import { parseObject } from '../../src/object/loader.js';
 import { CODE_BASE } from '../../src/vm/program.js';
 import { createRunEnv } from '../../src/vm/run.js';
@@ -50,6 +50,10 @@ describe('loadObject', () => {
   it('wires declarative PROG_ARRAY and map-in-map slots', () => {
     const t = loadObject('programs/xdp_tailcall.o');
     expect(t.registry.programByName('handle_arp')).toBeDefined();
+    expect(t.registry.programByName('handle_arp')?.exe).toBeUndefined();
+    const exes = prepareObject(t, interpEngine);
+    expect([...exes.keys()].sort()).toEqual(['handle_arp', 'handle_ipv4', 'handle_ipv6', 'xdp_dispatch']);
+    expect(t.registry.programByName('handle_arp')?.exe).toBe(exes.get('handle_arp'));
     const m = loadObject('programs/xdp_mim.o');
     const outer = m.maps.get('outer_arr')!;
     const key = (n: number): Uint8Array => new Uint8Array([n, 0, 0, 0]);
