@@ -38,6 +38,25 @@ describe.skipIf(!avail.ok)(`kernel test-run bridge${reason !== '' ? ` (skipped: 
     await k.closeHandle(prog.handle);
   });
 
+  it('returns -ENOSPC with the bytes that fit when data_out is too small', async () => {
+    const prog = await k.loadRaw([makeInsn(0xb7, 0, 0, 0, 2), makeInsn(0x95)], { progType: 'xdp' });
+    const data = Uint8Array.from({ length: 60 }, (_, i) => i);
+    const r = await k.run(prog, { dataIn: data, dataSizeOut: 10 });
+    expect(r.err).toBe(-28);
+    expect(r.dataSizeOut).toBe(60);
+    expect(r.dataOut).toEqual(data.subarray(0, 10));
+    await k.closeHandle(prog.handle);
+  });
+
+  it('repeats a run and reports the average duration per repetition', async () => {
+    const prog = await k.loadRaw([makeInsn(0xb7, 0, 0, 0, 2), makeInsn(0x95)], { progType: 'xdp' });
+    const r = await k.run(prog, { dataIn: new Uint8Array(64), repeat: 1000 });
+    expect(r.err).toBe(0);
+    expect(r.retval).toBe(2);
+    expect(Number.isInteger(r.duration) && r.duration >= 0).toBe(true);
+    await k.closeHandle(prog.handle);
+  });
+
   it('refuses an invalid program with the errno and the verifier log', async () => {
     const err = await k.loadRaw([makeInsn(0x95)], { progType: 'xdp' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KernelError);
