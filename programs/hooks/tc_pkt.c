@@ -171,6 +171,18 @@ int tc_pkt(struct __sk_buff *skb)
 		skb->cb[3] = key.tunnel_flags;
 		return rc;
 	}
+	case 28: {
+		struct bpf_sock *sk = skb->sk;
+
+		if (!sk)
+			return 0xdead;
+		skb->cb[0] = sk->family;
+		skb->cb[1] = sk->src_ip4 ^ sk->src_ip6[3];
+		skb->cb[2] = sk->dst_ip4 ^ sk->dst_ip6[0];
+		skb->cb[3] = sk->state | (sk->src_port << 8) | (sk->dst_port << 16);
+		skb->cb[4] = sk->rx_queue_mapping;
+		return sk->src_ip6[1] ^ sk->dst_ip6[2];
+	}
 	default:
 		return p[6];
 	}

@@ -133,6 +133,54 @@ export function skbTcCtxPolicy(beforeNarrowedRead?: () => void): CtxAccessPolicy
   };
 }
 
+/** BpfSockField gives the byte offsets of `struct bpf_sock` (include/uapi/linux/bpf.h). */
+export const BpfSockField = {
+  bound_dev_if: 0,
+  family: 4,
+  type: 8,
+  protocol: 12,
+  mark: 16,
+  priority: 20,
+  src_ip4: 24,
+  src_ip6: 28,
+  src_port: 44,
+  dst_port: 48,
+  dst_ip4: 52,
+  dst_ip6: 56,
+  state: 72,
+  rx_queue_mapping: 76,
+  SIZE: 80,
+} as const;
+
+/**
+ * sockCommonPolicy is bpf_sock_common_is_valid_access (net/core/filter.c): what a program may read
+ * through __sk_buff->sk (PTR_TO_SOCK_COMMON): no writes, not type..priority, narrow reads of the
+ * u32 fields, dst_port as u16 or u32.
+ */
+export function sockCommonPolicy(): CtxAccessPolicy {
+  const F = BpfSockField;
+  return (off, size, write) => {
+    if (write || off < 0 || off >= F.SIZE || off % size !== 0) return false;
+    if (off >= F.type && off < F.priority + 4) return false;
+    // dst_port is a __be16 followed by padding: a u32 read of the whole, or narrow reads of the u16.
+    if (off >= F.dst_port && off < F.dst_port + 4) return size === 4 ? off === F.dst_port : (size === 1 || size === 2) && off + size <= F.dst_port + 2;
+    const narrow =
+      off === F.state || off === F.family || off === F.src_port || off === F.rx_queue_mapping ||
+      (off >= F.src_ip4 && off < F.src_ip4 + 4) || (off >= F.src_ip6 && off < F.src_ip6 + 16) ||
+      (off >= F.dst_ip4 && off < F.dst_ip4 + 4) || (off >= F.dst_ip6 && off < F.dst_ip6 + 16);
+    if (narrow) return size === 1 || size === 2 || size === 4;
+    return size === 4;
+  };
+}
+
+/** SockInfo is what a test run's dummy socket holds (bpf_prog_test_run_skb, sock_init_data). */
+export interface SockInfo {
+  family: number;
+  /** Source (sk_rcv_saddr) and destination (sk_daddr) addresses, network order: 4 or 16 bytes. */
+  src: Uint8Array;
+  dst: Uint8Array;
+}
+
 /** SKB_REGION_SIZE: room for the largest skb (BPF_SKB_MAX_LEN) pushed and pulled either way. */
 export const SKB_REGION_SIZE = 0x10000;
 /** SKB_HEAD_RESERVE: where data starts within the region when an skb is built. */
@@ -218,6 +266,9 @@ export class SkBuff {
   atIngress = false;
   /** Tunnel metadata attached by bpf_skb_set_tunnel_key (or a tunnel device), if any. */
   tunnel: TunnelInfo | undefined = undefined;
+  /** The owning socket __sk_buff->sk points at (a test run's dummy socket), if any. */
+  sock: SockInfo | undefined = undefined;
+  private sockRegion: Region | undefined;
 
   constructor(mem: Memory, dev: NetDevice) {
     this.mem = mem;
@@ -288,6 +339,7 @@ export class SkBuff {
     this.hasSocket = init.hasSocket ?? false;
     this.atIngress = init.atIngress ?? false;
     this.tunnel = undefined;
+    this.sock = undefined;
     this.cb().fill(0);
   }
 
@@ -400,6 +452,27 @@ export class SkBuff {
     this.tstamp = dv.getBigUint64(c + F.tstamp, true);
   }
 
+  /** writeSock fills the bpf_sock region from `info` and returns its address. */
+  private writeSock(info: SockInfo): number {
+    const r = (this.sockRegion ??= this.mem.map(RegionKind.Context, 'bpf_sock', BpfSockField.SIZE, { ctxPolicy: sockCommonPolicy(), writable: false }));
+    const u8 = this.mem.u8;
+    const dv = this.mem.dv;
+    const S = BpfSockField;
+    u8.fill(0, r.start, r.start + S.SIZE);
+    dv.setUint32(r.start + S.family, info.family, true);
+    if (info.src.length === 4) {
+      u8.set(info.src, r.start + S.src_ip4);
+      u8.set(info.dst, r.start + S.dst_ip4);
+    } else {
+      u8.set(info.src, r.start + S.src_ip6);
+      u8.set(info.dst, r.start + S.dst_ip6);
+    }
+    // sock_init_data: TCP_CLOSE, no receive queue recorded.
+    dv.setUint32(r.start + S.state, 7, true);
+    dv.setInt32(r.start + S.rx_queue_mapping, -1, true);
+    return r.start;
+  }
+
   /**
    * normalizeCtx gives the u16 fields the value the kernel's narrowing store would have left
    * (bpf_convert_ctx_access stores tc_index and tc_classid as u16 and ignores a queue_mapping of
@@ -441,7 +514,7 @@ export class SkBuff {
     dv.setBigUint64(c + F.tstamp, this.tstamp, true);
     dv.setUint32(c + F.wire_len, this.wireLen, true);
     dv.setUint32(c + F.gso_segs, this.gsoSegs, true);
-    dv.setBigUint64(c + F.sk, 0n, true);
+    dv.setBigUint64(c + F.sk, BigInt(this.sock !== undefined ? this.writeSock(this.sock) : 0), true);
     dv.setUint32(c + F.gso_size, this.gsoSize, true);
     dv.setBigUint64(c + F.hwtstamp, this.hwtstamp, true);
     this.pkt.lo = this.data - this.metaLen;

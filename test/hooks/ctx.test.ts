@@ -1,7 +1,7 @@
 /** Context access rules of xdp_md (xdp_is_valid_access) and __sk_buff for TC (tc_cls_act_is_valid_access). */
 import { describe, expect, it } from 'vitest';
 import { XdpMd, xdpCtxPolicy } from '../../src/hooks/xdp.js';
-import { SkBuffField as F, skbTcCtxPolicy } from '../../src/hooks/skb.js';
+import { BpfSockField as S, SkBuffField as F, skbTcCtxPolicy, sockCommonPolicy } from '../../src/hooks/skb.js';
 
 describe('xdp_md access', () => {
   const plain = xdpCtxPolicy(false);
@@ -67,6 +67,31 @@ describe('__sk_buff access for SCHED_CLS/SCHED_ACT', () => {
     ['read wire_len', F.wire_len, 4, false, true],
     ['read gso_size', F.gso_size, 4, false, true],
     ['past the end', F.SIZE, 4, false, false],
+  ];
+  it.each(rows)('%s', (_n, off, size, write, ok) => {
+    expect(p(off, size, write)).toBe(ok);
+  });
+});
+
+describe('bpf_sock through __sk_buff->sk (PTR_TO_SOCK_COMMON)', () => {
+  const p = sockCommonPolicy();
+  const rows: Array<[string, number, number, boolean, boolean]> = [
+    ['family', S.family, 4, false, true],
+    ['family narrow', S.family, 1, false, true],
+    ['type', S.type, 4, false, false],
+    ['protocol', S.protocol, 4, false, false],
+    ['mark', S.mark, 4, false, false],
+    ['priority', S.priority, 4, false, false],
+    ['src_ip4', S.src_ip4, 4, false, true],
+    ['src_ip6[3]', S.src_ip6 + 12, 4, false, true],
+    ['dst_port u32', S.dst_port, 4, false, true],
+    ['dst_port u16', S.dst_port, 2, false, true],
+    ['dst_port padding', S.dst_port + 2, 2, false, false],
+    ['state', S.state, 4, false, true],
+    ['rx_queue_mapping', S.rx_queue_mapping, 4, false, true],
+    ['bound_dev_if', S.bound_dev_if, 4, false, true],
+    ['write family', S.family, 4, true, false],
+    ['past the end', S.SIZE, 4, false, false],
   ];
   it.each(rows)('%s', (_n, off, size, write, ok) => {
     expect(p(off, size, write)).toBe(ok);

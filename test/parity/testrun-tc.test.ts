@@ -128,6 +128,7 @@ function cases(): Array<[string, TestRunInput]> {
   }
   for (const [a, fl] of [[5, 0], [5, 1]]) out.push([`redirect_peer ${a} ${fl}`, { data: request(23, a, fl, 0, 0, 0x0800, ipv4Udp(10)) }]);
   for (const p1 of [0, 1]) out.push([`ctx writes ${p1}`, { data: request(20, 0x55, p1, 0, 0, 0x0800, ipv4Udp(10)) }]);
+  for (const [pname, et, pl] of payloads()) out.push([`${pname} skb->sk`, { data: request(28, 0, 0, 0, 0, et, pl), ctxIn: skbCtx({}) }]);
   for (const p1 of [0, 1]) out.push([`ctx narrowed read-back ${p1}`, { data: request(24, 0, p1, 0, 0, 0x0800, ipv4Udp(10)), ctxIn: skbCtx({}) }]);
   // CHECKSUM_COMPLETE (BPF_F_TEST_SKB_CHECKSUM_COMPLETE): the test run refuses, with -EBADMSG, a
   // packet whose skb->csum no longer matches its bytes; each helper must keep csum as the kernel does.
