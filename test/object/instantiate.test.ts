@@ -9,6 +9,9 @@ import { LoadError, UsageError, XdpsimError } from '../../src/errors.js';
 import { TestRunner } from '../../src/hooks/testrun.js';
 import { OP_LDDW } from '../../src/isa/opcodes.js';
 import { loadObject, prepareObject } from '../../src/object/instantiate.js';
+import { makeHelperTable } from '../../src/helpers/table.js';
+import { deterministicServices } from '../../src/helpers/services.js';
+import { makeTailCallResolver } from '../../src/helpers/tail-call.js';
 import { parseObject } from '../../src/object/loader.js';
 import { CODE_BASE } from '../../src/vm/program.js';
 import { createRunEnv } from '../../src/vm/run.js';
@@ -59,6 +62,28 @@ describe('loadObject', () => {
     const key = (n: number): Uint8Array => new Uint8Array([n, 0, 0, 0]);
     expect(outer.lookupAddr(key(0), 0)).toBe(m.maps.get('counts_a')!.handle);
     expect(outer.lookupAddr(key(1), 0)).toBe(m.maps.get('counts_b')!.handle);
+  });
+
+  it('xdp_tailcall dispatches through its declaratively filled PROG_ARRAY', () => {
+    const o = loadObject('programs/xdp_tailcall.o', { cpus: 1 });
+    const exes = prepareObject(o, interpEngine);
+    const p = o.programs.get('xdp_dispatch')!;
+    const helpers = makeHelperTable(o.registry, deterministicServices(), { license: p.license, progType: p.progType });
+    const env = createRunEnv(o.mem, { helpers, tailCall: makeTailCallResolver(o.registry) });
+    const tr = new TestRunner({ exec: exes.get('xdp_dispatch')!, progType: p.progType, env });
+    const frame = (type: number): Uint8Array => {
+      const f = new Uint8Array(60);
+      f[12] = type >> 8;
+      f[13] = type & 0xff;
+      return f;
+    };
+    // IPv4 → handle_ipv4 (PASS), ARP → handle_arp (TX), 0x1234 → empty slot 2: falls through, DROP.
+    expect([0x0800, 0x0806, 0x1234, 0x86dd].map((t) => tr.run({ data: frame(t) }).retval)).toEqual([2, 3, 1, 2]);
+    const hits = (slot: number): bigint => {
+      const v = (o.maps.get('hits')!.lookup(new Uint8Array([slot, 0, 0, 0])) as Uint8Array[])[0];
+      return new DataView(v.buffer, v.byteOffset, v.byteLength).getBigUint64(0, true);
+    };
+    expect([0, 1, 2, 3].map(hits)).toEqual([1n, 1n, 1n, 1n]);
   });
 
   it('refuses a GPL-only helper (bpf_trace_printk) from a non-GPL program', () => {
