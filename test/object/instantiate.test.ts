@@ -62,6 +62,10 @@ describe('loadObject', () => {
     const key = (n: number): Uint8Array => new Uint8Array([n, 0, 0, 0]);
     expect(outer.lookupAddr(key(0), 0)).toBe(m.maps.get('counts_a')!.handle);
     expect(outer.lookupAddr(key(1), 0)).toBe(m.maps.get('counts_b')!.handle);
+    // iproute2: the map whose id is the outer's inner_id goes to slot inner_idx; "2/0" fills jmp_tc.
+    const l = loadObject('programs/tc_legacy.o');
+    expect(l.maps.get('outer')!.lookupAddr(key(0), 0)).toBe(l.maps.get('inner_tpl')!.handle);
+    expect(l.registry.programByName('tail_small')).toBeDefined();
   });
 
   it('xdp_tailcall dispatches through its declaratively filled PROG_ARRAY', () => {
