@@ -28,8 +28,9 @@ import {
   MAX_CALL_FRAMES,
   MAX_TAIL_CALL_CNT,
 } from '../isa/opcodes.js';
-import type { Insn } from '../isa/insn.js';
-import { MAX_MEMORY, PAGE_SHIFT, type Memory, type Region } from './memory.js';
+import { makeInsn, type Insn } from '../isa/insn.js';
+import { MAX_MEMORY, Memory, PAGE_SHIFT, RegionKind, type Region } from './memory.js';
+import { createRunEnv } from './run.js';
 import { FaultCode, GuestFault, type VmFault } from './fault.js';
 import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from './program.js';
 import {
@@ -865,10 +866,140 @@ class InterpExecutable implements Executable {
   }
 }
 
+/**
+ * warmUpProgram builds a loop that executes every opcode the interpreter knows, on operands that
+ * change every iteration (a 64-bit LCG), including values above 2^31 and negative ones.
+ *
+ * Why: V8 optimises `execute` from the type feedback of the cases that have run. A case first
+ * reached after optimisation (a new program using an opcode no earlier program used) deopts
+ * the whole function, and re-optimising this large function takes 50-150 ms; measured on the
+ * bench programs, the first few hundred thousand runs of a second program were twice as slow.
+ * Running this once, before any user program, gives every case general feedback up front.
+ */
+function warmUpProgram(): Insn[] {
+  const p: Insn[] = [];
+  const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): void => {
+    p.push(makeInsn(opcode, dst, src, off, imm));
+  };
+  I(0xbf, 5, 1); // r5: a scratch region (r1); r4: a region with a context policy (r1 + 4096)
+  I(0xbf, 4, 1);
+  I(0x07, 4, 0, 0, 4096);
+  I(0xb7, 6, 0, 0, 0x2545f491); // r6: LCG state
+  I(0xb7, 9, 0, 0, 24); // r9: iterations
+  const loop = p.length;
+  I(0x18, 1, 0, 0, 0x4c957f2d); // r1 = 6364136223846793005 (LCG multiplier)
+  I(0, 0, 0, 0, 0x5851f42d);
+  I(0x2f, 6, 1); // r6 *= r1
+  I(0x07, 6, 0, 0, 1442695); // r6 += c
+  I(0xbf, 7, 6); // r7 = r6 rotated: a second operand
+  I(0x77, 7, 0, 0, 29);
+  I(0xb7, 8, 0, 0, 0);
+  const fresh = (): void => I(0xbf, 1, 6); // r1 = r6 before every operation
+  for (const cls of [0x07, 0x04]) {
+    for (const op of [0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90, 0xa0, 0xb0, 0xc0]) {
+      for (const [srcBit, k] of [[0, 0x7fff3] , [8, 0]] as const) {
+        fresh();
+        I(cls | op | srcBit, 1, srcBit === 8 ? 7 : 0, 0, k);
+        if (op === 0x30 || op === 0x90) {
+          fresh();
+          I(cls | op | srcBit, 1, srcBit === 8 ? 7 : 0, 1, k); // sdiv / smod
+          fresh();
+          I(cls | op | srcBit, 1, srcBit === 8 ? 8 : 0, 0, k); // by zero (r8 = 0)
+        }
+        I(0x0f, 8, 1); // r8 += r1, keeping results live
+        I(0xb7, 8, 0, 0, 0);
+      }
+    }
+    fresh();
+    I(cls | 0x80, 1); // neg
+  }
+  for (const o of [8, 16, 32]) {
+    fresh();
+    I(0xbf, 1, 7, o);
+    if (o !== 32) I(0xbc, 1, 7, o);
+  }
+  for (const opc of [0xd4, 0xdc, 0xd7]) {
+    for (const w of [16, 32, 64]) {
+      fresh();
+      I(opc, 1, 0, 0, w);
+    }
+  }
+  // Conditional jumps, both classes, K and X, to the next instruction (taken or not), on
+  // operands that differ, that are equal, and whose low halves are equal but high halves not.
+  I(0x18, 3, 0, 0, -7); // r3 = 0xfffffffffffffff9 (equal to the imm -7 sign-extended)
+  I(0, 0, 0, 0, -1);
+  I(0x18, 2, 0, 0, -7); // r2 = 0x00000001fffffff9 (same low half, other high half)
+  I(0, 0, 0, 0, 1);
+  for (const cls of [0x05, 0x06]) {
+    for (const op of [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0]) {
+      for (const r of [6, 3, 2]) I(cls | op, r, 0, 0, -7);
+      for (const [a, b] of [[6, 7], [6, 6], [3, 2], [2, 3]]) I(cls | op | 8, a, b, 0);
+    }
+  }
+  I(0x05, 0, 0, 0);
+  I(0x06, 0, 0, 0, 0);
+  // Stores, loads, sign-extending loads and atomics, on the stack, the scratch region and the
+  // context-policy region in turn, so that every access-window test (a hit in either window, a
+  // miss, a region that is never windowed) runs at every access site.
+  const mem = (opc: number, reg: number, off: number, srcOrImm: 'src' | 'imm', atomicImm = 0): void => {
+    for (const [base, o] of [[10, off], [10, off], [5, off + 32], [10, off], [4, off + 32]] as const) {
+      if (opc === 0xdb || opc === 0xc3) {
+        I(0xbf, 2, 7);
+        I(0xbf, 0, 6);
+        I(opc, base, 2, o, atomicImm);
+      } else if ((opc & 7) === 1) I(opc, reg, base, o);
+      else if (srcOrImm === 'src') I(opc, base, reg, o);
+      else I(opc, base, 0, o, -5);
+    }
+  };
+  mem(0x7b, 6, -8, 'src');
+  mem(0x63, 7, -12, 'src');
+  mem(0x6b, 7, -14, 'src');
+  mem(0x73, 7, -15, 'src');
+  for (const [opc, off] of [[0x7a, -24], [0x62, -28], [0x6a, -30], [0x72, -31]] as const) mem(opc, 0, off, 'imm');
+  for (const opc of [0x79, 0x61, 0x69, 0x71, 0x81, 0x89, 0x91]) mem(opc, 1, -16, 'src');
+  for (const opc of [0xdb, 0xc3]) {
+    for (const a of [0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1]) mem(opc, 0, -8, 'src', a);
+  }
+  // Calls: helper, callx, a failing tail call, a local call.
+  I(0xbf, 1, 6);
+  I(0x85, 0, 0, 0, 1);
+  I(0xb7, 3, 0, 0, 1);
+  I(0x8d, 3);
+  I(0xb7, 3, 0, 0, 0);
+  I(0x85, 0, 0, 0, 12);
+  const call = p.length;
+  I(0x85, 0, 1, 0, 0); // patched below
+  I(0x17, 9, 0, 0, 1);
+  I(0x55, 9, 0, loop - (p.length + 1), 0);
+  I(0xbf, 0, 8);
+  I(0x95);
+  p[call] = makeInsn(0x85, 0, 1, 0, p.length - call - 1);
+  I(0xbf, 0, 1); // the local function
+  I(0x95);
+  return p;
+}
+
+let warmedUp = false;
+
+/** warmUp runs warmUpProgram once per process, before the first user program. */
+function warmUp(): void {
+  warmedUp = true;
+  const memory = new Memory(1 << 17);
+  const scratch = memory.map(RegionKind.Scratch, 'warm-up', 64);
+  memory.map(RegionKind.Context, 'warm-up-ctx', 64, { ctxPolicy: () => true });
+  const env = createRunEnv(memory, { helpers: new Map([[1, (e: RunEnv) => e.regs[2]]]) });
+  const spec: ProgramSpec = { name: 'interp-warm-up', insns: warmUpProgram() };
+  const exe = new InterpExecutable(spec, predecode(spec));
+  const r = exe.run(env, scratch.start);
+  if (!r.ok) throw new Error(`interp: warm-up program faulted: ${r.fault.message}`);
+}
+
 /** interpEngine is the reference interpreter, registered as `interp`. */
 export const interpEngine: Engine = {
   name: 'interp',
   prepare(spec: ProgramSpec): Executable {
+    if (!warmedUp) warmUp();
     return new InterpExecutable(spec, codeOf(spec));
   },
 };
