@@ -266,8 +266,8 @@ export class SkBuff {
   atIngress = false;
   /** Tunnel metadata attached by bpf_skb_set_tunnel_key (or a tunnel device), if any. */
   tunnel: TunnelInfo | undefined = undefined;
-  /** The owning socket __sk_buff->sk points at (a test run's dummy socket), if any. */
-  sock: SockInfo | undefined = undefined;
+  /** Address of the bpf_sock __sk_buff->sk points at (setSock), or 0. */
+  private sockAddr = 0;
   private sockRegion: Region | undefined;
 
   constructor(mem: Memory, dev: NetDevice) {
@@ -339,7 +339,7 @@ export class SkBuff {
     this.hasSocket = init.hasSocket ?? false;
     this.atIngress = init.atIngress ?? false;
     this.tunnel = undefined;
-    this.sock = undefined;
+    this.sockAddr = 0;
     this.cb().fill(0);
   }
 
@@ -452,8 +452,8 @@ export class SkBuff {
     this.tstamp = dv.getBigUint64(c + F.tstamp, true);
   }
 
-  /** writeSock fills the bpf_sock region from `info` and returns its address. */
-  private writeSock(info: SockInfo): number {
+  /** setSock gives the skb an owning socket (a test run's dummy socket): __sk_buff->sk then points at it. */
+  setSock(info: SockInfo): void {
     const r = (this.sockRegion ??= this.mem.map(RegionKind.Context, 'bpf_sock', BpfSockField.SIZE, { ctxPolicy: sockCommonPolicy(), writable: false }));
     const u8 = this.mem.u8;
     const dv = this.mem.dv;
@@ -470,7 +470,7 @@ export class SkBuff {
     // sock_init_data: TCP_CLOSE, no receive queue recorded.
     dv.setUint32(r.start + S.state, 7, true);
     dv.setInt32(r.start + S.rx_queue_mapping, -1, true);
-    return r.start;
+    this.sockAddr = r.start;
   }
 
   /**
@@ -514,7 +514,7 @@ export class SkBuff {
     dv.setBigUint64(c + F.tstamp, this.tstamp, true);
     dv.setUint32(c + F.wire_len, this.wireLen, true);
     dv.setUint32(c + F.gso_segs, this.gsoSegs, true);
-    dv.setBigUint64(c + F.sk, BigInt(this.sock !== undefined ? this.writeSock(this.sock) : 0), true);
+    dv.setBigUint64(c + F.sk, BigInt(this.sockAddr), true);
     dv.setUint32(c + F.gso_size, this.gsoSize, true);
     dv.setBigUint64(c + F.hwtstamp, this.hwtstamp, true);
     this.pkt.lo = this.data - this.metaLen;

@@ -277,9 +277,9 @@ export class TestRunner {
     // an IPv4 or IPv6 frame too short for it).
     if ((skb.protocol === EthP.IP && skb.len < 20) || (skb.protocol === EthP.IPV6 && skb.len < 40)) return fail(Errno.EINVAL);
     const ip = skb.bytes();
-    if (skb.protocol === EthP.IP) skb.sock = { family: 2, src: ip.slice(12, 16), dst: ip.slice(16, 20) };
-    else if (skb.protocol === EthP.IPV6) skb.sock = { family: 10, src: ip.slice(8, 24), dst: ip.slice(24, 40) };
-    else skb.sock = { family: 0, src: new Uint8Array(4), dst: new Uint8Array(4) };
+    if (skb.protocol === EthP.IP) skb.setSock({ family: 2, src: ip.slice(12, 16), dst: ip.slice(16, 20) });
+    else if (skb.protocol === EthP.IPV6) skb.setSock({ family: 10, src: ip.slice(8, 24), dst: ip.slice(24, 40) });
+    else skb.setSock({ family: 0, src: new Uint8Array(4), dst: new Uint8Array(4) });
     skb.push(ETH_HLEN);
     if (ctx !== undefined) {
       const e = convertCtxToSkb(ctx, skb);
