@@ -218,6 +218,7 @@ describe.skipIf(kernel.k === undefined)(`testrun parity: programs/*.o on the par
       await k.closeHandle(kobj.handle);
     }
     dumpMismatches(mismatches);
+    console.info(`testrun parity: ${file}: ${compared} frames compared with the kernel, ${mismatches.length} mismatches`);
     const shown = mismatches.slice(0, 30).map((m) => `${m.label}: ${m.field}: kernel ${m.kernel.slice(0, 100)} / xdpsim ${m.sim.slice(0, 100)}`);
     expect(shown, `${mismatches.length} mismatches over ${compared} frames`).toEqual([]);
   });

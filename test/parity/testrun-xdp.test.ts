@@ -126,6 +126,7 @@ describe.skipIf(kernel.k === undefined)(`testrun parity: XDP ${kernel.reason ?? 
     const mismatches: Mismatch[] = [];
     for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input)));
     dumpMismatches(mismatches);
+    console.info(`testrun parity: ${all.length} frames compared with the kernel on ${engine}, ${mismatches.length} mismatches`);
     const shown = mismatches.slice(0, 40).map((m) => `${m.label}: ${m.field}: kernel ${m.kernel.slice(0, 120)} / xdpsim ${m.sim.slice(0, 120)}`);
     expect(shown, `${mismatches.length} mismatches over ${all.length} frames`).toEqual([]);
   });
