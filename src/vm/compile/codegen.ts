@@ -390,17 +390,10 @@ class FunctionCompiler {
     const lastKind = this.a.kind[last];
     const control = lastKind !== Kind.Plain && lastKind !== Kind.Lddw;
     const body = control ? b.insns.slice(0, n - 1) : b.insns;
-    // if (left >= n) { left -= n; fast copy } else { checked copy } — the hot copy first, so it
-    // is the fall-through path.
+    // if (left < n) { checked copy } else { left -= n; fast copy }. TurboFan (V8 11) lays out
+    // the false arm as the fall-through, so the fast copy goes there.
     const entryMask = this.ctxIn[this.bi];
-    e.get(L_LEFT).i32(n).op(Op.i32GeS).if();
-    e.get(L_LEFT).i32(n).op(Op.i32Sub).set(L_LEFT);
-    this.ctxMask = entryMask;
-    body.forEach((i, k) => {
-      this.emitInsn(i, n - 1 - k);
-      this.ctxMask = ctxTransfer(this.insns[i], this.a.kind[i], this.ctxMask);
-    });
-    e.else();
+    e.get(L_LEFT).i32(n).op(Op.i32LtS).if();
     this.ctxMask = entryMask;
     b.insns.forEach((i, k) => {
       this.budgetCheck(i);
@@ -408,6 +401,13 @@ class FunctionCompiler {
         this.emitInsn(i, 0);
         this.ctxMask = ctxTransfer(this.insns[i], this.a.kind[i], this.ctxMask);
       }
+    });
+    e.else();
+    e.get(L_LEFT).i32(n).op(Op.i32Sub).set(L_LEFT);
+    this.ctxMask = entryMask;
+    body.forEach((i, k) => {
+      this.emitInsn(i, n - 1 - k);
+      this.ctxMask = ctxTransfer(this.insns[i], this.a.kind[i], this.ctxMask);
     });
     e.end();
     if (control) this.emitControl(last);
