@@ -73,6 +73,11 @@ export interface MapOptions {
   align?: number;
 }
 
+/** regionLabel names a region for messages: "stack", "map_value counters", "packet". */
+export function regionLabel(region: Region): string {
+  return region.name === region.kind ? region.kind : `${region.kind} ${region.name}`;
+}
+
 /** Memory is one simulated address space. */
 export class Memory {
   /** wasm is the backing store; a WebAssembly engine imports it as its linear memory. */
@@ -176,12 +181,12 @@ export class Memory {
     if (addr < region.lo || addr + size > region.hi) {
       return {
         ok: false,
-        reason: `outside ${region.kind} ${region.name} [0x${region.lo.toString(16)}, 0x${region.hi.toString(16)})`,
+        reason: `outside ${regionLabel(region)} [0x${region.lo.toString(16)}, 0x${region.hi.toString(16)})`,
         region,
       };
     }
     if (write ? !region.writable : !region.readable) {
-      return { ok: false, reason: `${region.kind} ${region.name} is not ${write ? 'writable' : 'readable'}`, region };
+      return { ok: false, reason: `${regionLabel(region)} is not ${write ? 'writable' : 'readable'}`, region };
     }
     if (region.ctxPolicy !== undefined && !region.ctxPolicy(addr - region.lo, size, write)) {
       return {
