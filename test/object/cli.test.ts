@@ -41,7 +41,10 @@ describe('xdpsim inspect', () => {
       ['xdp_dispatch', 'xdp', 'xdp'],
     ]);
     expect(r.programs.every((p) => p.insns > 0)).toBe(true);
-    expect(r.maps.find((m) => m.name === 'jump_table')).toMatchObject({ type: 'prog_array', keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, pinning: 0 });
+    expect(r.maps.find((m) => m.name === 'jump_table')).toMatchObject({ type: 'prog_array', keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, pinning: 0, keyType: '__u32' });
+    const fw = JSON.parse(await runCli(['inspect', 'programs/xdp_fw.o', '--json'])) as InspectReport;
+    expect(fw.maps.find((m) => m.name === 'blocklist_v6')).toMatchObject({ keyType: 'struct in6_key', valueType: '__u64' });
+    expect(fw.maps.find((m) => m.name === 'verdict_stats')).toMatchObject({ keyType: '__u32', valueType: 'struct counters' });
   });
 
   it('text output has one line per program and map', async () => {

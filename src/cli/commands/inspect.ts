@@ -29,12 +29,18 @@ export interface InspectReport {
     pinning: number;
     inner?: string;
     initialSlots?: Array<{ index: number; ref: string }>;
+    /** C types of key and value, from BTF (`__type(key, ...)`), when the map declares them. */
+    keyType?: string;
+    valueType?: string;
   }>;
   globals: Array<{ name: string; map: string; offset: number; size: number }>;
   kconfig: Array<{ name: string; offset: number; size: number; weak: boolean }>;
 }
 
-function mapRow(m: MapSpec): InspectReport['maps'][number] {
+function mapRow(m: MapSpec, spec: ObjectSpec): InspectReport['maps'][number] {
+  const typeName = (id: number | undefined): string | undefined => (id !== undefined && id !== 0 && spec.btf !== undefined ? spec.btf.describe(id) : undefined);
+  const keyType = typeName(m.btfKeyTypeId);
+  const valueType = typeName(m.btfValueTypeId);
   return {
     name: m.name,
     type: mapTypeName(m.type),
@@ -45,6 +51,8 @@ function mapRow(m: MapSpec): InspectReport['maps'][number] {
     pinning: m.pinning,
     ...(m.inner !== undefined ? { inner: `${mapTypeName(m.inner.type)} key ${m.inner.keySize} value ${m.inner.valueSize} max ${m.inner.maxEntries}` } : {}),
     ...(m.initialSlots !== undefined ? { initialSlots: m.initialSlots } : {}),
+    ...(keyType !== undefined ? { keyType } : {}),
+    ...(valueType !== undefined ? { valueType } : {}),
   };
 }
 
@@ -65,7 +73,7 @@ export function inspectReport(spec: ObjectSpec): InspectReport {
       subprograms: p.functions.slice(1).map((f) => f.name),
       ...(p.unsupported !== undefined ? { unsupported: p.unsupported.message } : {}),
     })),
-    maps: spec.maps.map(mapRow),
+    maps: spec.maps.map((m) => mapRow(m, spec)),
     globals: spec.globals.map((g) => ({ name: g.name, map: g.map, offset: g.offset, size: g.size })),
     kconfig: [...(spec.kconfig?.externs.values() ?? [])].map((e) => ({ name: e.name, offset: e.offset, size: e.size, weak: e.weak })),
   };
@@ -85,6 +93,7 @@ export function formatInspect(r: InspectReport): string {
   lines.push('', `maps (${r.maps.length}):`);
   for (const m of r.maps) {
     let line = `  ${m.name.padEnd(20)} ${m.type.padEnd(16)} key ${String(m.keySize).padStart(3)}B  value ${String(m.valueSize).padStart(5)}B  max_entries ${String(m.maxEntries).padStart(7)}  flags 0x${m.flags.toString(16)}  pinning ${m.pinning}`;
+    if (m.keyType !== undefined || m.valueType !== undefined) line += `  (${m.keyType ?? '?'} -> ${m.valueType ?? '?'})`;
     if (m.inner !== undefined) line += `  inner ${m.inner}`;
     if (m.initialSlots !== undefined) line += `  slots ${m.initialSlots.map((s) => `[${s.index}]=${s.ref}`).join(' ')}`;
     lines.push(line);
