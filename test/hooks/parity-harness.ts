@@ -56,7 +56,7 @@ export async function compareOne(
   label: string,
   input: TestRunInput,
 ): Promise<Mismatch[]> {
-  const kr = await k.run(kobj.prog, { dataIn: input.data, ctxIn: input.ctxIn, flags: input.flags, repeat: input.repeat });
+  const kr = await k.run(kobj.prog, { dataIn: input.data, ctxIn: input.ctxIn, flags: input.flags, repeat: input.repeat, ctxSizeOut: input.ctxOut === true ? 4096 : undefined });
   const sr: TestRunOutput = sim.runner.run({ ...input, dataSizeOut: 256 << 10 });
   const out: Mismatch[] = [];
   const cmp = (field: string, a: string, b: string): void => {
@@ -67,7 +67,7 @@ export async function compareOne(
   cmp('retval', String(kr.retval >>> 0), String(sr.retval >>> 0));
   cmp('data_size_out', String(kr.dataSizeOut), String(sr.dataSizeOut));
   cmp('data_out', hex(kr.dataOut), hex(sr.dataOut));
-  if (input.ctxIn !== undefined) cmp('ctx_out', hex(kr.ctxOut), hex(sr.ctxOut));
+  if (input.ctxIn !== undefined || input.ctxOut === true) cmp('ctx_out', hex(kr.ctxOut), hex(sr.ctxOut));
   return out;
 }
 

@@ -169,6 +169,7 @@ function cases(): Array<[string, TestRunInput]> {
   ];
   for (const [name, ctx] of ctxs) out.push([`ctx ${name}`, { data: f, ctxIn: ctx }]);
   for (const op of [8, 11, 12, 20]) out.push([`ctx gso op${op}`, { data: request(op, 100, 1, 0, 0, 0x0800, ipv4Udp(200)), ctxIn: skbCtx({ gso_size: 100, gso_segs: 3 }) }]);
+  for (const n of [20, 100, 5000]) out.push([`ctx_out without ctx_in ${n}`, { data: request(18, 0, 0, 0, 0, 0x0800, ipv4Udp(n)), ctxOut: true }]);
   return out;
 }
 

@@ -101,6 +101,7 @@ function cases(): Array<[string, TestRunInput]> {
     for (const rep of [2, 5]) out.push([`repeat ${rep} op${op}`, { data: request(op, op === 3 ? -8 : 14, 0, 0, 0, 0x0800, ipv4Udp(200)), repeat: rep }]);
   }
   out.push([`ctx meta 8 jumbo`, { data: request(4, 0, 0, 0, 0, 0x0800, ipv4Udp(5000)), ctxIn: xdpMd(8, 5042, 0, 1, 0, 0) }]);
+  for (const n of [20, 100, 5000]) out.push([`ctx_out without ctx_in ${n}`, { data: request(10, 0, 0, 0, 0, 0x0800, ipv4Udp(n)), ctxOut: true }]);
   return out;
 }
 
