@@ -98,8 +98,11 @@ export class Accounting {
   add(index: number, len: number, r: FrameResult): void {
     this.framesIn++;
     this.bytesIn += len;
-    this.dispositions.set(r.disposition, (this.dispositions.get(r.disposition) ?? 0) + 1);
-    for (const h of r.hooks) {
+    const d = r.disposition;
+    this.dispositions.set(d, (this.dispositions.get(d) ?? 0) + 1);
+    const hooks = r.hooks;
+    for (let i = 0; i < hooks.length; i++) {
+      const h = hooks[i];
       let m = this.lastVerdicts;
       if (m === undefined || h.hook !== this.lastHook || h.program !== this.lastProgram) {
         const key = `${h.hook} ${h.program}`;
@@ -110,20 +113,23 @@ export class Accounting {
         this.lastProgram = h.program;
       }
       m.set(h.verdict, (m.get(h.verdict) ?? 0) + 1);
-      if (h.fault !== undefined) {
-        const f = h.fault;
-        const fk = `${f.program}#${f.insn}#${f.code}`;
-        const have = this.faults.get(fk);
-        if (have !== undefined) have.count++;
-        else this.faults.set(fk, { program: f.program, insn: f.insn, source: f.source, code: f.code, message: f.message, count: 1, firstFrame: index });
-      }
+      if (h.fault !== undefined) this.addFault(h.fault, index);
     }
-    const outs = r.disposition === Disposition.HOST || r.disposition === Disposition.XSK ? this.delivered : this.framesOut;
-    for (const o of r.out) outs.set(o.iface, (outs.get(o.iface) ?? 0) + 1);
-    if ((r.disposition === Disposition.DROP || r.disposition === Disposition.LOOP) && r.at !== undefined) {
+    if (r.out.length > 0) {
+      const outs = d === Disposition.HOST || d === Disposition.XSK ? this.delivered : this.framesOut;
+      for (const o of r.out) outs.set(o.iface, (outs.get(o.iface) ?? 0) + 1);
+    }
+    if (r.at !== undefined && (d === Disposition.DROP || d === Disposition.LOOP)) {
       const k = `${r.at}: ${r.reason ?? 'dropped'}`;
       this.dropReasons.set(k, (this.dropReasons.get(k) ?? 0) + 1);
     }
+  }
+
+  private addFault(f: VmFault, index: number): void {
+    const fk = `${f.program}#${f.insn}#${f.code}`;
+    const have = this.faults.get(fk);
+    if (have !== undefined) have.count++;
+    else this.faults.set(fk, { program: f.program, insn: f.insn, source: f.source, code: f.code, message: f.message, count: 1, firstFrame: index });
   }
 
   /** balanced tells whether the dispositions add up to the frames in. */
