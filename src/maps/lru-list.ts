@@ -68,11 +68,6 @@ function reverse(head: Link): LruNode[] {
   for (let c = head.prev; c !== head; c = c.prev) out.push(c as LruNode);
   return out;
 }
-function forward(head: Link): LruNode[] {
-  const out: LruNode[] = [];
-  for (let c = head.next; c !== head; c = c.next) out.push(c as LruNode);
-  return out;
-}
 
 /** LruList is struct bpf_lru_list: active, inactive and free lists with counts. */
 class LruList {
@@ -349,4 +344,3 @@ export class BpfLru {
   }
 }
 
-export { forward as lruForward };

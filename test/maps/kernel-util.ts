@@ -11,7 +11,8 @@ import { join } from 'node:path';
 
 const BPFFS = '/sys/fs/bpf';
 
-function which(cmd: string): boolean {
+/** which tells whether a command is on PATH. */
+export function which(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
