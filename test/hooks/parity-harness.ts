@@ -3,8 +3,10 @@
  * src/kernel/testrun.ts) and in xdpsim's test-run emulation (src/hooks/testrun.ts), and reports
  * every field that differs. Used by test/parity/testrun-*.test.ts.
  */
-import { join } from 'node:path';
-import { appendFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { KernelTestRunner, type KernelObject } from '../../src/kernel/testrun.js';
 import { loadObject } from '../../src/object/instantiate.js';
 import { createRunEnv } from '../../src/vm/run.js';
@@ -55,9 +57,11 @@ export async function compareOne(
   sim: SimProgram,
   label: string,
   input: TestRunInput,
+  golden?: GoldenRecord[],
 ): Promise<Mismatch[]> {
   const kr = await k.run(kobj.prog, { dataIn: input.data, ctxIn: input.ctxIn, flags: input.flags, repeat: input.repeat, ctxSizeOut: input.ctxOut === true ? 4096 : undefined });
   const sr: TestRunOutput = sim.runner.run({ ...input, dataSizeOut: 256 << 10 });
+  golden?.push(goldenOf(label, kr, input.ctxIn !== undefined || input.ctxOut === true));
   const out: Mismatch[] = [];
   const cmp = (field: string, a: string, b: string): void => {
     if (a !== b) out.push({ label, field, kernel: a, sim: b });
@@ -132,4 +136,55 @@ export function dumpMismatches(ms: readonly Mismatch[]): void {
   const file = process.env.XDPSIM_PARITY_DUMP;
   if (file === undefined || file === '') return;
   for (const m of ms) appendFileSync(file, `${JSON.stringify(m)}\n`);
+}
+
+/** GoldenRecord is a kernel test-run result in compact form: data and ctx as short SHA-256 digests. */
+export interface GoldenRecord {
+  readonly label: string;
+  readonly err: number;
+  readonly retval: number;
+  readonly size: number;
+  readonly data: string;
+  readonly ctx: string;
+}
+
+function digest(b: Uint8Array | undefined): string {
+  return b === undefined ? '-' : createHash('sha256').update(b).digest('hex').slice(0, 20);
+}
+
+/** goldenOf condenses a run result (kernel or xdpsim) to a GoldenRecord. */
+export function goldenOf(label: string, r: { err: number; retval: number; dataSizeOut: number; dataOut: Uint8Array; ctxOut?: Uint8Array }, withCtx: boolean): GoldenRecord {
+  return { label, err: r.err, retval: r.retval >>> 0, size: r.dataSizeOut, data: digest(r.dataOut), ctx: withCtx ? digest(r.ctxOut) : '-' };
+}
+
+/** readGolden loads a golden file (gzipped JSON Lines of GoldenRecord) by label; empty when absent. */
+export function readGolden(file: string): Map<string, GoldenRecord> {
+  const m = new Map<string, GoldenRecord>();
+  if (!existsSync(file)) return m;
+  for (const line of gunzipSync(readFileSync(file)).toString('utf8').split('\n')) {
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const r = JSON.parse(line) as GoldenRecord;
+    m.set(r.label, r);
+  }
+  return m;
+}
+
+/** writeGolden writes records, gzipped, with a header naming the kernel they came from. */
+export function writeGolden(file: string, kernelRelease: string, recs: readonly GoldenRecord[]): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const text = `# BPF_PROG_TEST_RUN results from Linux ${kernelRelease}; regenerate as root with XDPSIM_UPDATE_GOLDEN=1\n${recs.map((r) => JSON.stringify(r)).join('\n')}\n`;
+  writeFileSync(file, gzipSync(text, { level: 9 }));
+}
+
+/** UPDATE_GOLDEN is set when the kernel parity tests should rewrite the golden files. */
+export const UPDATE_GOLDEN = process.env.XDPSIM_UPDATE_GOLDEN === '1';
+
+/** compareGolden returns the fields where `got` differs from the recorded kernel result. */
+export function compareGolden(want: GoldenRecord | undefined, got: GoldenRecord): Mismatch[] {
+  if (want === undefined) return [{ label: got.label, field: 'golden', kernel: 'no record', sim: JSON.stringify(got) }];
+  const out: Mismatch[] = [];
+  for (const f of ['err', 'retval', 'size', 'data', 'ctx'] as const) {
+    if (String(want[f]) !== String(got[f])) out.push({ label: got.label, field: f, kernel: String(want[f]), sim: String(got[f]) });
+  }
+  return out;
 }

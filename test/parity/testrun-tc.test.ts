@@ -6,14 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { release } from 'node:os';
 import type { KernelObject, KernelTestRunner } from '../../src/kernel/testrun.js';
-import { PROGRAMS_DIR, compareOne, ipv4Udp, ipv6Udp, loadSim, openKernel, request, vlan, type Mismatch, type SimProgram, dumpMismatches } from '../hooks/parity-harness.js';
+import { PROGRAMS_DIR, compareOne, ipv4Udp, ipv6Udp, loadSim, openKernel, request, vlan, type Mismatch, type SimProgram, dumpMismatches, UPDATE_GOLDEN, compareGolden, goldenOf, readGolden, writeGolden, type GoldenRecord } from '../hooks/parity-harness.js';
 import type { TestRunInput } from '../../src/hooks/testrun.js';
 import { engineNames } from '../../src/vm/engines.js';
 import { SkBuffField } from '../../src/hooks/skb.js';
 
 const OBJ = join(PROGRAMS_DIR, 'hooks', 'tc_pkt.o');
 const kernel = await openKernel();
+/** Kernel results recorded for runs without root (test/parity/golden/). */
+const GOLDEN = join(import.meta.dirname, 'golden', 'testrun-tc.jsonl.gz');
 
 /** skbCtx builds a __sk_buff for ctx_in with the given fields set. */
 function skbCtx(fields: Partial<Record<keyof typeof SkBuffField, number>>, extra?: Uint8Array): Uint8Array {
@@ -191,10 +194,28 @@ describe.skipIf(kernel.k === undefined)(`testrun parity: SCHED_CLS ${kernel.reas
     // value (SkBuff.normalizeCtx) runs only on a site's first execution there.
     const all = cases().filter(([label]) => engine === 'interp' || !label.startsWith('ctx narrowed read-back'));
     const mismatches: Mismatch[] = [];
-    for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input)));
+    const recs: GoldenRecord[] = [];
+    for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input, recs)));
+    if (UPDATE_GOLDEN && engine === 'interp') writeGolden(GOLDEN, release(), recs);
     dumpMismatches(mismatches);
     console.info(`testrun parity: ${all.length} frames compared with the kernel on ${engine}, ${mismatches.length} mismatches`);
     const shown = mismatches.slice(0, 60).map((m) => `${m.label}: ${m.field}: kernel ${m.kernel.slice(0, 140)} / xdpsim ${m.sim.slice(0, 140)}`);
+    expect(shown, `${mismatches.length} mismatches over ${all.length} frames`).toEqual([]);
+  });
+});
+
+describe('testrun golden: SCHED_CLS against recorded kernel results', () => {
+  it.each(engineNames())('matches the recorded BPF_PROG_TEST_RUN results (engine %s)', (engine) => {
+    const golden = readGolden(GOLDEN);
+    expect(golden.size, `${GOLDEN} is missing or empty; regenerate it as root with XDPSIM_UPDATE_GOLDEN=1`).toBeGreaterThan(0);
+    const sim: SimProgram = loadSim(OBJ, 'tc_pkt', engine);
+    const all = cases().filter(([label]) => engine === 'interp' || !label.startsWith('ctx narrowed read-back'));
+    const mismatches: Mismatch[] = [];
+    for (const [label, input] of all) {
+      const r = sim.runner.run({ ...input, dataSizeOut: 256 << 10 });
+      mismatches.push(...compareGolden(golden.get(label), goldenOf(label, r, input.ctxIn !== undefined || input.ctxOut === true)));
+    }
+    const shown = mismatches.slice(0, 40).map((m) => `${m.label}: ${m.field}: kernel ${m.kernel} / xdpsim ${m.sim}`);
     expect(shown, `${mismatches.length} mismatches over ${all.length} frames`).toEqual([]);
   });
 });

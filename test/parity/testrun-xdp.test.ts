@@ -6,13 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { release } from 'node:os';
 import type { KernelObject, KernelTestRunner } from '../../src/kernel/testrun.js';
-import { PROGRAMS_DIR, compareOne, ipv4Udp, loadSim, openKernel, request, type Mismatch, type SimProgram, dumpMismatches } from '../hooks/parity-harness.js';
+import { PROGRAMS_DIR, compareOne, ipv4Udp, loadSim, openKernel, request, type Mismatch, type SimProgram, dumpMismatches, UPDATE_GOLDEN, compareGolden, goldenOf, readGolden, writeGolden, type GoldenRecord } from '../hooks/parity-harness.js';
 import type { TestRunInput } from '../../src/hooks/testrun.js';
 import { engineNames } from '../../src/vm/engines.js';
 
 const OBJ = join(PROGRAMS_DIR, 'hooks', 'xdp_pkt.o');
 const kernel = await openKernel();
+/** Kernel results recorded for runs without root (test/parity/golden/). */
+const GOLDEN = join(import.meta.dirname, 'golden', 'testrun-xdp.jsonl.gz');
 
 function le32(v: number): Uint8Array {
   return Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
@@ -125,10 +128,30 @@ describe.skipIf(kernel.k === undefined)(`testrun parity: XDP ${kernel.reason ?? 
     expect(sim.maps.get('tx_port')?.update(le32(0), le32(1), 0)).toBe(0);
     const all = cases();
     const mismatches: Mismatch[] = [];
-    for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input)));
+    const recs: GoldenRecord[] = [];
+    for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input, recs)));
+    if (UPDATE_GOLDEN && engine === 'interp') writeGolden(GOLDEN, release(), recs);
     dumpMismatches(mismatches);
     console.info(`testrun parity: ${all.length} frames compared with the kernel on ${engine}, ${mismatches.length} mismatches`);
     const shown = mismatches.slice(0, 40).map((m) => `${m.label}: ${m.field}: kernel ${m.kernel.slice(0, 120)} / xdpsim ${m.sim.slice(0, 120)}`);
+    expect(shown, `${mismatches.length} mismatches over ${all.length} frames`).toEqual([]);
+  });
+});
+
+describe('testrun golden: XDP against recorded kernel results', () => {
+  it.each(engineNames())('matches the recorded BPF_PROG_TEST_RUN results (engine %s)', (engine) => {
+    const golden = readGolden(GOLDEN);
+    expect(golden.size, `${GOLDEN} is missing or empty; regenerate it as root with XDPSIM_UPDATE_GOLDEN=1`).toBeGreaterThan(0);
+    const sim: SimProgram = loadSim(OBJ, 'xdp_pkt', engine);
+    // Slot 0 of tx_port is lo, on both sides.
+    expect(sim.maps.get('tx_port')?.update(le32(0), le32(1), 0)).toBe(0);
+    const all = cases();
+    const mismatches: Mismatch[] = [];
+    for (const [label, input] of all) {
+      const r = sim.runner.run({ ...input, dataSizeOut: 256 << 10 });
+      mismatches.push(...compareGolden(golden.get(label), goldenOf(label, r, input.ctxIn !== undefined || input.ctxOut === true)));
+    }
+    const shown = mismatches.slice(0, 40).map((m) => `${m.label}: ${m.field}: kernel ${m.kernel} / xdpsim ${m.sim}`);
     expect(shown, `${mismatches.length} mismatches over ${all.length} frames`).toEqual([]);
   });
 });
