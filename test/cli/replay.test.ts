@@ -140,6 +140,26 @@ describe('xdpsim replay edge cases', () => {
     expect((tc as UsageError).code).toBe('E_PROGRAM_NOT_FOUND');
   });
 
+  it('maps pcapng interfaces to simulated interfaces by name', async () => {
+    const ng = join(ROOT, 'pcaps', 'parity', 'all.pcapng');
+    const reader = readCapture(ng);
+    const frames = await reader.collect();
+    const results = join(tmp, 'ng.jsonl');
+    await runCli([ng, '--iface', 'eth0', '--iface', 'eth1', '--xdp', FW, '--results', results, '-q']);
+    const rows = lines(results);
+    expect(rows.map((r) => r.iface)).toEqual(frames.map((f) => reader.interfaces[f.interfaceIndex].name));
+    expect(new Set(rows.map((r) => r.iface))).toEqual(new Set(['eth0', 'eth1']));
+  });
+
+  it('runs the programs a topology file attaches', async () => {
+    const results = join(tmp, 'topo.jsonl');
+    const r = await runCli([SAMPLE, '--topology', join(ROOT, 'examples', 'topology-router.json'), '--preload', BLOCKLIST, '--results', results]);
+    expect(r.out).toMatch(/xdp_fw .* on eth0/);
+    const rows = lines(results);
+    expect(rows.filter((x) => x.disposition === 'drop')).toHaveLength(34);
+    expect(new Set(rows.map((x) => x.queue))).toEqual(new Set([0, 1]));
+  });
+
   it('--limit stops after N frames', async () => {
     const results = join(tmp, 'limit.jsonl');
     await runCli([SAMPLE, '--xdp', FW, '--limit', '7', '--results', results, '-q']);

@@ -69,6 +69,34 @@ describe.each(engineNames())('pipeline on %s', (engine) => {
     expect(b.out.map((o) => o.iface).sort()).toEqual(['eth1', 'eth2']);
   });
 
+  it('runs a devmap entry program (egress_ifindex set) before the frame leaves, and a cpumap entry program before the stack', () => {
+    const t = build(['eth0', 'eth1'], { xdp: [`${OBJ}:xdp_act@eth0`], tcIngress: [`${OBJ}:tc_pass@eth0`] }, { engine, cpus: 2 });
+    const reg = t.dp.programs.loaded()[0].registry;
+    const devId = reg.programByName('xdp_devmap')?.id ?? 0;
+    const cpuId = reg.programByName('xdp_cpumap')?.id ?? 0;
+    const dv = new Uint8Array(8);
+    dv.set(le32(t.ifindex('eth1')));
+    dv.set(le32(devId), 4);
+    t.set('devs_prog', 0, dv);
+    t.set('cfg', 0, 14);
+    const r = t.run(udpFrame());
+    expect(r.hooks.map((h) => `${h.hook}@${h.iface}:${h.program}:${h.verdict}`)).toEqual(['xdp@eth0:xdp_act:XDP_REDIRECT', 'xdp-devmap@eth1:xdp_devmap:XDP_PASS']);
+    expect(t.get('seen', 7)).toBe(t.ifindex('eth1'));
+    expect(r.out.map((o) => [o.iface, o.data[11]])).toEqual([['eth1', 0xdd]]);
+    const cv = new Uint8Array(8);
+    cv.set(le32(64));
+    cv.set(le32(cpuId), 4);
+    t.set('cpus', 1, cv);
+    t.set('cfg', 0, 12);
+    const c = t.run(udpFrame());
+    expect(c.hooks.map((h) => `${h.hook}:${h.program}:${h.verdict}`)).toEqual(['xdp:xdp_act:XDP_REDIRECT', 'xdp-cpumap:xdp_cpumap:XDP_PASS', 'tc-ingress:tc_pass:TC_ACT_UNSPEC']);
+    expect([c.disposition, c.cpu]).toEqual([Disposition.HOST, 1]);
+    t.set('cfg', 5, 1);
+    expect(t.run(udpFrame()).disposition).toBe(Disposition.DROP);
+    t.set('cfg', 0, 14);
+    expect(t.run(udpFrame()).disposition).toBe(Disposition.DROP);
+  });
+
   it('refuses a frame longer than the redirect target MTU (xdp_ok_fwd_dev)', () => {
     const t = build(['eth0', 'eth1,mtu=100'], { xdp: [`${OBJ}:xdp_act@eth0`] }, { engine });
     t.set('cfg', 0, 4);

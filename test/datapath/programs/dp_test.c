@@ -9,7 +9,9 @@
  *   cfg[5] tc egress action (same encoding, redirect target cfg[6], flags cfg[7])
  *   seen[0] the XDP metadata word TC found, seen[1] vlan_present, seen[2] vlan_tci,
  *   seen[3] skb->protocol, seen[4] whether XDP saw a VLAN ethertype, seen[5] skb->pkt_type,
- *   seen[6] the mark at egress
+ *   seen[6] the mark at egress, seen[7] egress_ifindex in the devmap program
+ *   cfg[0] = 14 redirects through devs_prog slot 0 (entries with a devmap program),
+ *   15 through cpus slot 1 whose entry may carry xdp_cpumap
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -53,6 +55,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } devs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+} devs_prog SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CPUMAP);
@@ -104,6 +113,8 @@ int xdp_act(struct xdp_md *ctx)
 		return bpf_redirect_map(&cpus, 1, 0);
 	case 13:
 		return bpf_redirect_map(&xsks, 0, XDP_PASS);
+	case 14:
+		return bpf_redirect_map(&devs_prog, 0, 0);
 	default:
 		return a;
 	}
@@ -180,4 +191,25 @@ SEC("tc")
 int tc_pass(struct __sk_buff *skb)
 {
 	return TC_ACT_UNSPEC;
+}
+
+SEC("xdp/devmap")
+int xdp_devmap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	put(7, ctx->egress_ifindex);
+	if ((void *)(eth + 1) > end)
+		return XDP_DROP;
+	/* Rewrite the source MAC to say the program ran; drop when cfg[5] says so. */
+	eth->h_source[5] = 0xdd;
+	return get(&cfg, 5) == 1 ? XDP_DROP : XDP_PASS;
+}
+
+SEC("xdp/cpumap")
+int xdp_cpumap(struct xdp_md *ctx)
+{
+	return get(&cfg, 5) == 1 ? XDP_DROP : XDP_PASS;
 }
