@@ -291,6 +291,15 @@ export abstract class MapBase implements BpfMap {
     return `map type ${this.spec.type} has no declarative slots`;
   }
 
+  /**
+   * lookupAndDelete is BPF_MAP_LOOKUP_AND_DELETE_ELEM: the value(s) of `key`, removed from the
+   * map; -ENOENT when absent, -ENOTSUPP for map types without it (the kernel has it for the hash
+   * family and, as pop, for queues and stacks).
+   */
+  lookupAndDelete(_key: Uint8Array): Uint8Array | Uint8Array[] | MapErrno {
+    return -Errno.ENOTSUPP;
+  }
+
   /** lookupErrno is the user lookup with the kernel's errno for misses (-ENOENT by default). */
   lookupErrno(key: Uint8Array): Uint8Array | Uint8Array[] | MapErrno {
     return this.lookup(key) ?? -Errno.ENOENT;

@@ -217,6 +217,13 @@ export class HashMap extends MapBase {
     return Array.from({ length: this.cpus }, (_, c) => this.mem.copy(e.addr + c * this.stride, this.spec.valueSize));
   }
 
+  override lookupAndDelete(key: Uint8Array): Uint8Array | Uint8Array[] | MapErrno {
+    const v = this.lookup(key);
+    if (v === undefined) return -Errno.ENOENT;
+    this.delete(key);
+    return v;
+  }
+
   *keys(): IterableIterator<Uint8Array> {
     for (let e = this.head; e !== undefined; e = e.next) yield e.key.slice();
   }

@@ -75,6 +75,11 @@ export class QueueStackMap extends MapBase {
     return v;
   }
 
+  /** lookupAndDelete is the syscall's BPF_MAP_LOOKUP_AND_DELETE_ELEM on a queue/stack: a pop. */
+  override lookupAndDelete(_key: Uint8Array): Uint8Array | MapErrno {
+    return this.pop();
+  }
+
   /** values lists the elements oldest first. */
   values(): Uint8Array[] {
     const out: Uint8Array[] = [];

@@ -151,6 +151,15 @@ describe('HASH', () => {
     expect(m.count).toBe(2);
   });
 
+  it('supports BPF_MAP_LOOKUP_AND_DELETE_ELEM; arrays do not', () => {
+    const reg = newRegistry();
+    const m = reg.create(spec({ type: MapType.HASH, name: 'h' }));
+    m.update(u32(1), u64(5), BPF_ANY);
+    expect(m.lookupAndDelete(u32(1))).toEqual(u64(5));
+    expect(m.lookupAndDelete(u32(1))).toBe(-Errno.ENOENT);
+    expect(reg.create(spec({ type: MapType.ARRAY, name: 'a' })).lookupAndDelete(u32(0))).toBe(-Errno.ENOTSUPP);
+  });
+
   it('iterates in insertion order; get_next_key restarts from the first key for an absent key', () => {
     const m = newRegistry().create(spec({ type: MapType.HASH, maxEntries: 8 }));
     for (const k of [5, 3, 9]) m.update(u32(k), u64(k), BPF_ANY);
