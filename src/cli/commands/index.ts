@@ -6,6 +6,7 @@ import { registerConformance } from './conformance.js';
 import { registerInspect } from './inspect.js';
 import { registerDisasm } from './disasm.js';
 import { registerReplay } from './replay.js';
+import { registerLive } from './live.js';
 
 /** registerCommands attaches every subcommand to the root program. */
 export function registerCommands(program: Command): void {
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   registerInspect(program);
   registerDisasm(program);
   registerReplay(program);
+  registerLive(program);
 }
