@@ -160,6 +160,21 @@ describe('xdpsim replay edge cases', () => {
     expect(new Set(rows.map((x) => x.queue))).toEqual(new Set([0, 1]));
   });
 
+  it('reports program faults per frame and in the summary with program, instruction and source line', async () => {
+    const results = join(tmp, 'fault.jsonl');
+    const frames = await readCapture(SAMPLE).collect();
+    const r = await runCli([SAMPLE, '--xdp', join(ROOT, 'test', 'datapath', 'programs', 'dp_fault.o'), '--results', results]);
+    const short = frames.filter((f) => f.data.length <= 100).length;
+    const rows = lines(results);
+    const aborted = rows.filter((x) => x.disposition === 'aborted');
+    expect(aborted).toHaveLength(short);
+    const fault = (aborted[0].hooks as Array<{ fault?: Record<string, unknown> }>)[0].fault;
+    expect(fault).toMatchObject({ code: 'E_MEM_ACCESS', program: 'xdp_fault' });
+    expect(String(fault?.source)).toMatch(/dp_fault\.c:\d+/);
+    expect(r.out).toMatch(new RegExp(`faults\\s+${short}\\n`));
+    expect(r.out).toMatch(new RegExp(`xdp_fault insn ${String(fault?.insn)} \\(\\./dp_fault\\.c:\\d+`));
+  });
+
   it('--limit stops after N frames', async () => {
     const results = join(tmp, 'limit.jsonl');
     await runCli([SAMPLE, '--xdp', FW, '--limit', '7', '--results', results, '-q']);
