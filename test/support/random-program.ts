@@ -135,8 +135,9 @@ export interface RandomProgramOptions {
  * KNOWN_CTX_DIVERGENCES lists the __sk_buff accesses where xdpsim (src/hooks/skb.ts) and the
  * kernel are known to differ, found by this generator and reported:
  *  - a narrow read at a non-zero offset inside a field whose kernel storage is narrower than the
- *    load (pkt_type +1..3, protocol +2, tc_index +2, tc_classid +2, gso_segs +2, gso_size +2, and
- *    likely queue_mapping/vlan_tci/vlan_proto +2): the kernel returns the whole field
+ *    load (pkt_type +1..3, protocol +2, queue_mapping +2, tc_index +2, tc_classid +2, gso_segs +2,
+ *    gso_size +2; vlan_tci/vlan_proto +2 presumably too, but test runs carry no VLAN tag to show
+ *    it): the kernel returns the whole field
  *    (kernel/bpf/verifier.c convert_ctx_accesses shifts only when size < target_size);
  *  - a queue_mapping store of a value >= NO_QUEUE_MAPPING (0xffff): the kernel drops it (net/core/
  *    filter.c bpf_convert_ctx_access compares the whole 64-bit source register); xdpsim stores it.
