@@ -208,6 +208,43 @@ describe.skipIf(SKIP !== undefined)(`map semantics against the running kernel${S
     expect(toHex(sim.mem.view(sim.region.start, 4096))).toBe(kern.data);
   });
 
+  it.skipIf(CPUS < 2)('per-CPU maps updated by programs on different CPUs (pcpu_init_value zeroes the other CPUs)', () => {
+    const obj = k.compile(resolve(__dirname, 'kernel/percpu_update.c'));
+    for (const [type, t] of [
+      ['percpu_hash', MapType.PERCPU_HASH],
+      ['lru_percpu_hash', MapType.LRU_PERCPU_HASH],
+      ['percpu_array', MapType.PERCPU_ARRAY],
+    ] as const) {
+      const km = new KernelMap(k.bpffs, type, 4, 4, 4);
+      const prog = `${km.path}-prog`;
+      const retMaps = `${km.path}-maps`;
+      const load = bpftool(['prog', 'load', obj, prog, 'map', 'name', 'pcpu', 'pinned', km.path, 'pinmaps', retMaps]);
+      if (load.errno !== 0) throw new Error(`bpftool prog load: ${load.err}`);
+      const sim = newRegistry(CPUS).create(spec({ type: t, valueSize: 4, maxEntries: 4 }));
+      const r = rng(31);
+      for (let i = 0; i < 40; i++) {
+        const key = Math.floor(r() * 6);
+        const flags = [BPF_ANY, BPF_NOEXIST, BPF_EXIST][Math.floor(r() * 3)];
+        const cpu = Math.floor(r() * CPUS);
+        if (r() < 0.2) {
+          expect([type, i, 'user', sim.update(u32(key), u32(1000 + i), flags)]).toEqual([type, i, 'user', km.update(u32(key), u32(1000 + i), flags)]);
+          continue;
+        }
+        const pkt = new Uint8Array(64);
+        pkt.set(u32(key), 0);
+        pkt.set(u32(i), 4);
+        pkt.set(u32(flags), 8);
+        const run = bpftool(['prog', 'run', 'pinned', prog, 'data_in', k.file('pc.bin', pkt)], cpu);
+        if (run.errno !== 0) throw new Error(`bpftool prog run: ${run.err}`);
+        const kret = Number(new DataView(new KernelMapView(`${retMaps}/ret`).value().buffer).getBigInt64(0, true));
+        expect([type, i, cpu, sim.update(u32(key), u32(i), flags, cpu)]).toEqual([type, i, cpu, kret]);
+      }
+      const raw = JSON.parse(bpftool(['map', 'dump', 'pinned', km.path, '-j']).out) as Array<{ key: string[] }>;
+      const order = (a: Array<{ key: string[] }>) => [...a].sort((x, y) => (x.key.join() < y.key.join() ? -1 : 1));
+      expect(JSON.stringify(order(bpftoolDump(sim) as Array<{ key: string[] }>))).toBe(JSON.stringify(order(raw)));
+    }
+  });
+
   describe('LRU_HASH eviction', () => {
     let prog: string;
     beforeAll(() => {

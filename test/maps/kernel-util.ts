@@ -30,9 +30,9 @@ export function kernelSkipReason(needClang = false): string | undefined {
   return undefined;
 }
 
-/** bpftool runs bpftool on CPU 0; returns the exit status as a negative errno (bpftool exits with -errno & 0xff) and stdout. */
-export function bpftool(args: string[]): { errno: number; out: string; err: string } {
-  const r = spawnSync('taskset', ['-c', '0', 'bpftool', ...args]);
+/** bpftool runs bpftool on CPU `cpu` (default 0); returns the exit status as a negative errno (bpftool exits with -errno & 0xff) and stdout. */
+export function bpftool(args: string[], cpu = 0): { errno: number; out: string; err: string } {
+  const r = spawnSync('taskset', ['-c', `${cpu}`, 'bpftool', ...args]);
   const status = r.status ?? 255;
   return { errno: status === 0 ? 0 : status - 256, out: r.stdout.toString(), err: r.stderr.toString() };
 }
