@@ -159,6 +159,8 @@ export interface GlobalVarSpec {
   readonly section: string;
   readonly offset: number;
   readonly size: number;
+  /** The variable's C type from BTF (`const volatile __u32`, `__u64[4]`), when the object has BTF. */
+  readonly type?: string;
 }
 
 /** ObjectSpec is everything an object declares, parsed and checked, and nothing loaded. */
@@ -684,10 +686,18 @@ export function parseLegacyMaps(ctx: Ctx, c: Classified): MapPlace[] {
 // Phase 7: global data
 
 /** parseDataMaps turns each non-empty data section into a one-value array map, as libbpf does. */
-export function parseDataMaps(ctx: Ctx, c: Classified, objName: string): { places: Map<number, MapSpec>; globals: GlobalVarSpec[] } {
+export function parseDataMaps(ctx: Ctx, c: Classified, objName: string, btf: Btf | undefined): { places: Map<number, MapSpec>; globals: GlobalVarSpec[] } {
   const places = new Map<number, MapSpec>();
   const globals: GlobalVarSpec[] = [];
   for (const s of c.data) {
+    // The section's DATASEC names each variable's C type (offsets in an object come from symbols,
+    // as libbpf's btf_fixup_datasec fills them in).
+    const datasec = btf?.byName(s.name, BtfKind.DATASEC);
+    const varType = new Map<string, number>();
+    for (const vsi of datasec?.secinfo ?? []) {
+      const v = btf?.types[vsi.type];
+      if (v !== undefined && v.kind === BtfKind.VAR) varType.set(v.name, v.type);
+    }
     if (s.size === 0) continue;
     const name = internalMapName(objName, s.name);
     const ro = s.name === '.rodata' || s.name.startsWith('.rodata.');
@@ -708,7 +718,9 @@ export function parseDataMaps(ctx: Ctx, c: Classified, objName: string): { place
     for (const y of ctx.elf.symbols) {
       if (y.shndx !== s.index || y.type === STT_SECTION || y.name === '' || y.size === 0) continue;
       if (y.value + y.size > s.size) throw err(ctx, LoaderCode.BadGlobal, `variable at byte ${y.value} (${y.size} bytes) lies outside ${s.name}`, { section: s.name, symbol: y.name });
-      globals.push({ name: y.name, map: name, section: s.name, offset: y.value, size: y.size });
+      const typeId = varType.get(y.name);
+      const type = btf !== undefined && typeId !== undefined ? btf.describe(typeId) : undefined;
+      globals.push({ name: y.name, map: name, section: s.name, offset: y.value, size: y.size, ...(type !== undefined ? { type } : {}) });
     }
   }
   return { places, globals };
@@ -1124,7 +1136,7 @@ export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectS
   const code = collectFunctions(ctx, c);
   const btfMaps = parseBtfMaps(ctx, c, btf);
   const legacy = parseLegacyMaps(ctx, c);
-  const { places: dataMaps, globals } = parseDataMaps(ctx, c, name);
+  const { places: dataMaps, globals } = parseDataMaps(ctx, c, name, btf);
   const kconfig = kconfigLayout(file, internalMapName(name, '.kconfig'), btf, elf.symbols, opts.kconfig ?? {});
   const mapsBySection = new Map<number, MapPlace[]>();
   if (c.btfMaps !== undefined) mapsBySection.set(c.btfMaps.index, btfMaps);

@@ -93,6 +93,14 @@ describe('BTF', () => {
     expect(btf.get(13).linkage).toBe(1);
     expect(btf.get(17).componentIdx).toBe(-1);
     expect(btf.byName('.data', BtfKind.DATASEC)?.secinfo).toEqual([{ type: 14, offset: 0, size: 48 }]);
+    expect([btf.describe(2), btf.describe(3), btf.describe(10), btf.describe(14), btf.describe(12), btf.describe(7)]).toEqual([
+      'int *',
+      'int[10]',
+      'const volatile t',
+      'const volatile t',
+      'int (...)',
+      'struct f',
+    ]);
   });
 
   it('a pointer breaks a cycle (struct list { struct list *next; })', () => {

@@ -306,6 +306,8 @@ describe('maps', () => {
     const dv = new DataView(data.buffer, data.byteOffset);
     expect(dv.getBigUint64(g.get('packets_seen')!.offset, true)).toBe(1000n);
     expect(dv.getUint32(g.get('last_len')!.offset, true)).toBe(0xdeadbeef);
+    // Types come from the sections' DATASECs.
+    expect([g.get('max_len')?.type, g.get('packets_seen')?.type, g.get('bytes_by_proto')?.type]).toEqual(['const volatile __u32', '__u64', '__u64[4]']);
     // const volatile __u32 max_len = 1514;
     const ro = m.get('xdp_glob.rodata')!.initialValue!;
     expect(new DataView(ro.buffer, ro.byteOffset).getUint32(g.get('max_len')!.offset, true)).toBe(1514);

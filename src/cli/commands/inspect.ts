@@ -33,7 +33,7 @@ export interface InspectReport {
     keyType?: string;
     valueType?: string;
   }>;
-  globals: Array<{ name: string; map: string; offset: number; size: number }>;
+  globals: Array<{ name: string; map: string; offset: number; size: number; type?: string }>;
   kconfig: Array<{ name: string; offset: number; size: number; weak: boolean }>;
 }
 
@@ -74,7 +74,7 @@ export function inspectReport(spec: ObjectSpec): InspectReport {
       ...(p.unsupported !== undefined ? { unsupported: p.unsupported.message } : {}),
     })),
     maps: spec.maps.map((m) => mapRow(m, spec)),
-    globals: spec.globals.map((g) => ({ name: g.name, map: g.map, offset: g.offset, size: g.size })),
+    globals: spec.globals.map((g) => ({ name: g.name, map: g.map, offset: g.offset, size: g.size, ...(g.type !== undefined ? { type: g.type } : {}) })),
     kconfig: [...(spec.kconfig?.externs.values() ?? [])].map((e) => ({ name: e.name, offset: e.offset, size: e.size, weak: e.weak })),
   };
 }
@@ -100,7 +100,7 @@ export function formatInspect(r: InspectReport): string {
   }
   if (r.globals.length > 0) {
     lines.push('', `globals (${r.globals.length}):`);
-    for (const g of r.globals) lines.push(`  ${g.name.padEnd(20)} ${g.map}+0x${g.offset.toString(16)} (${g.size} bytes)`);
+    for (const g of r.globals) lines.push(`  ${g.name.padEnd(20)} ${g.map}+0x${g.offset.toString(16)} (${g.size} bytes)${g.type !== undefined ? `  ${g.type}` : ''}`);
   }
   if (r.kconfig.length > 0) {
     lines.push('', `kconfig externs (${r.kconfig.length}):`);

@@ -147,10 +147,17 @@ export class Btf {
     }
   }
 
-  /** describe renders a type briefly for messages: `struct foo`, `int`, `PTR -> [3]`. */
-  describe(id: number): string {
+  /**
+   * describe renders a type as C: `struct foo`, `const volatile __u32`, `__u64[4]`, `char *`,
+   * `int (*)(...)`; it stops at MAX_RESOLVE_DEPTH levels.
+   */
+  describe(id: number, depth = 0): string {
+    if (depth > MAX_RESOLVE_DEPTH) return '...';
     const t = this.get(id);
+    const inner = (x: number): string => (x === 0 ? 'void' : this.describe(x, depth + 1));
     switch (t.kind) {
+      case BtfKind.UNKN:
+        return 'void';
       case BtfKind.STRUCT:
         return `struct ${t.name || '(anon)'}`;
       case BtfKind.UNION:
@@ -158,6 +165,25 @@ export class Btf {
       case BtfKind.ENUM:
       case BtfKind.ENUM64:
         return `enum ${t.name || '(anon)'}`;
+      case BtfKind.FWD:
+        return `${t.kindFlag ? 'union' : 'struct'} ${t.name}`;
+      case BtfKind.CONST:
+        return `const ${inner(t.type)}`;
+      case BtfKind.VOLATILE:
+        return `volatile ${inner(t.type)}`;
+      case BtfKind.RESTRICT:
+        return `${inner(t.type)} restrict`;
+      case BtfKind.TYPE_TAG:
+        return `${inner(t.type)} __tag(${t.name})`;
+      case BtfKind.PTR:
+        return this.get(t.type).kind === BtfKind.FUNC_PROTO ? `${inner(this.get(t.type).type)} (*)(...)` : `${inner(t.type)} *`;
+      case BtfKind.ARRAY:
+        return t.array !== undefined ? `${inner(t.array.type)}[${t.array.nelems}]` : 'array';
+      case BtfKind.FUNC_PROTO:
+        return `${inner(t.type)} (...)`;
+      case BtfKind.VAR:
+      case BtfKind.FUNC:
+        return inner(t.type);
       default:
         return t.name !== '' ? t.name : `${btfKindName(t.kind)} [${id}]`;
     }
