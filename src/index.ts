@@ -79,3 +79,10 @@ export { systemServices, deterministicServices, logTrace, type HelperServices, t
 export { makeTailCallResolver } from './helpers/tail-call.js';
 export { helperName, HELPER_NAMES } from './helpers/ids.js';
 export { KernelTestRunner, KernelError, findKtestBinary, KTEST_BINARY_ENV, type KernelAvailability, type KernelProgram, type KernelMap, type KernelObject, type KernelMapDump, type KernelMapEntry, type TestRunResult as KernelTestRunResult, type RunOptions as KernelRunOptions, type LoadRawOptions, type LoadObjectOptions as KernelLoadObjectOptions } from './kernel/testrun.js';
+export { parseInterfaceSpec, buildInterfaces, formatMac, parseMac, type InterfaceSpec, type SimInterface } from './datapath/interfaces.js';
+export { loadTopology, parseTopology, simpleTopology, fibLookup as topologyFibLookup, parseIp, parsePrefix, type Topology, type Route, type Neighbour, type AttachSpec } from './datapath/topology.js';
+export { ProgramSet, parseProgramRef, type ProgramRef, type BoundProgram, type HookKind, type ProgramSetOptions } from './datapath/programs.js';
+export { Pipeline, flowQueue, insertVlan, DEFAULT_MAX_HOPS, type Attachment, type PipelineOptions } from './datapath/pipeline.js';
+export { Accounting, Disposition, DISPOSITIONS, type FrameResult, type HookRun, type OutFrame, type FaultCount } from './datapath/accounting.js';
+export { buildDatapath, splitIface, type Datapath, type DatapathOptions, type HookFlags } from './datapath/setup.js';
+export { runReplay, type ReplayOptions, type ReplayIo } from './cli/commands/replay.js';

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Command } from 'commander';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerReplay } from '../../src/cli/commands/replay.js';
@@ -195,6 +195,21 @@ describe('xdpsim replay edge cases', () => {
       if (frames[i].data.length < 14) expect([row.err, row.retval, row.data_out]).toEqual([-22, 0, '']);
       else expect([row.err, row.data_size_out]).toEqual([0, frames[i].data.length]);
     });
+  });
+
+  it('--ctx-in gives the xdp_md fields the kernel checks (egress_ifindex is refused with -EINVAL)', async () => {
+    const ctx = join(tmp, 'ctx.json');
+    const results = join(tmp, 'ctx.jsonl');
+    const sample = (await readCapture(SAMPLE).collect()).length;
+    writeFileSync(ctx, JSON.stringify({ ingress_ifindex: 1, rx_queue_index: 0 }));
+    await runCli([SAMPLE, '--mode', 'test-run', '--xdp', FW, '--ctx-in', ctx, '--results', results, '-q']);
+    expect(lines(results).filter((r) => r.err === 0)).toHaveLength(sample);
+    writeFileSync(ctx, JSON.stringify({ egress_ifindex: 1 }));
+    await runCli([SAMPLE, '--mode', 'test-run', '--xdp', FW, '--ctx-in', ctx, '--results', results, '-q']);
+    expect(lines(results).filter((r) => r.err === -22)).toHaveLength(sample);
+    writeFileSync(ctx, JSON.stringify({ colour: 1 }));
+    const err = await runCli([SAMPLE, '--mode', 'test-run', '--xdp', FW, '--ctx-in', ctx]).catch((e: unknown) => e);
+    expect((err as UsageError).code).toBe('E_CTX_IN');
   });
 
   it('takes several programs in --mode test-run as a usage error', async () => {
