@@ -272,6 +272,8 @@ class JitInstance {
   readonly exports: InstanceExports;
   readonly init: (...v: number[]) => void;
   readonly runFn: RunFn;
+  /** The exported wrapper of entry 0 (tail-call target entry). */
+  readonly entry0: EntryFn;
   /** The last successful result with a small r0 (as a number), for reuse. */
   lastOk: Extract<RunResult, { ok: true }> | undefined;
   lastR0 = 0;
@@ -375,8 +377,17 @@ class JitInstance {
         if (rt.tailCnt >= MAX_TAIL_CALL_CNT) return Infinity;
         rt.tailCnt++;
         if (target === null) return Infinity;
-        const fn = jitProgramOf(target.spec).instanceFor(rt).entry(0);
-        return fn(a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, fp);
+        // A target prepared by this engine on this Memory has its instance at hand; any other
+        // executable (another engine's) is compiled from its spec once.
+        let tinst: JitInstance;
+        if (target instanceof JitExecutable) {
+          if (target.lastMem !== mem || target.lastInst === undefined) {
+            target.lastMem = mem;
+            target.lastInst = jitProgramOf(target.spec).instanceFor(rt);
+          }
+          tinst = target.lastInst;
+        } else tinst = jitProgramOf(target.spec).instanceFor(rt);
+        return tinst.entry0(a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, fp);
       },
       [IMPORT.trap]: (site: number): void => {
         const s = sites[site];
@@ -400,6 +411,7 @@ class JitInstance {
     this.init = inst.exports.init as (...v: number[]) => void;
     this.runFn = this.exports.run;
     this.leftFn = this.exports.left;
+    this.entry0 = this.exports.e0 as EntryFn;
   }
 
   /** entry returns the exported wrapper of the function starting at `insn`, compiling it if needed. */
@@ -464,8 +476,9 @@ function jitProgramOf(spec: ProgramSpec): JitProgram {
 
 /** JitExecutable is a program prepared by the compiled engine. */
 class JitExecutable implements Executable {
-  private lastMem: Memory | undefined;
-  private lastInst: JitInstance | undefined;
+  /** The Memory and instance of the last run, so the next run (and tail calls) skip lookups. */
+  lastMem: Memory | undefined;
+  lastInst: JitInstance | undefined;
 
   constructor(
     readonly spec: ProgramSpec,
