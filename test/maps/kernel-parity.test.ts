@@ -252,7 +252,7 @@ describe.skipIf(SKIP !== undefined)(`map semantics against the running kernel${S
     });
 
     /** run a sequence: u = update(key, flags), d = delete, l = program lookup (sets the reference bit). */
-    function compare(maxEntries: number, ops: Array<['u', number, number] | ['d', number] | ['l', number]>, flags = 0) {
+    function compare(maxEntries: number, ops: Array<['u', number, number, number?] | ['d', number, number?] | ['l', number, number?]>, flags = 0) {
       const kmap = new KernelMap(k.bpffs, 'lru_hash', 4, 4, maxEntries, flags);
       const pinnedProg = `${kmap.path}-prog`;
       const load = bpftool(['prog', 'load', prog, pinnedProg, 'map', 'name', 'lru', 'pinned', kmap.path]);
@@ -260,15 +260,16 @@ describe.skipIf(SKIP !== undefined)(`map semantics against the running kernel${S
       const sim = newRegistry(CPUS).create(spec({ type: MapType.LRU_HASH, valueSize: 4, maxEntries, flags })) as LruHashMap;
       ops.forEach((op, i) => {
         if (op[0] === 'u') {
-          expect([i, op, sim.update(u32(op[1]), u32(i), op[2])]).toEqual([i, op, kmap.update(u32(op[1]), u32(i), op[2])]);
+          const cpu = op[3] ?? 0;
+          expect([i, op, sim.update(u32(op[1]), u32(i), op[2], cpu)]).toEqual([i, op, kmap.update(u32(op[1]), u32(i), op[2], cpu)]);
         } else if (op[0] === 'd') {
-          expect([i, op, sim.delete(u32(op[1]))]).toEqual([i, op, kmap.delete(u32(op[1]))]);
+          expect([i, op, sim.delete(u32(op[1]))]).toEqual([i, op, kmap.delete(u32(op[1]), op[2] ?? 0)]);
         } else {
           const data = new Uint8Array(64);
           data.set(u32(op[1]));
-          const run = bpftool(['prog', 'run', 'pinned', pinnedProg, 'data_in', k.file('pkt.bin', data)]);
+          const run = bpftool(['prog', 'run', 'pinned', pinnedProg, 'data_in', k.file('pkt.bin', data)], op[2] ?? 0);
           if (run.errno !== 0) throw new Error(`bpftool prog run: ${run.err}`);
-          sim.lookupAddr(u32(op[1]), 0);
+          sim.lookupAddr(u32(op[1]), op[2] ?? 0);
         }
       });
       expect(sorted(simDump(sim))).toEqual(sorted(kmap.dump()));
@@ -299,6 +300,26 @@ describe.skipIf(SKIP !== undefined)(`map semantics against the running kernel${S
           else ops.push(['l', key]);
         }
         compare(max, ops);
+      }
+    });
+
+    it.skipIf(CPUS < 2)('updates, deletes and lookups spread over CPUs (per-CPU free/pending lists, stealing)', () => {
+      for (const [seed, max, flags] of [
+        [8, 8, 0],
+        [9, 16, 0],
+        [10, 8, MapFlag.NO_COMMON_LRU],
+      ]) {
+        const r = rng(seed);
+        const ops: Array<['u', number, number, number] | ['d', number, number] | ['l', number, number]> = [];
+        for (let i = 0; i < 100; i++) {
+          const key = Math.floor(r() * max * 2);
+          const cpu = Math.floor(r() * CPUS);
+          const x = r();
+          if (x < 0.6) ops.push(['u', key, [BPF_ANY, BPF_ANY, BPF_NOEXIST, BPF_EXIST][Math.floor(r() * 4)], cpu]);
+          else if (x < 0.7) ops.push(['d', key, cpu]);
+          else ops.push(['l', key, cpu]);
+        }
+        compare(max, ops, flags);
       }
     });
 

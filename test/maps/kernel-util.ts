@@ -57,14 +57,15 @@ export class KernelMap {
     if (r.errno !== 0) throw new Error(`bpftool map create ${type}: ${r.err}`);
   }
 
-  update(key: Uint8Array, value: Uint8Array, flags: number): number {
+  /** update runs BPF_MAP_UPDATE_ELEM on CPU `cpu` (it matters for LRU maps' per-CPU lists). */
+  update(key: Uint8Array, value: Uint8Array, flags: number, cpu = 0): number {
     const f = flags === 0 ? 'any' : flags === 1 ? 'noexist' : flags === 2 ? 'exist' : undefined;
     if (f === undefined) throw new Error(`bpftool cannot pass update flags ${flags}`);
-    return bpftool(['map', 'update', 'pinned', this.path, 'key', ...hexArgs(key), 'value', ...hexArgs(value), f]).errno;
+    return bpftool(['map', 'update', 'pinned', this.path, 'key', ...hexArgs(key), 'value', ...hexArgs(value), f], cpu).errno;
   }
 
-  delete(key: Uint8Array): number {
-    return bpftool(['map', 'delete', 'pinned', this.path, 'key', ...hexArgs(key)]).errno;
+  delete(key: Uint8Array, cpu = 0): number {
+    return bpftool(['map', 'delete', 'pinned', this.path, 'key', ...hexArgs(key)], cpu).errno;
   }
 
   lookup(key: Uint8Array): Uint8Array | number {
