@@ -148,6 +148,18 @@ describe('malformed ELF', () => {
     expect(got.fields.file).toBe('xdp_fw.o');
   });
 
+  it('reads extended section numbering (e_shnum 0, e_shstrndx SHN_XINDEX, both in section 0)', () => {
+    const c = clone(FW);
+    const shoff = Number(c.view.getBigUint64(40, true));
+    const shnum = c.view.getUint16(60, true);
+    const shstrndx = c.view.getUint16(62, true);
+    c.view.setUint16(60, 0, true);
+    c.view.setUint16(62, 0xffff, true);
+    c.view.setBigUint64(shoff + 32, BigInt(shnum), true);
+    c.view.setUint32(shoff + 40, shstrndx, true);
+    expect(parseObject(c.bytes, { file: 'xdp_fw.o' }).programs.map((p) => p.name)).toEqual(['xdp_fw']);
+  });
+
   it('accepts e_machine 0 (old toolchains) like EM_BPF', () => {
     const c = clone(FW);
     c.view.setUint16(18, 0, true);
