@@ -77,29 +77,69 @@ export interface FaultCount {
   firstFrame: number;
 }
 
+/** Counter counts by key, remembering the last key's cell (consecutive frames mostly repeat it). */
+export class Counter {
+  private readonly cells = new Map<string, { n: number }>();
+  private lastKey: string | undefined;
+  private lastCell = { n: 0 };
+
+  /** inc adds one to `key`. */
+  inc(key: string): void {
+    if (key === this.lastKey) {
+      this.lastCell.n++;
+      return;
+    }
+    let c = this.cells.get(key);
+    if (c === undefined) this.cells.set(key, (c = { n: 0 }));
+    c.n++;
+    this.lastKey = key;
+    this.lastCell = c;
+  }
+
+  /** get returns the count of `key`. */
+  get(key: string): number | undefined {
+    return this.cells.get(key)?.n;
+  }
+
+  /** entries lists the keys and counts in first-seen order. */
+  *entries(): IterableIterator<[string, number]> {
+    for (const [k, c] of this.cells) yield [k, c.n];
+  }
+
+  /** size is the number of keys. */
+  get size(): number {
+    return this.cells.size;
+  }
+
+  /** values lists the counts. */
+  *values(): IterableIterator<number> {
+    for (const c of this.cells.values()) yield c.n;
+  }
+}
+
 /** Accounting accumulates the counters of a replay. */
 export class Accounting {
   framesIn = 0;
   bytesIn = 0;
-  readonly dispositions = new Map<Disposition, number>();
+  readonly dispositions = new Counter();
   /** "hook program" → verdict → count. */
-  readonly verdicts = new Map<string, Map<string, number>>();
+  readonly verdicts = new Map<string, Counter>();
   /** interface → frames out (tx and redirect). */
-  readonly framesOut = new Map<string, number>();
-  readonly delivered = new Map<string, number>();
+  readonly framesOut = new Counter();
+  readonly delivered = new Counter();
   /** "at: reason" → count, for drops. */
-  readonly dropReasons = new Map<string, number>();
+  readonly dropReasons = new Counter();
   readonly faults = new Map<string, FaultCount>();
   private lastHook = '';
   private lastProgram = '';
-  private lastVerdicts: Map<string, number> | undefined;
+  private lastVerdicts: Counter | undefined;
 
   /** add counts one finished frame. */
   add(index: number, len: number, r: FrameResult): void {
     this.framesIn++;
     this.bytesIn += len;
     const d = r.disposition;
-    this.dispositions.set(d, (this.dispositions.get(d) ?? 0) + 1);
+    this.dispositions.inc(d);
     const hooks = r.hooks;
     for (let i = 0; i < hooks.length; i++) {
       const h = hooks[i];
@@ -107,21 +147,20 @@ export class Accounting {
       if (m === undefined || h.hook !== this.lastHook || h.program !== this.lastProgram) {
         const key = `${h.hook} ${h.program}`;
         m = this.verdicts.get(key);
-        if (m === undefined) this.verdicts.set(key, (m = new Map()));
+        if (m === undefined) this.verdicts.set(key, (m = new Counter()));
         this.lastVerdicts = m;
         this.lastHook = h.hook;
         this.lastProgram = h.program;
       }
-      m.set(h.verdict, (m.get(h.verdict) ?? 0) + 1);
+      m.inc(h.verdict);
       if (h.fault !== undefined) this.addFault(h.fault, index);
     }
     if (r.out.length > 0) {
       const outs = d === Disposition.HOST || d === Disposition.XSK ? this.delivered : this.framesOut;
-      for (const o of r.out) outs.set(o.iface, (outs.get(o.iface) ?? 0) + 1);
+      for (const o of r.out) outs.inc(o.iface);
     }
     if (r.at !== undefined && (d === Disposition.DROP || d === Disposition.LOOP)) {
-      const k = `${r.at}: ${r.reason ?? 'dropped'}`;
-      this.dropReasons.set(k, (this.dropReasons.get(k) ?? 0) + 1);
+      this.dropReasons.inc(`${r.at}: ${r.reason ?? 'dropped'}`);
     }
   }
 

@@ -153,7 +153,7 @@ export class Pipeline implements DatapathHooks {
     for (const [ifindex, a] of opts.attach) {
       if (a.xdp === undefined) continue;
       const buf = new XdpBuff(opts.programs.mem);
-      this.xdpHooks.set(ifindex, { prog: a.xdp, buf, state: { kind: 'xdp', xdp: buf, datapath: this, redirect: newRedirectInfo() }, dirtyHi: buf.hardEnd, growsTail: callsAdjustTail(a.xdp) });
+      this.xdpHooks.set(ifindex, { prog: a.xdp, buf, state: { kind: 'xdp', xdp: buf, datapath: this, redirect: newRedirectInfo() }, dirtyHi: buf.hardEnd, growsTail: callsAdjustTail(a.xdp), run: { hook: 'xdp', iface: this.byIfindex.get(ifindex)?.name ?? '', program: a.xdp.name, retval: 0, verdict: '' } });
     }
     this.tc = new TcRunner(this.base, this, opts.topology.interfaces[0]);
     // Mapped up front: mapping regions later could grow (and detach) the memory frame views point into.
@@ -232,7 +232,10 @@ export class Pipeline implements DatapathHooks {
         return this.end(r, Disposition.ABORTED, 'xdp', 'program fault');
       }
       const retval = Number(BigInt.asUintN(32, res.r0));
-      r.hooks.push(hookRun('xdp', dev.name, hook.prog.name, retval, XDP_NAMES[retval] ?? xdpActionName(retval)));
+      const run = hook.run;
+      run.retval = retval;
+      run.verdict = XDP_NAMES[retval] ?? xdpActionName(retval);
+      r.hooks.push(run);
       switch (retval) {
         case XdpAction.ABORTED:
           return this.end(r, Disposition.ABORTED, 'xdp', 'XDP_ABORTED');
@@ -553,6 +556,8 @@ interface XdpHook {
   dirtyHi: number;
   /** The object calls bpf_xdp_adjust_tail. */
   readonly growsTail: boolean;
+  /** The hook record of a run without fault, reused frame after frame. */
+  readonly run: { -readonly [K in keyof HookRun]: HookRun[K] };
 }
 
 /**

@@ -67,7 +67,7 @@ export function build(ifaces: string[], hooks: Partial<HookFlags>, opts: { cpus?
       const dev = dp.topology.interfaces.find((x) => x.name === iface);
       if (dev === undefined) throw new Error(`no interface ${iface}`);
       const r = dp.pipeline.process(frame, dev);
-      return { ...r, hooks: [...r.hooks], out: r.out.map((o) => ({ ...o, data: o.data.slice() })) };
+      return { ...r, hooks: r.hooks.map((h) => ({ ...h })), out: r.out.map((o) => ({ ...o, data: o.data.slice() })) };
     },
   };
 }
