@@ -585,7 +585,8 @@ function parseMapDef(ctx: Ctx, btf: Btf, def: BtfType, name: string, inner: bool
         break;
       }
       default:
-        log.warn({ file: ctx.file, map: name, field: m.name }, 'unknown field in BTF map definition, ignored');
+        // libbpf's parse_btf_map_def refuses unknown fields unless opened with relaxed_maps.
+        throw bad(m.name, `unknown field ${m.name} (libbpf refuses it too)`);
     }
   });
   spec.keySize = keySize ?? 0;

@@ -287,6 +287,23 @@ describe('malformed BTF', () => {
   });
 });
 
+describe('malformed BTF map definitions', () => {
+  function renameString(b: Uint8Array, from: string, to: string): Uint8Array {
+    const sec = section(b, '.BTF');
+    const at = Buffer.from(b.subarray(sec.offset, sec.offset + sec.size)).indexOf(`\0${from}\0`);
+    expect(at).toBeGreaterThan(0);
+    b.set(new TextEncoder().encode(to), sec.offset + at + 1);
+    return b;
+  }
+
+  it.each([
+    ['an unknown field, as libbpf refuses it', 'max_entries', 'max_entriez', 'E_OBJ_MAP_DEF'],
+  ])('refuses %s', (_n, from, to, code) => {
+    const got = codeOf(() => parseObject(renameString(clone(FW).bytes, from, to), { file: 'x.o' }));
+    expect([got.cls, got.code, got.fields.section]).toEqual(['LoadError', code, '.maps']);
+  });
+});
+
 describe('unsupported features are named', () => {
   it('a kfunc call is NotSupportedError naming the instruction', () => {
     const c = clone(CALLS);
