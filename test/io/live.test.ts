@@ -96,8 +96,9 @@ function readLines(file: string): ResultLine[] {
 
 /**
  * The injector: a plain ESM script run in the namespace. It opens xl-ext (one handle to send and
- * capture, so its own frames are not captured back) and xl-host, sends the frames 1 ms apart,
- * waits a second and prints what arrived on each as hex.
+ * capture, so its own frames are not captured back) and xl-host (the same), sends the reverse
+ * frames on xl-host, then the frames on xl-ext, 1 ms apart, waits a second and prints what
+ * arrived on each as hex.
  */
 const INJECTOR = `
 import { createRequire } from 'node:module';
@@ -105,6 +106,7 @@ import { readFileSync } from 'node:fs';
 const require = createRequire(${JSON.stringify(join(ROOT, 'package.json'))});
 const { Cap } = require('cap');
 const frames = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const reverse = process.argv[3] !== undefined ? JSON.parse(readFileSync(process.argv[3], 'utf8')) : [];
 const got = {};
 const open = (dev) => {
   const c = new Cap();
@@ -116,6 +118,10 @@ const open = (dev) => {
 };
 const ext = open('xl-ext');
 const host = open('xl-host');
+for (const f of reverse) {
+  host.send(Buffer.from(f, 'hex'));
+  await new Promise((r) => setTimeout(r, 1));
+}
 for (const f of frames) {
   ext.send(Buffer.from(f, 'hex'));
   await new Promise((r) => setTimeout(r, 1));
@@ -184,16 +190,18 @@ async function replay(dir: string, program: string, preload?: string): Promise<R
 }
 
 /** liveAndInject runs `xdpsim live ARGS` in the namespace, injects the sample, and returns both sides' records. */
-async function liveAndInject(dir: string, frames: string[], args: string[]): Promise<{ live: ResultLine[]; got: Record<string, string[]>; code: number | null }> {
+async function liveAndInject(dir: string, frames: string[], args: string[], reverse: string[] = []): Promise<{ live: ResultLine[]; got: Record<string, string[]>; code: number | null }> {
   const results = join(dir, `live-${Math.random().toString(36).slice(2)}.jsonl`);
   const framesFile = join(dir, 'frames.json');
   writeFileSync(framesFile, JSON.stringify(frames));
+  const reverseFile = join(dir, 'reverse.json');
+  writeFileSync(reverseFile, JSON.stringify(reverse));
   const injector = join(dir, 'inject.mjs');
   writeFileSync(injector, INJECTOR);
   const live = start(['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'live', ...args, '--count', String(frames.length), '--duration', '60', '--results', results]);
   try {
     await waitFor('xdpsim live to start capturing', () => live.stderr.includes('xdpsim live: capturing on'), 60_000);
-    const inj = start([injector, framesFile]);
+    const inj = start([injector, framesFile, reverseFile]);
     const injCode = await bounded(inj, 'the injector', 60_000);
     expect(injCode, inj.stderr).toBe(0);
     const code = await bounded(live, 'xdpsim live', 30_000);
@@ -250,10 +258,13 @@ describe.skipIf(reason !== undefined)(`xdpsim live on veth devices${reason !== u
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  it('inline: xdp_fw decides which sample frames reach the host side, exactly as replay does', async () => {
+  it('inline: xdp_fw decides which sample frames reach the host side, exactly as replay does; frames from the host side go back untouched', async () => {
     const expected = await replay(dir, FW, FW_RULES);
     expect(expected).toHaveLength(frames.length);
-    const { live, got, code } = await liveAndInject(dir, frames, ['--iface', 'xl-in', '--out-iface', 'xl-out', '--xdp', FW, '--preload', FW_RULES]);
+    // Frames the protected side sends: ones xdp_fw drops, to show the way back bypasses it.
+    const reverse = frames.filter((_, i) => expected[i].disposition === 'drop').slice(0, 10);
+    expect(reverse).toHaveLength(10);
+    const { live, got, code } = await liveAndInject(dir, frames, ['--iface', 'xl-in', '--out-iface', 'xl-out', '--xdp', FW, '--preload', FW_RULES], reverse);
     expect(code).toBe(0);
     expect(live).toHaveLength(frames.length);
     for (let i = 0; i < frames.length; i++) {
@@ -267,7 +278,7 @@ describe.skipIf(reason !== undefined)(`xdpsim live on veth devices${reason !== u
     expect(dropped).toBeGreaterThan(0);
     expect(hostBound.length + dropped).toBe(frames.length);
     expect(got['xl-host']).toEqual(hostBound);
-    expect(got['xl-ext']).toEqual([]);
+    expect(got['xl-ext']).toEqual(reverse);
   }, 180_000);
 
   it('tap: XDP_TX answers of icmp_echo come back out of the capture device, other frames stay with the host', async () => {
