@@ -38,8 +38,9 @@ function pct(n: number, of: number): string {
 /** formatSummary renders the summary as text lines. */
 export function formatSummary(acc: Accounting, s: SummaryInput): string {
   const out: string[] = [];
+  const width = Math.max(16, ...[...acc.verdicts.keys()].map((k) => k.length + 2));
   const row = (label: string, text: string): void => {
-    out.push(`  ${label.padEnd(16)} ${text}`);
+    out.push(`  ${label.padEnd(width)} ${text}`);
   };
   out.push(`xdpsim replay — ${s.captures.join(', ')}`);
   for (const a of s.attached) row('program', a);
