@@ -3,6 +3,8 @@
  * load step that follows the pure parse (cilium/ebpf's NewCollection after LoadCollectionSpec).
  *
  * What happens here, in the kernel's order (bpf_object__load):
+ *   - externs: a strong __kconfig extern without a value, or a chosen program that needs CO-RE, a
+ *     kfunc or a __ksym, stops the load with its error;
  *   - maps are created in the registry (maps referenced by another map's declarative slots first),
  *     PERF_EVENT_ARRAY max_entries 0 becoming the CPU count as libbpf does;
  *   - each program's lddw of a map gets the map's handle, an lddw of global data the address of
@@ -11,7 +13,13 @@
  *     VM's code address convention (vm/program.ts);
  *   - the GPL rule: a program whose license is not GPL-compatible may not call a gpl_only helper
  *     (check_helper_call() in kernel/bpf/verifier.c);
- *   - every program is registered with the registry so PROG_ARRAY slots can name it.
+ *   - every program is registered with the registry so PROG_ARRAY slots can name it;
+ *     prepareObject then attaches each executable.
+ * Environment-dependent inputs are explicit: LINUX_KERNEL_VERSION comes from uname(2) as in libbpf,
+ * the kernel config only with `hostKconfig`.
+ *
+ * Layering note: this module sits in object/ but creates maps (maps/) and uses the VM's code
+ * address convention (vm/), the one place where object/ reaches below itself.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';

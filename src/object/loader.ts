@@ -11,8 +11,11 @@
  *   parseBtfMaps      BTF-defined maps in .maps (libbpf parse_btf_map_def)
  *   parseLegacyMaps   iproute2's struct bpf_elf_map entries in "maps"
  *   parseDataMaps     .data/.rodata/.bss(.*) as one-value array maps (libbpf internal maps)
+ *   kconfigLayout     `__kconfig` externs in one read-only .kconfig map (kconfig.ts)
  *   linkPrograms      each entry function plus the subprograms it calls (libbpf
- *                     bpf_object__reloc_code), its map and data references, its line info
+ *                     bpf_object__reloc_code), its map and data references, its line info;
+ *                     a program needing CO-RE, a kfunc or a __ksym is kept, unlinked, with the
+ *                     NotSupportedError that stops its load (libbpf too fails at load, not open)
  *   parseSlotInit     declarative `.values` initialisation and iproute2 "<id>/<key>" sections
  *
  * References to maps stay symbolic (ProgramMapRef); instantiation patches the lddw immediates.
