@@ -6,6 +6,10 @@
  * map value; a program holds at most one lock; it unlocks the lock it holds. Locking a word that
  * is still set (a previous run ended without bpf_spin_unlock — the verifier would have refused
  * that program) faults too, rather than deadlocking as the kernel would.
+ *
+ * A run that faults while holding a lock leaves it set; whoever runs programs should call
+ * `releaseHeldLock(env)` after every run (it is a no-op when nothing is held) so one faulted
+ * packet does not make every later spin_lock of that word fault.
  */
 import type { RunEnv } from '../vm/program.js';
 import { RegionKind } from '../vm/memory.js';
@@ -56,12 +60,16 @@ export function heldLock(env: RunEnv): number | undefined {
   return held.get(env);
 }
 
-/** releaseHeldLock forgets and clears a lock left held when a run ended (by a fault or a missing unlock). */
-export function releaseHeldLock(env: RunEnv): void {
+/**
+ * releaseHeldLock clears a lock left held when a run ended (by a fault or a missing unlock) and
+ * returns its address, or undefined when the run held none.
+ */
+export function releaseHeldLock(env: RunEnv): number | undefined {
   const addr = held.get(env);
-  if (addr === undefined) return;
+  if (addr === undefined) return undefined;
   env.mem.dv.setUint32(addr, 0, true);
   held.delete(env);
+  return addr;
 }
 
 /** LOCK_HELPERS declares the spin lock helpers. */

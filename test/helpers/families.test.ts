@@ -6,6 +6,7 @@ import { RingbufMap } from '../../src/maps/ringbuf.js';
 import { PerfEventArrayMap } from '../../src/maps/perf-event-array.js';
 import { bprintf, type FormatMemory } from '../../src/helpers/format.js';
 import { csumDiff } from '../../src/helpers/csum.js';
+import { releaseHeldLock } from '../../src/helpers/lock.js';
 import { deterministicServices } from '../../src/helpers/services.js';
 import { helperInfo, isGplCompatible, makeHelperTable, HELPER_DEFS } from '../../src/helpers/table.js';
 import { MapRegistry } from '../../src/maps/registry.js';
@@ -135,7 +136,14 @@ describe.each(ENGINES)('engine $name', (engine) => {
       expect(m.mem.dv.getUint32((m as unknown as { valueAddress(i: number): number }).valueAddress(0), true)).toBe(0);
       expect(faultCode(t.run(lock(U)))).toBe(FaultCode.HelperArgs);
       expect(faultCode(t.run(lock(`${L}\n${L}`)))).toBe(FaultCode.HelperArgs);
+      expect(releaseHeldLock(t.env)).toBe((m as unknown as { valueAddress(i: number): number }).valueAddress(0));
       expect(faultCode(t.run(`mov %r1, %r10\nadd %r1, -8\ncall 93\nexit`))).toBe(FaultCode.HelperArgs);
+      // A run that faults holding the lock leaves it set until releaseHeldLock.
+      expect(faultCode(t.run(lock(`${L}\nmov %r1, 0\nldxw %r0, [%r1]`)))).toBe(FaultCode.MemoryAccess);
+      expect(faultCode(t.run(lock(`${L}\n${U}`)))).toBe(FaultCode.HelperArgs);
+      expect(releaseHeldLock(t.env)).toBe((m as unknown as { valueAddress(i: number): number }).valueAddress(0));
+      expect(releaseHeldLock(t.env)).toBeUndefined();
+      expect(r0(t.run(lock(`${L}\n${U}`)))).toBe(0n);
     });
   });
   
