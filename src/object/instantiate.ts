@@ -18,8 +18,9 @@
  * Environment-dependent inputs are explicit: LINUX_KERNEL_VERSION comes from uname(2) as in libbpf,
  * the kernel config only with `hostKconfig`.
  *
- * Layering note: this module sits in object/ but creates maps (maps/) and uses the VM's code
- * address convention (vm/), the one place where object/ reaches below itself.
+ * Layering note: this module sits in object/ but creates maps (maps/), uses the VM's code address
+ * convention (vm/) and helper names (helpers/ids.ts): the one place where object/ reaches below
+ * itself.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
