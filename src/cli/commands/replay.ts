@@ -171,6 +171,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
   const mode = opts.compareKernel === true && opts.mode === 'pipeline' ? 'test-run' : opts.mode;
   if (mode !== 'pipeline' && mode !== 'test-run') throw new UsageError('E_USAGE', `--mode ${opts.mode}: expected pipeline or test-run`, {});
   if (opts.ctxIn !== undefined && mode !== 'test-run') throw new UsageError('E_USAGE', '--ctx-in applies to --mode test-run only', {});
+  if (opts.out !== undefined && mode !== 'pipeline') throw new UsageError('E_USAGE', '--out applies to --mode pipeline only (test-run frames go nowhere; see --results)', {});
   const limit = posInt('--limit', opts.limit) ?? Infinity;
   const engine = getEngine(opts.engine);
   for (const c of captures) {
