@@ -233,10 +233,13 @@ describe('live capture support', () => {
     }
   });
 
-  it('refuses a missing device and a run without programs', async () => {
+  it('refuses bad arguments, a missing device, and TC egress on the capture device in inline mode', async () => {
     const base: LiveCommandOptions = { iface: 'xdpsim-none0', redirectIface: [], xdp: [FW], tcIngress: [], tcEgress: [], engine: 'interp' };
     const io = { stdout: () => undefined, stderr: process.stderr };
     await expect(runLive({ ...base, xdp: [] }, io)).rejects.toBeInstanceOf(UsageError);
+    await expect(runLive({ ...base, outIface: base.iface }, io)).rejects.toBeInstanceOf(UsageError);
+    await expect(runLive({ ...base, count: '0' }, io)).rejects.toBeInstanceOf(UsageError);
+    await expect(runLive({ ...base, outIface: 'xdpsim-none1', tcEgress: [FW] }, io)).rejects.toMatchObject({ code: 'E_LIVE_EGRESS' });
     if (reason !== undefined) return;
     await expect(runLive(base, io)).rejects.toMatchObject({ code: 'E_LIVE_NO_DEVICE' });
   });

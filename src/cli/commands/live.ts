@@ -155,15 +155,15 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
   const duration = posNum('--duration', opts.duration, false);
   const bufferMiB = posNum('--buffer', opts.buffer, true);
   const engine = getEngine(opts.engine);
-  await loadCap();
   const names = [name, ...(opts.outIface !== undefined ? [opts.outIface] : []), ...opts.redirectIface];
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new UsageError('E_USAGE', `live: device ${dup} is named twice (--iface, --out-iface and --redirect-iface must differ)`, { iface: dup });
-  const devices = names.map(deviceInfo);
   const hooks = { xdp: opts.xdp.map((t) => onIface(t, name)), tcIngress: opts.tcIngress.map((t) => onIface(t, name)), tcEgress: opts.tcEgress.map((t) => onIface(t, name)) };
   if (opts.outIface !== undefined && hooks.tcEgress.some((t) => splitIface(t).iface === name)) {
     throw new NotSupportedError('E_LIVE_EGRESS', `live: --tc-egress on ${name} in inline mode: frames from ${opts.outIface} would have to run it, and the datapath has no transmit entry for host-sent frames yet`, { iface: name });
   }
+  await loadCap();
+  const devices = names.map(deviceInfo);
   const dp = buildDatapath({ ifaces: devices.map(ifaceSpec), hooks, engine, services: systemServices(), cpus: posNum('--cpus', opts.cpus, true) });
   if (opts.preload !== undefined) preload(dp.programs, opts.preload);
   const capDev = dp.topology.interfaces.find((d) => d.name === name) as SimInterface;
