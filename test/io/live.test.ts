@@ -31,6 +31,7 @@ const SAMPLE = join(ROOT, 'pcaps', 'sample.pcap');
 const FW = join(ROOT, 'programs', 'xdp_fw.o');
 const FW_RULES = join(ROOT, 'programs', 'xdp_fw.rules.json');
 const ECHO = join(ROOT, 'programs', 'bench', 'icmp_echo.o');
+const MAPS = join(ROOT, 'programs', 'xdp_maps.o');
 const NS = `xdpsim-live-${process.pid}`;
 /** The sample capture's host MAC, given to xl-in so the simulated device matches replay's default eth0. */
 const HOST_MAC = '02:00:00:00:00:01';
@@ -70,6 +71,13 @@ function setUpNamespace(): void {
     sysctl(`net.ipv6.conf.${d}.disable_ipv6`);
     ip('-n', NS, 'link', 'set', d, 'up');
   }
+}
+
+/** nsRead reads a file inside the namespace (sysfs shows the namespace's devices there). */
+function nsRead(file: string): string {
+  const r = spawnSync('ip', ['netns', 'exec', NS, 'cat', file], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`cat ${file} in ${NS}: ${r.stderr}`);
+  return r.stdout.trim();
 }
 
 function tearDownNamespace(): void {
@@ -182,9 +190,9 @@ async function sampleHex(): Promise<string[]> {
   return out;
 }
 
-async function replay(dir: string, program: string, preload?: string): Promise<ResultLine[]> {
+async function replay(dir: string, program: string, preload?: string, iface: string[] = []): Promise<ResultLine[]> {
   const file = join(dir, `replay-${Math.random().toString(36).slice(2)}.jsonl`);
-  const code = await runReplay([SAMPLE], { xdp: [program], tcIngress: [], tcEgress: [], iface: [], mode: 'pipeline', engine: 'interp', results: file, quiet: true, ...(preload !== undefined ? { preload } : {}) }, { stdout: () => undefined, stderr: process.stderr });
+  const code = await runReplay([SAMPLE], { xdp: [program], tcIngress: [], tcEgress: [], iface, mode: 'pipeline', engine: 'interp', results: file, quiet: true, ...(preload !== undefined ? { preload } : {}) }, { stdout: () => undefined, stderr: process.stderr });
   expect(code).toBe(0);
   return readLines(file);
 }
@@ -294,5 +302,28 @@ describe.skipIf(reason !== undefined)(`xdpsim live on veth devices${reason !== u
     expect(live.filter((l) => l.injected !== undefined).map((l) => l.injected)).toEqual(tx.map(() => ['xl-in']));
     expect(got['xl-ext']).toEqual(tx);
     expect(got['xl-host']).toEqual([]);
+  }, 180_000);
+
+  it('redirect: frames xdp_redirect sends through a devmap_hash leave by the redirect device, as replay says', async () => {
+    // xdp_maps.o:xdp_redirect sends frames whose length is 1 mod 4 to tx_ports_hash[length]
+    // (XDP_DROP without an entry); the other lengths find empty maps and pass. Entries for
+    // lengths 85 and 133 name xl-out's real ifindex.
+    const inIndex = Number(nsRead('/sys/class/net/xl-in/ifindex'));
+    const outIndex = Number(nsRead('/sys/class/net/xl-out/ifindex'));
+    const outMac = nsRead('/sys/class/net/xl-out/address');
+    const le32 = (v: number): string => Buffer.from(Uint32Array.of(v).buffer).toString('hex');
+    const preload = join(dir, 'tx_ports_hash.json');
+    const entries = [85, 133].map((len) => ({ key: le32(len), value: le32(outIndex) }));
+    writeFileSync(preload, JSON.stringify({ maps: [{ name: 'tx_ports_hash', type: 'devmap_hash', key_size: 4, value_size: 4, max_entries: 4, flags: 0, entries }] }));
+    const expected = await replay(dir, `${MAPS}:xdp_redirect@xl-in`, preload, [`xl-in,mac=${HOST_MAC},ifindex=${inIndex}`, `xl-out,mac=${outMac},ifindex=${outIndex}`]);
+    const redirected = expected.filter((e) => e.disposition === 'redirect');
+    expect(redirected.length).toBeGreaterThan(0);
+    expect(redirected.every((e) => e.out_iface === 'xl-out')).toBe(true);
+    expect(expected.some((e) => e.disposition === 'drop')).toBe(true);
+    const { live, got, code } = await liveAndInject(dir, frames, ['--iface', 'xl-in', '--redirect-iface', 'xl-out', '--xdp', `${MAPS}:xdp_redirect`, '--preload', preload]);
+    expect(code).toBe(0);
+    expect(live.map((l) => [l.disposition, l.out_iface, l.data_out])).toEqual(expected.map((e) => [e.disposition, e.out_iface, e.data_out]));
+    expect(got['xl-host']).toEqual(redirected.map((e) => e.data_out));
+    expect(got['xl-ext']).toEqual([]);
   }, 180_000);
 });
