@@ -140,6 +140,71 @@ interface IcRecord {
 }
 
 /**
+ * SlotCache is the region in one cache slot (packet or victim) with the values pushed to the
+ * slot's globals and the region state they were computed from, so a run start or a helper
+ * return only compares a few fields.
+ */
+class SlotCache {
+  region: Region | undefined;
+  private lo = 0;
+  private hi = 0;
+  private readable = false;
+  private writable = false;
+  private policy: Region['ctxPolicy'];
+  private top = -1;
+  rlo = 0;
+  rm = 0;
+  wlo = 0;
+  wm = 0;
+
+  /** set puts `region` in the slot (values are computed by the next refresh). */
+  set(region: Region): void {
+    this.region = region;
+    this.top = -1;
+  }
+
+  /**
+   * refresh recomputes the values when the region or the stack top changed and says whether
+   * they did. A disabled half (no region, too small, no permission, a context policy) points at
+   * frame 0, [top - 512, top), which is always accessible.
+   */
+  refresh(top: number): boolean {
+    const rg = this.region;
+    if (rg === undefined) {
+      if (top === this.top) return false;
+      this.top = top;
+      this.rlo = this.wlo = top - MAX_BPF_STACK;
+      this.rm = this.wm = MAX_BPF_STACK - 8;
+      return true;
+    }
+    if (rg.lo === this.lo && rg.hi === this.hi && rg.readable === this.readable && rg.writable === this.writable && rg.ctxPolicy === this.policy && top === this.top) {
+      return false;
+    }
+    this.lo = rg.lo;
+    this.hi = rg.hi;
+    this.readable = rg.readable;
+    this.writable = rg.writable;
+    this.policy = rg.ctxPolicy;
+    this.top = top;
+    const span = rg.hi - rg.lo - 8;
+    const ok = span >= 0 && rg.ctxPolicy === undefined;
+    const r = ok && rg.readable;
+    const w = ok && rg.writable;
+    this.rlo = r ? rg.lo : top - MAX_BPF_STACK;
+    this.rm = r ? span : MAX_BPF_STACK - 8;
+    this.wlo = w ? rg.lo : top - MAX_BPF_STACK;
+    this.wm = w ? span : MAX_BPF_STACK - 8;
+    return true;
+  }
+}
+
+/** icChanged tells whether a context region changed since it was validated into inline caches. */
+function icChanged(r: IcRecord): boolean {
+  const rg = r.region;
+  return rg.lo !== r.lo || rg.hi !== r.hi || rg.readable !== r.readable || rg.writable !== r.writable || rg.ctxPolicy !== r.policy;
+}
+
+/**
  * Runtime is the per-Memory state shared by every compiled program on it: the wasm globals
  * (budget left, stack top, region caches, inline-cache epoch) and the state of the current run.
  */
@@ -151,12 +216,13 @@ class Runtime {
   /** Frame pointer and program of the helper call in progress (for callbacks). */
   curFp = 0;
   curProg: JitProgram | undefined;
-  /** Regions in the packet and victim slots, and the bounds last pushed for them. */
-  pkt: Region | undefined;
-  vic: Region | undefined;
-  private pushed = new Int32Array(8);
+  /** The packet and victim slots. */
+  readonly pkt = new SlotCache();
+  readonly vic = new SlotCache();
   epoch = 1;
-  icRegions: IcRecord[] = [];
+  /** Context regions validated into inline caches (the first one kept apart: the common case). */
+  ic0: IcRecord | undefined;
+  icMore: IcRecord[] = [];
   /** Register file saved around callbacks, per depth. */
   readonly cbSaved = new Int32Array(MAX_CALL_FRAMES * 22);
   active = 0;
@@ -169,63 +235,45 @@ class Runtime {
     this.g = g;
   }
 
-  /** slotValues computes (rlo, rm, wlo, wm) for a cached region; disabled halves point at frame 0. */
-  private slotValues(rg: Region | undefined, out: Int32Array, at: number): void {
-    const dlo = this.top - MAX_BPF_STACK;
-    const dm = MAX_BPF_STACK - 8;
-    const span = rg === undefined ? -1 : rg.hi - rg.lo - 8;
-    const r = rg !== undefined && span >= 0 && rg.readable && rg.ctxPolicy === undefined;
-    const w = rg !== undefined && span >= 0 && rg.writable && rg.ctxPolicy === undefined;
-    out[at] = r ? (rg as Region).lo : dlo;
-    out[at + 1] = r ? span : dm;
-    out[at + 2] = w ? (rg as Region).lo : dlo;
-    out[at + 3] = w ? span : dm;
-  }
-
-  /** initRun computes the slot globals for the start of a run (pushed through the module's init). */
-  initSlots(): Int32Array {
-    this.slotValues(this.pkt, this.pushed, 0);
-    this.slotValues(this.vic, this.pushed, 4);
-    return this.pushed;
-  }
-
-  /** resync re-pushes slot globals whose region bounds changed (after a helper call). */
+  /** resync re-pushes the slot globals whose region changed (after a helper or the slow path). */
   resync(): void {
-    const before = this.pushed;
-    const p0 = before[0], p1 = before[1], p2 = before[2], p3 = before[3];
-    const v0 = before[4], v1 = before[5], v2 = before[6], v3 = before[7];
-    this.initSlots();
-    const a = this.pushed;
     const g = this.g;
-    if (a[0] !== p0) g.pRlo.value = a[0];
-    if (a[1] !== p1) g.pRm.value = a[1];
-    if (a[2] !== p2) g.pWlo.value = a[2];
-    if (a[3] !== p3) g.pWm.value = a[3];
-    if (a[4] !== v0) g.vRlo.value = a[4];
-    if (a[5] !== v1) g.vRm.value = a[5];
-    if (a[6] !== v2) g.vWlo.value = a[6];
-    if (a[7] !== v3) g.vWm.value = a[7];
+    const p = this.pkt;
+    if (p.refresh(this.top)) {
+      g.pRlo.value = p.rlo;
+      g.pRm.value = p.rm;
+      g.pWlo.value = p.wlo;
+      g.pWm.value = p.wm;
+    }
+    const v = this.vic;
+    if (v.refresh(this.top)) {
+      g.vRlo.value = v.rlo;
+      g.vRm.value = v.rm;
+      g.vWlo.value = v.wlo;
+      g.vWm.value = v.wm;
+    }
   }
 
   /** checkIc invalidates every inline cache when a context region they validated has changed. */
   checkIc(): void {
-    const list = this.icRegions;
-    for (let i = 0; i < list.length; i++) {
-      const r = list[i];
-      const rg = r.region;
-      if (rg.lo !== r.lo || rg.hi !== r.hi || rg.readable !== r.readable || rg.writable !== r.writable || rg.ctxPolicy !== r.policy) {
-        this.epoch++;
-        this.g.epoch.value = this.epoch;
-        this.icRegions = [];
-        return;
-      }
-    }
+    const r = this.ic0;
+    if (r !== undefined && icChanged(r)) return this.bumpEpoch();
+    const more = this.icMore;
+    for (let i = 0; i < more.length; i++) if (icChanged(more[i])) return this.bumpEpoch();
+  }
+
+  private bumpEpoch(): void {
+    this.epoch++;
+    this.g.epoch.value = this.epoch;
+    this.ic0 = undefined;
+    this.icMore = [];
   }
 
   /** noteIc records a context region validated into an inline cache. */
   noteIc(rg: Region): void {
-    for (const r of this.icRegions) if (r.region === rg) return;
-    this.icRegions.push({ region: rg, lo: rg.lo, hi: rg.hi, readable: rg.readable, writable: rg.writable, policy: rg.ctxPolicy });
+    const rec: IcRecord = { region: rg, lo: rg.lo, hi: rg.hi, readable: rg.readable, writable: rg.writable, policy: rg.ctxPolicy };
+    if (this.ic0 === undefined) this.ic0 = rec;
+    else if (this.ic0.region !== rg && !this.icMore.some((r) => r.region === rg)) this.icMore.push(rec);
   }
 
   /** callback implements env.callSubprog (bpf_loop, bpf_for_each_map_elem, ...). */
@@ -322,8 +370,8 @@ class JitInstance {
           rt.noteIc(rg);
           return 1;
         }
-        if (rg.kind === RegionKind.Packet) rt.pkt = rg;
-        else if (rg.kind !== RegionKind.Stack) rt.vic = rg;
+        if (rg.kind === RegionKind.Packet) rt.pkt.set(rg);
+        else if (rg.kind !== RegionKind.Stack) rt.vic.set(rg);
         rt.resync();
         return 0;
       },
@@ -530,11 +578,14 @@ function runOnce(inst: JitInstance, rt: Runtime, env: RunEnv, arg1: number, arg2
   rt.tailCnt = 0;
   env.exitRequested = false;
   env.callSubprog = rt.callSubprog;
-  if (rt.icRegions.length !== 0) rt.checkIc();
-  const s = rt.initSlots();
+  if (rt.ic0 !== undefined) rt.checkIc();
+  const p = rt.pkt;
+  const q = rt.vic;
+  p.refresh(top);
+  q.refresh(top);
   let v: number;
   try {
-    v = inst.runFn(arg1 | 0, arg2 | 0, budget, top, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
+    v = inst.runFn(arg1 | 0, arg2 | 0, budget, top, p.rlo, p.rm, p.wlo, p.wm, q.rlo, q.rm, q.wlo, q.wm);
   } catch (e) {
     v = caught(e);
     if (v !== v && e instanceof JitFault) return { ok: false, fault: e.fault, insnCount: budget - inst.leftFn() };
@@ -606,8 +657,11 @@ function restoreRun(rt: Runtime, s: SavedRun): void {
   rt.top = s.top;
   rt.curFp = s.curFp;
   rt.curProg = s.curProg;
-  const slots = rt.initSlots();
-  s.inst.init(s.left, s.top, slots[0], slots[1], slots[2], slots[3], slots[4], slots[5], slots[6], slots[7]);
+  const p = rt.pkt;
+  const q = rt.vic;
+  p.refresh(s.top);
+  q.refresh(s.top);
+  s.inst.init(s.left, s.top, p.rlo, p.rm, p.wlo, p.wm, q.rlo, q.rm, q.wlo, q.wm);
   if (s.env !== undefined) s.env.callSubprog = rt.callSubprog;
 }
 
