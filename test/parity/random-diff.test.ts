@@ -12,7 +12,8 @@
  * size the kernel allows) and leaves its folded r0 in the first 8 bytes; xdpsim's
  * BPF_PROG_TEST_RUN emulation (src/hooks/testrun.ts) on every engine must return the kernel's err,
  * retval, data_out and ctx_out byte for byte, on random frames of 14..128 bytes and, for half the
- * TC runs, a random ctx_in (mark, priority, cb) (XDPSIM_DIFF_PKT_COUNT per hook, default 1000).
+ * runs, a random ctx_in (XDP: metadata length and ingress device; TC: mark, priority, cb)
+ * (XDPSIM_DIFF_PKT_COUNT per hook, default 1000).
  *
  * Seeded and reproducible: XDPSIM_DIFF_SEED (default 0x5eed0000) is the first seed, program i uses
  * seed + i; XDPSIM_DIFF_COUNT (default 3000) programs. A mismatch prints the seed, the program
@@ -86,6 +87,20 @@ function skbCtxIn(rng: Rng): Uint8Array {
   dv.setUint32(8, rng.u32(), true); // mark
   dv.setUint32(32, rng.u32(), true); // priority
   for (let i = 48; i < 68; i++) ctx[i] = rng.below(256); // cb[0..4]
+  return ctx;
+}
+
+/**
+ * xdpCtxIn is an xdp_md ctx_in the way test-run accepts it: data = metadata length (a multiple of
+ * 4, at most 32: those first bytes of data_in become metadata), data_end = the frame length,
+ * ingress_ifindex lo or none, rx_queue_index 0.
+ */
+function xdpCtxIn(rng: Rng, len: number): Uint8Array {
+  const ctx = new Uint8Array(24);
+  const dv = new DataView(ctx.buffer);
+  dv.setUint32(0, 4 * rng.range(0, Math.min(8, Math.floor((len - 14) / 4))), true); // data
+  dv.setUint32(4, len, true); // data_end
+  if (rng.chance(0.5)) dv.setUint32(12, 1, true); // ingress_ifindex = lo
   return ctx;
 }
 
@@ -262,7 +277,7 @@ describe.skipIf(!avail.ok)(`random programs: every engine vs kernel${skipReason}
         const frameRng = new Rng(seed ^ 0xf00df00d);
         const len = frameRng.chance(0.1) ? frameRng.range(14, PKT_BYTES - 1) : frameRng.range(PKT_BYTES, 128);
         const frame = Uint8Array.from({ length: len }, () => frameRng.below(256));
-        const ctxIn = hook === 'sched_cls' && frameRng.chance(0.5) ? skbCtxIn(frameRng) : undefined;
+        const ctxIn = frameRng.chance(0.5) ? (hook === 'sched_cls' ? skbCtxIn(frameRng) : xdpCtxIn(frameRng, len)) : undefined;
         let kernel: string;
         try {
           const prog = await k.loadRaw(p.insns, { progType: hook, name: 'random_pkt', maps: [values] });
