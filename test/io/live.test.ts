@@ -190,6 +190,15 @@ async function sampleHex(): Promise<string[]> {
   return out;
 }
 
+/** framesOf reads a pcapng xdpsim wrote: each frame's bytes as hex and its XDP verdict. */
+async function framesOf(file: string): Promise<{ hex: string; verdict: number | undefined }[]> {
+  const out: { hex: string; verdict: number | undefined }[] = [];
+  for await (const b of readCapture(file).batches()) {
+    for (const f of b) out.push({ hex: Buffer.from(f.data).toString('hex'), verdict: f.verdicts?.find((v) => v.kind === 'xdp')?.value });
+  }
+  return out;
+}
+
 async function replay(dir: string, program: string, preload?: string, iface: string[] = []): Promise<ResultLine[]> {
   const file = join(dir, `replay-${Math.random().toString(36).slice(2)}.jsonl`);
   const code = await runReplay([SAMPLE], { xdp: [program], tcIngress: [], tcEgress: [], iface, mode: 'pipeline', engine: 'interp', results: file, quiet: true, ...(preload !== undefined ? { preload } : {}) }, { stdout: () => undefined, stderr: process.stderr });
@@ -275,7 +284,8 @@ describe.skipIf(reason !== undefined)(`xdpsim live on veth devices${reason !== u
     // Frames the protected side sends: ones xdp_fw drops, to show the way back bypasses it.
     const reverse = frames.filter((_, i) => expected[i].disposition === 'drop').slice(0, 10);
     expect(reverse).toHaveLength(10);
-    const { live, got, code } = await liveAndInject(dir, frames, ['--iface', 'xl-in', '--out-iface', 'xl-out', '--xdp', FW, '--preload', FW_RULES], reverse);
+    const outDir = join(dir, 'out-inline');
+    const { live, got, code } = await liveAndInject(dir, frames, ['--iface', 'xl-in', '--out-iface', 'xl-out', '--xdp', FW, '--preload', FW_RULES, '--out', outDir], reverse);
     expect(code).toBe(0);
     expect(live).toHaveLength(frames.length);
     for (let i = 0; i < frames.length; i++) {
@@ -290,6 +300,12 @@ describe.skipIf(reason !== undefined)(`xdpsim live on veth devices${reason !== u
     expect(hostBound.length + dropped).toBe(frames.length);
     expect(got['xl-host']).toEqual(hostBound);
     expect(got['xl-ext']).toEqual(reverse);
+    // --out: one pcapng per disposition, each frame with its XDP verdict.
+    const host = await framesOf(join(outDir, 'host.pcapng'));
+    const drop = await framesOf(join(outDir, 'drop.pcapng'));
+    expect(host.map((f) => f.hex)).toEqual(hostBound);
+    expect(drop.map((f) => f.hex)).toEqual(frames.filter((_, i) => expected[i].disposition === 'drop'));
+    expect(host.every((f) => f.verdict === 2) && drop.every((f) => f.verdict === 1)).toBe(true);
   }, 180_000);
 
   it('tap: XDP_TX answers of icmp_echo come back out of the capture device, other frames stay with the host', async () => {

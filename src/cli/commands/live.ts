@@ -22,9 +22,12 @@
  * inline mode.
  */
 import type { Command } from 'commander';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { NotSupportedError, UsageError } from '../../errors.js';
 import { log } from '../../log.js';
+import type { EpbVerdict } from '../../io/frames.js';
+import { PcapngWriter } from '../../io/pcapng.js';
 import { DEFAULT_LIVE_BUFFER, LiveInterface, deviceInfo, loadCap, type DeviceInfo, type LiveFrame } from '../../io/live.js';
 import { DEFAULT_ENGINE, engineNames, getEngine } from '../../vm/engines.js';
 import { systemServices } from '../../helpers/services.js';
@@ -47,6 +50,7 @@ export interface LiveCommandOptions {
   tcEgress: string[];
   filter?: string;
   results?: string;
+  out?: string;
   maps?: string;
   preload?: string;
   duration?: string;
@@ -81,6 +85,7 @@ export function registerLive(program: Command): void {
     .option('--tc-egress <obj[:prog][@iface]>', 'TC egress program; runs on frames a TC program redirects to that device (repeatable)', collect, [])
     .option('--filter <expr>', 'libpcap filter for the capture (ANDed with "not sent by this device")')
     .option('--results <file.jsonl>', 'write one JSON line per frame (as replay does, plus ts and injection)')
+    .option('--out <dir>', 'write one pcapng per disposition (host, drop, tx, redirect, ...) with verdicts and comments')
     .option('--maps <file.json>', 'dump every map at the end')
     .option('--preload <file.json>', 'fill maps before the first frame (the --maps format)')
     .option('--duration <seconds>', 'stop after this many seconds')
@@ -173,6 +178,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
   const acc = new Accounting();
   const stats: LiveStats = { injected: new Map(), injectErrors: new Map(), truncated: 0, reverse: 0 };
   const results = opts.results !== undefined ? new LineSink(opts.results) : undefined;
+  const outDir = opts.out !== undefined ? new OutDir(opts.out, dp.topology.interfaces.map((d) => d.name)) : undefined;
   const progress = new Progress(io.stderr);
   let index = 0;
   let failure: unknown;
@@ -201,6 +207,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
       acc.add(index, f.data.length, r);
       const errors = carryOut(r, opts.outIface, inject);
       results?.push(resultLine(index, f, r, opts.outIface, errors));
+      outDir?.frame(index, f, r);
       index++;
       progress.update(0, 0, index);
       if (index >= count) finish(`--count ${count} reached`);
@@ -251,6 +258,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
     for (const h of handles.values()) h.close();
     progress.done();
     results?.close();
+    await outDir?.close();
   }
   if (failure !== undefined) throw failure;
   const seconds = (performance.now() - t0) / 1000;
@@ -264,6 +272,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
       const c = h.counters;
       notes.push(`${d}: captured ${c.received}, injected ${stats.injected.get(d) ?? 0}${(stats.injectErrors.get(d) ?? 0) > 0 ? `, injection failed ${stats.injectErrors.get(d)}` : ''}`);
     }
+    if (outDir !== undefined) notes.push(`captures written: ${outDir.files().join(', ') || 'none'}`);
     if (stats.truncated > 0) notes.push(`${stats.truncated} frame(s) longer than the snapshot length were not processed`);
     if (opts.outIface !== undefined) notes.push(`${stats.reverse} frame(s) forwarded ${opts.outIface} → ${name}`);
     else notes.push('tap mode: frames not passed were still delivered to the host by the kernel');
@@ -334,6 +343,52 @@ function describeAttach(dp: Datapath): string[] {
     for (const p of a.tcEgress) one('tc-egress', p);
   }
   return lines;
+}
+
+/** OutDir writes one pcapng per disposition, interfaces declared by name, frames marked with the verdicts (as replay's --out). */
+class OutDir {
+  private readonly writers = new Map<string, PcapngWriter>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly ifaces: readonly string[],
+  ) {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new UsageError('E_OUTPUT', `${dir}: cannot create the output directory: ${(e as Error).message}`, { file: dir });
+    }
+  }
+
+  /** frame records one processed frame: its output copies, or the frame itself when nothing left. */
+  frame(index: number, f: LiveFrame, r: FrameResult): void {
+    const verdicts: EpbVerdict[] = r.hooks.map((h) => (h.hook.startsWith('xdp') ? { kind: 'xdp', value: h.retval } : { kind: 'tc', value: h.retval }));
+    const chain = r.hooks.map((h) => `${h.hook} ${h.program}: ${h.verdict}`).join(' → ');
+    const where = r.reason !== undefined ? ` (${r.at}: ${r.reason})` : '';
+    const base = `live frame ${index} on ${r.iface}: ${chain || 'no program'} → ${r.disposition}${where}`;
+    if (r.out.length === 0) {
+      this.write(r.disposition, r.iface, f, f.data, verdicts, base);
+      return;
+    }
+    for (const o of r.out) this.write(r.disposition, o.iface, f, o.data, verdicts, `${base} via ${o.iface}`);
+  }
+
+  private write(kind: string, iface: string, f: LiveFrame, data: Uint8Array, verdicts: EpbVerdict[], comment: string): void {
+    let w = this.writers.get(kind);
+    if (w === undefined) {
+      w = new PcapngWriter(join(this.dir, `${kind}.pcapng`), { interfaces: this.ifaces.map((name) => ({ name })), comment: `xdpsim live: frames that ended as ${kind}` });
+      this.writers.set(kind, w);
+    }
+    w.write({ data, origLen: data.length, tsSec: f.tsSec, tsNsec: f.tsNsec }, { interfaceId: Math.max(0, this.ifaces.indexOf(iface)), verdicts, comment });
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.writers.values()) await w.close();
+  }
+
+  files(): string[] {
+    return [...this.writers.keys()].map((k) => join(this.dir, `${k}.pcapng`));
+  }
 }
 
 /** LineSink writes text lines to a file in batches, synchronously (complete lines survive an error). */
