@@ -18,6 +18,8 @@ export interface SummaryInput {
   /** A capture error that ended the run early. */
   readonly error?: string;
   readonly notes?: readonly string[];
+  /** Maps at the end: name and entry count. */
+  readonly maps?: ReadonlyArray<{ name: string; entries: number }>;
 }
 
 function count(n: number): string {
@@ -71,6 +73,7 @@ export function formatSummary(acc: Accounting, s: SummaryInput): string {
       row('', `${f.program} insn ${f.insn}${f.source !== undefined ? ` (${f.source})` : ''}: ${f.message} [${f.code}] × ${count(f.count)}, first at frame ${f.firstFrame}`);
     }
   }
+  if (s.maps !== undefined && s.maps.length > 0) row('maps', s.maps.map((m) => `${m.name} ${count(m.entries)}`).join('   '));
   const rate = s.seconds > 0 ? acc.framesIn / s.seconds : 0;
   const cpu = s.cpuSeconds !== undefined && s.cpuSeconds > 0 ? `; ${formatRate(acc.framesIn / s.cpuSeconds)} per CPU second` : '';
   row('rate', `${formatRate(rate)} (${count(acc.framesIn)} frames in ${s.seconds.toFixed(3)} s${cpu})`);

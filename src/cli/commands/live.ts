@@ -111,7 +111,9 @@ Example, two veth pairs: ext0<->sim-in, sim-out<->host0:
 Needs libpcap through the optional package "cap" and CAP_NET_RAW (root). Devices are opened in
 promiscuous mode; frames longer than 65535 bytes arrive cut and are not processed (turn off GRO/GSO
 on the devices: ethtool -K DEV gro off gso off tso off). Stops on --count, --duration, SIGINT or
-SIGTERM, then prints the summary.`,
+SIGTERM, then prints the summary. Frames whose source MAC is the device's own are taken for the
+host's transmissions and not captured. The libpcap binding prints "no IPv4 address assigned"
+for devices without one; that only affects filters using "net" masks.`,
     )
     .action(async (opts: LiveCommandOptions) => {
       const code = await runLive(opts, { stdout: (s) => process.stdout.write(s), stderr: process.stderr });

@@ -258,6 +258,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
         engine: engine.name,
         seconds,
         cpuSeconds,
+        maps: mapCounts(dp.programs),
         error: error?.message,
         notes: outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : [],
       }),
@@ -358,6 +359,20 @@ function preload(programs: ProgramSet, file: string): void {
     throw new UsageError('E_MAP_PRELOAD', `${file}: no map named ${unknown.join(', ')} (maps: ${have.join(', ') || 'none'})`, { file });
   }
   for (const r of regs) preloadMaps(r, dumps.filter((d) => r.byName(d.name) !== undefined), { file, ignoreUnknown: true });
+}
+
+/** mapCounts lists every map with its number of entries (data sections left out). */
+function mapCounts(programs: ProgramSet): Array<{ name: string; entries: number }> {
+  const out: Array<{ name: string; entries: number }> = [];
+  for (const o of programs.loaded()) {
+    for (const m of o.registry.allMaps()) {
+      if (m.spec.name.includes('.')) continue;
+      let n = 0;
+      for (const k of m.keys()) if (m.lookup(k) !== undefined) n++;
+      out.push({ name: m.spec.name, entries: n });
+    }
+  }
+  return out;
 }
 
 function writeMaps(programs: ProgramSet, file: string): void {
