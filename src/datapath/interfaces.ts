@@ -15,8 +15,9 @@ import { UsageError } from '../errors.js';
 import { ETH_HLEN } from '../hooks/xdp.js';
 import { LOOPBACK_IFINDEX, type NetDevice } from '../hooks/datapath.js';
 
-/** ETH_MIN_MTU / ETH_MAX_MTU bound an Ethernet device's MTU (include/linux/if_ether.h). */
+/** ETH_MIN_MTU is the smallest MTU of an Ethernet device (include/linux/if_ether.h). */
 export const ETH_MIN_MTU = 68;
+/** ETH_MAX_MTU is the largest MTU of an Ethernet device. */
 export const ETH_MAX_MTU = 0xffff;
 /** MAX_RX_QUEUES bounds the queues of one simulated device. */
 export const MAX_RX_QUEUES = 256;

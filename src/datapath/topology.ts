@@ -159,7 +159,7 @@ export function neighbourOf(topo: Topology, ip: Uint8Array, ifindex: number): Ne
   return topo.neighbours.find((x) => x.ifindex === ifindex && sameBytes(x.ip, ip));
 }
 
-/** routeFor returns the unicast next hop of `dst` (the gateway or dst itself), if a route exists. */
+/** nextHop returns the unicast next hop of `dst` (the gateway or dst itself), if a route exists. */
 export function nextHop(topo: Topology, dst: Uint8Array): Uint8Array {
   let best: Route | undefined;
   for (const r of topo.routes) if (prefixMatch(dst, r.dst, r.prefixLen) && (best === undefined || r.prefixLen > best.prefixLen)) best = r;

@@ -386,7 +386,7 @@ function writeMaps(programs: ProgramSet, file: string): void {
   }
 }
 
-/** ctxBytes encodes a --ctx-in JSON object as an xdp_md or __sk_buff; data_end defaults to the frame length per frame. */
+/** ctxTemplate encodes a --ctx-in JSON object as an xdp_md or __sk_buff; data_end defaults to the frame length per frame. */
 function ctxTemplate(file: string, progType: number): (frameLen: number) => Uint8Array {
   let doc: unknown;
   try {
