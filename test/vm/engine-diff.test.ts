@@ -8,13 +8,18 @@
  *   frames, with random instruction budgets (the budget fault must land on the same instruction
  *   after the same side effects) and with the packet region cut short under the program's feet
  *   (memory faults at random instructions);
- * - hand-written fault cases, helpers, callbacks, tail calls and exit requests.
+ * - hand-written fault cases, helpers, callbacks, tail calls and exit requests;
+ * - every example object (programs/*.o) over every capture of pcaps/parity and pcaps/sample.pcap
+ *   through `xdpsim replay` (the datapath and the test-run mode): the per-frame results and the
+ *   final map dumps must be byte-identical.
  *
  * Seeded: XDPSIM_JIT_DIFF_SEED (default 0x7e57) and XDPSIM_JIT_DIFF_COUNT (default 400 programs
  * per random group).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runReplay, type ReplayOptions } from '../../src/cli/commands/replay.js';
 import { describe, expect, it } from 'vitest';
 import { parseConformanceData } from '../../src/conformance/data.js';
 import { runConformanceTest } from '../../src/conformance/runner.js';
@@ -344,4 +349,39 @@ describe('helpers, callbacks, tail calls', () => {
     };
     expect(run(jitEngine)).toEqual(run(interpEngine));
   });
+});
+
+describe('example objects over the captures: replay results and maps identical', () => {
+  const root = join(import.meta.dirname, '../..');
+  const objects = readdirSync(join(root, 'programs')).filter((f) => f.endsWith('.o')).sort();
+  const captures = [
+    join(root, 'pcaps/sample.pcap'),
+    ...readdirSync(join(root, 'pcaps/parity'))
+      .filter((f) => f.endsWith('.pcap') || f.endsWith('.pcapng'))
+      .sort()
+      .map((f) => join(root, 'pcaps/parity', f)),
+  ];
+  const quiet: ReplayOptions = { xdp: [], tcIngress: [], tcEgress: [], iface: [], mode: 'pipeline', engine: 'interp', quiet: true };
+  for (const obj of objects) {
+    for (const mode of ['pipeline', 'test-run']) {
+      it(`${obj} (${mode}) over ${captures.length} captures`, async () => {
+        const hook = obj.startsWith('tc_') ? 'tcIngress' : 'xdp';
+        const dir = mkdtempSync(join(tmpdir(), 'xdpsim-jit-diff-'));
+        try {
+          const outputs: string[][] = [];
+          for (const engine of ['interp', 'jit']) {
+            const results = join(dir, `${engine}.jsonl`);
+            const maps = join(dir, `${engine}.json`);
+            const opts: ReplayOptions = { ...quiet, [hook]: [join(root, 'programs', obj)], mode, engine, results, maps };
+            await runReplay(captures, opts, { stdout: () => undefined, stderr: process.stderr });
+            outputs.push([readFileSync(results, 'utf8'), readFileSync(maps, 'utf8')]);
+          }
+          expect(outputs[0][0].length).toBeGreaterThan(0);
+          expect(outputs[1]).toEqual(outputs[0]);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+  }
 });
