@@ -210,12 +210,17 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
       const reader = readCapture(file);
       const total = statSync(file).size;
       const ifaceOf = new Map<number, SimInterface>();
+      let lastIndex = -1;
+      let lastDev = dp.topology.interfaces[0];
       const pick = (i: number): SimInterface => {
+        if (i === lastIndex) return lastDev;
         let d = ifaceOf.get(i);
         if (d === undefined) {
           d = mapInterface(reader.interfaces[i], i, dp.topology.interfaces);
           ifaceOf.set(i, d);
         }
+        lastIndex = i;
+        lastDev = d;
         return d;
       };
       try {
