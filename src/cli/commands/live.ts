@@ -278,7 +278,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
     if (stats.truncated > 0) notes.push(`${stats.truncated} frame(s) longer than the snapshot length were not processed`);
     if (opts.outIface !== undefined) notes.push(`${stats.reverse} frame(s) forwarded ${opts.outIface} → ${name}`);
     else notes.push('tap mode: frames not passed were still delivered to the host by the kernel');
-    const text = formatSummary(acc, { captures: [], attached: describeAttach(dp), engine: engine.name, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, notes });
+    const text = formatSummary(acc, { captures: [], attached: describeAttach(dp), engine: engine.name, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, notes, maps: mapCounts(dp.programs) });
     io.stdout(text.replace(/^xdpsim replay — .*\n/, `xdpsim live — ${name}${opts.outIface !== undefined ? ` → ${opts.outIface}` : ''}\n`));
   }
   return 0;
@@ -438,6 +438,20 @@ function preload(programs: ProgramSet, file: string): void {
     throw new UsageError('E_MAP_PRELOAD', `${file}: no map named ${unknown.join(', ')} (maps: ${have.join(', ') || 'none'})`, { file });
   }
   for (const r of regs) preloadMaps(r, dumps.filter((d) => r.byName(d.name) !== undefined), { file, ignoreUnknown: true });
+}
+
+/** mapCounts lists every map with its number of entries (data sections left out), as replay's summary shows them. */
+function mapCounts(programs: ProgramSet): Array<{ name: string; entries: number }> {
+  const out: Array<{ name: string; entries: number }> = [];
+  for (const o of programs.loaded()) {
+    for (const m of o.registry.allMaps()) {
+      if (m.spec.name.includes('.')) continue;
+      let n = 0;
+      for (const k of m.keys()) if (m.lookup(k) !== undefined) n++;
+      out.push({ name: m.spec.name, entries: n });
+    }
+  }
+  return out;
 }
 
 function writeMaps(programs: ProgramSet, file: string): void {
