@@ -3,23 +3,30 @@
  *
  * Registers r0..r9 are i64 locals (the function's parameters: a bpf-to-bpf call passes the
  * whole register file and gets r0..r5 back, so it behaves exactly like the interpreter's shared
- * register file); r10 is the frame pointer `fp`, an i32 parameter. The control-flow graph becomes a "ladder" of nested wasm blocks in
- * instruction order, so every forward jump is a direct `br`; when a function has backward jumps
- * the ladder sits in a `loop` whose head dispatches on a block number with `br_table`
- * (one indirect jump per loop iteration). This handles any CFG, reducible or not.
+ * register file); r10 is the frame pointer `fp`, an i32 parameter. The control-flow graph
+ * becomes a "ladder" of nested wasm blocks in instruction order, so every forward jump is a
+ * direct `br`; when a function has backward jumps the ladder sits in a `loop` whose head
+ * dispatches on a block number with `br_table` (one indirect jump per loop iteration). This
+ * handles any CFG, reducible or not.
  *
- * Budget: each block charges its instruction count to the shared `left` global on entry. When
- * fewer than that remain, a second copy of the block runs that checks before every instruction,
- * so the E_INSN_BUDGET fault names exactly the instruction the interpreter names, after exactly
- * the same side effects.
+ * Budget: each block charges its instruction count to a local copy of the shared `left` global
+ * on entry (synced with the global around every call out). When fewer than that remain, a second
+ * copy of the block runs that checks before every instruction, so the E_INSN_BUDGET fault names
+ * exactly the instruction the interpreter names, after exactly the same side effects; a memory
+ * fault refunds the instructions of its block it did not reach, so counts match too.
  *
  * Memory: every load/store computes the 64-bit effective address and accepts it on a fast path
- * of a subtract and an unsigned compare against a cached region (the packet slot, the stack from
- * this frame's bottom to the top of frame 0, and a "victim" slot for the last other region hit),
- * then a per-instruction inline cache for context fields (their policy is per field); otherwise
- * it calls the runtime's slow path, which does the interpreter's full check and faults with its
+ * of a subtract and an unsigned compare against a cached region held in locals (the packet
+ * slot, the stack from this frame's bottom to the top of frame 0, and a "victim" slot for the
+ * last other region hit), then a per-instruction inline cache for context fields (their policy
+ * is per field; loads through a register known to hold the context try it first); otherwise it
+ * calls the runtime's slow path, which does the interpreter's full check and faults with its
  * message. The check is dropped only for r10-relative accesses at constant offsets that stay
  * inside the current 512-byte frame (always inside the stack region's live bounds).
+ *
+ * Exports per program: `run` (entry 0 compiled once more for the per-packet call: budget, stack
+ * top and slots come in as parameters, r0 and the count go out packed in one f64), `e<insn>`
+ * (every entry, for tail calls and callbacks), `f<insn>` (the raw functions), `init`, `left`.
  */
 import type { Insn } from '../../isa/insn.js';
 import { BPF_CMPXCHG, BPF_FETCH, BPF_XCHG, MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
