@@ -439,24 +439,8 @@ interface MapPlace {
   readonly valuesKind?: 'map' | 'prog';
 }
 
-interface MutableMapSpec {
-  name: string;
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
-  pinning: number;
-  inner?: MapSpec;
-  initialValue?: Uint8Array;
-  readonlyForProgram?: boolean;
-  initialSlots?: Array<{ index: number; ref: string }>;
-  elf?: { id: number; innerId: number; innerIdx: number };
-  btfKeyTypeId?: number;
-  btfValueTypeId?: number;
-  mapExtra?: bigint;
-  numaNode?: number;
-}
+/** MutableMapSpec is a MapSpec being filled in, plus what libbpf parses but xdpsim does not model (numa_node). */
+type MutableMapSpec = MapSpec & { numaNode?: number };
 
 /** parseBtfMaps reads the BTF-defined maps of the .maps section (libbpf parse_btf_map_def). */
 export function parseBtfMaps(ctx: Ctx, c: Classified, btf: Btf | undefined): MapPlace[] {
