@@ -28,9 +28,6 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { FibLookupQuery, FibLookupResult } from '../hooks/datapath.js';
-// helpers/skb and helpers/xdp import each other; skb must be evaluated first (its PACKET_HELPERS
-// spreads xdp's XDP_HELPERS), so it is imported before xdp here.
-import '../helpers/skb.js';
 import { FibRet } from '../helpers/xdp.js';
 import { buildInterfaces, parseMac, type InterfaceSpec, type SimInterface } from './interfaces.js';
 

@@ -32,33 +32,24 @@ import {
   csumUnfold,
 } from '../hooks/csum.js';
 import { XDP_HELPERS, fibLookup, xdpCheckMtu, xdpRedirect } from './xdp.js';
+import {
+  BPF_MTU_CHK_RET_FRAG_NEEDED,
+  BPF_MTU_CHK_RET_SUCCESS,
+  BPF_MTU_CHK_SEGS,
+  E,
+  devViaIfindex,
+} from './packet-common.js';
+
+export {
+  BPF_MTU_CHK_RET_FRAG_NEEDED,
+  BPF_MTU_CHK_RET_SEGS_TOO_BIG,
+  BPF_MTU_CHK_RET_SUCCESS,
+  BPF_MTU_CHK_SEGS,
+  E,
+  devViaIfindex,
+} from './packet-common.js';
 import type { HelperImpl } from '../vm/program.js';
 import { FaultCode, GuestFault } from '../vm/fault.js';
-
-/** E holds the errno values the packet helpers return (negated); ENOTSUPP is the kernel-internal 524. */
-export const E = {
-  ENOENT: 2,
-  E2BIG: 7,
-  EAGAIN: 11,
-  EAFNOSUPPORT: 97,
-  ENOMEM: 12,
-  EACCES: 13,
-  EFAULT: 14,
-  ENODEV: 19,
-  EINVAL: 22,
-  ERANGE: 34,
-  EPROTO: 71,
-  EOPNOTSUPP: 95,
-  EALREADY: 114,
-  ENOTSUPP: 524,
-} as const;
-
-/** BPF_MTU_CHK_RET_* results of bpf_check_mtu. */
-export const BPF_MTU_CHK_RET_SUCCESS = 0;
-export const BPF_MTU_CHK_RET_FRAG_NEEDED = 1;
-export const BPF_MTU_CHK_RET_SEGS_TOO_BIG = 2;
-/** BPF_MTU_CHK_SEGS flag. */
-export const BPF_MTU_CHK_SEGS = 1;
 
 /** Flags of the store / checksum helpers (include/uapi/linux/bpf.h). */
 export const BPF_F_RECOMPUTE_CSUM = 1 << 0;
@@ -105,11 +96,6 @@ const ADJ_ROOM_MASK_LO =
 const IPV4_HLEN = 20;
 const IPV6_HLEN = 40;
 const VLAN_HLEN = 4;
-
-/** devViaIfindex is __dev_via_ifindex: the given device, or the current one for ifindex 0. */
-export function devViaIfindex(dp: DatapathHooks, current: number, ifindex: number): NetDevice | undefined {
-  return dp.device(ifindex === 0 ? current : ifindex);
-}
 
 function bswap16(v: number): number {
   return ((v & 0xff) << 8) | ((v >>> 8) & 0xff);

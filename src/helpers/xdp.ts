@@ -13,7 +13,7 @@ import { type PacketHelperDef, packetState, xdpState } from '../hooks/state.js';
 import { ETH_HLEN, XDP_FRAME_SIZE, XDP_METADATA_MAX, XdpAction } from '../hooks/xdp.js';
 import { ProgType } from '../hooks/tc.js';
 import { MapType } from '../maps/spec.js';
-import { BPF_MTU_CHK_RET_FRAG_NEEDED, BPF_MTU_CHK_RET_SUCCESS, E, devViaIfindex } from './skb.js';
+import { BPF_MTU_CHK_RET_FRAG_NEEDED, BPF_MTU_CHK_RET_SUCCESS, E, devViaIfindex } from './packet-common.js';
 
 /** BPF_F_BROADCAST and BPF_F_EXCLUDE_INGRESS (bpf_redirect_map flags). */
 export const BPF_F_BROADCAST = 1 << 3;
