@@ -34,17 +34,12 @@ import { createRunEnv } from './run.js';
 import { FaultCode, GuestFault, type VmFault } from './fault.js';
 import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from './program.js';
 import {
-  add64,
   arsh64,
   bswap16,
   bswap32,
   bswap64,
   div32,
   div64,
-  geS64,
-  geU64,
-  gtS64,
-  gtU64,
   lsh64,
   mod32,
   mod64,
@@ -57,7 +52,6 @@ import {
   setFromNumber,
   smod32,
   smod64,
-  sub64,
   toBigU64,
 } from './alu.js';
 
@@ -478,8 +472,8 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
     const d = (w >> 8) & 0xff;
     switch (w & 0xff) {
       // ---------------------------------------------------------------- ALU64, immediate
-      case 0x07: add64(R, d, imm[pc] >> 31, imm[pc]); break;
-      case 0x17: sub64(R, d, imm[pc] >> 31, imm[pc]); break;
+      case 0x07: { const l = (R[d] >>> 0) + ((imm[pc]) >>> 0); R[d] = l | 0; R[d + 1] = (R[d + 1] + (imm[pc] >> 31) + (l >= 4294967296 ? 1 : 0)) | 0; } break;
+      case 0x17: { const l = (R[d] >>> 0) - ((imm[pc]) >>> 0); R[d] = l | 0; R[d + 1] = (R[d + 1] - (imm[pc] >> 31) - (l < 0 ? 1 : 0)) | 0; } break;
       case 0x27: mul64(R, d, imm[pc] >> 31, imm[pc]); break;
       case 0x37: div64(R, d, imm[pc] >> 31, imm[pc]); break;
       case 0x47: R[d] |= imm[pc]; R[d + 1] |= imm[pc] >> 31; break;
@@ -499,8 +493,8 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         else bswap64(R, d);
         break;
       // ---------------------------------------------------------------- ALU64, register
-      case 0x0f: { const s = (w >>> 16); add64(R, d, R[s + 1], R[s]); break; }
-      case 0x1f: { const s = (w >>> 16); sub64(R, d, R[s + 1], R[s]); break; }
+      case 0x0f: { const s = (w >>> 16); { const l = (R[d] >>> 0) + ((R[s]) >>> 0); R[d] = l | 0; R[d + 1] = (R[d + 1] + (R[s + 1]) + (l >= 4294967296 ? 1 : 0)) | 0; } break; }
+      case 0x1f: { const s = (w >>> 16); { const l = (R[d] >>> 0) - ((R[s]) >>> 0); R[d] = l | 0; R[d + 1] = (R[d + 1] - (R[s + 1]) - (l < 0 ? 1 : 0)) | 0; } break; }
       case 0x2f: { const s = (w >>> 16); mul64(R, d, R[s + 1], R[s]); break; }
       case 0x3f: { const s = (w >>> 16); div64(R, d, R[s + 1], R[s]); break; }
       case 0x4f: { const s = (w >>> 16); R[d] |= R[s]; R[d + 1] |= R[s + 1]; break; }
@@ -701,28 +695,28 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
       // ---------------------------------------------------------------- JMP, immediate (imm sign-extended to 64)
       case 0x05: pc += off[pc] + 1; continue;
       case 0x15: { const k = imm[pc]; if (R[d] === k && R[d + 1] === k >> 31) { pc += off[pc] + 1; continue; } break; }
-      case 0x25: { const k = imm[pc]; if (gtU64(R[d + 1], R[d], k >> 31, k)) { pc += off[pc] + 1; continue; } break; }
-      case 0x35: { const k = imm[pc]; if (geU64(R[d + 1], R[d], k >> 31, k)) { pc += off[pc] + 1; continue; } break; }
+      case 0x25: { const k = imm[pc]; if (((R[d + 1]) === (k >> 31) ? (R[d]) >>> 0 > (k) >>> 0 : (R[d + 1]) >>> 0 > (k >> 31) >>> 0)) { pc += off[pc] + 1; continue; } break; }
+      case 0x35: { const k = imm[pc]; if (((R[d + 1]) === (k >> 31) ? (R[d]) >>> 0 >= (k) >>> 0 : (R[d + 1]) >>> 0 > (k >> 31) >>> 0)) { pc += off[pc] + 1; continue; } break; }
       case 0x45: { const k = imm[pc]; if ((R[d] & k) !== 0 || (R[d + 1] & (k >> 31)) !== 0) { pc += off[pc] + 1; continue; } break; }
       case 0x55: { const k = imm[pc]; if (R[d] !== k || R[d + 1] !== k >> 31) { pc += off[pc] + 1; continue; } break; }
-      case 0x65: { const k = imm[pc]; if (gtS64(R[d + 1], R[d], k >> 31, k)) { pc += off[pc] + 1; continue; } break; }
-      case 0x75: { const k = imm[pc]; if (geS64(R[d + 1], R[d], k >> 31, k)) { pc += off[pc] + 1; continue; } break; }
-      case 0xa5: { const k = imm[pc]; if (gtU64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xb5: { const k = imm[pc]; if (geU64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xc5: { const k = imm[pc]; if (gtS64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xd5: { const k = imm[pc]; if (geS64(k >> 31, k, R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0x65: { const k = imm[pc]; if (((R[d + 1]) === (k >> 31) ? (R[d]) >>> 0 > (k) >>> 0 : (R[d + 1]) > (k >> 31))) { pc += off[pc] + 1; continue; } break; }
+      case 0x75: { const k = imm[pc]; if (((R[d + 1]) === (k >> 31) ? (R[d]) >>> 0 >= (k) >>> 0 : (R[d + 1]) > (k >> 31))) { pc += off[pc] + 1; continue; } break; }
+      case 0xa5: { const k = imm[pc]; if (((k >> 31) === (R[d + 1]) ? (k) >>> 0 > (R[d]) >>> 0 : (k >> 31) >>> 0 > (R[d + 1]) >>> 0)) { pc += off[pc] + 1; continue; } break; }
+      case 0xb5: { const k = imm[pc]; if (((k >> 31) === (R[d + 1]) ? (k) >>> 0 >= (R[d]) >>> 0 : (k >> 31) >>> 0 > (R[d + 1]) >>> 0)) { pc += off[pc] + 1; continue; } break; }
+      case 0xc5: { const k = imm[pc]; if (((k >> 31) === (R[d + 1]) ? (k) >>> 0 > (R[d]) >>> 0 : (k >> 31) > (R[d + 1]))) { pc += off[pc] + 1; continue; } break; }
+      case 0xd5: { const k = imm[pc]; if (((k >> 31) === (R[d + 1]) ? (k) >>> 0 >= (R[d]) >>> 0 : (k >> 31) > (R[d + 1]))) { pc += off[pc] + 1; continue; } break; }
       // ---------------------------------------------------------------- JMP, register
       case 0x1d: { const s = (w >>> 16); if (R[d] === R[s] && R[d + 1] === R[s + 1]) { pc += off[pc] + 1; continue; } break; }
-      case 0x2d: { const s = (w >>> 16); if (gtU64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
-      case 0x3d: { const s = (w >>> 16); if (geU64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
+      case 0x2d: { const s = (w >>> 16); if (((R[d + 1]) === (R[s + 1]) ? (R[d]) >>> 0 > (R[s]) >>> 0 : (R[d + 1]) >>> 0 > (R[s + 1]) >>> 0)) { pc += off[pc] + 1; continue; } break; }
+      case 0x3d: { const s = (w >>> 16); if (((R[d + 1]) === (R[s + 1]) ? (R[d]) >>> 0 >= (R[s]) >>> 0 : (R[d + 1]) >>> 0 > (R[s + 1]) >>> 0)) { pc += off[pc] + 1; continue; } break; }
       case 0x4d: { const s = (w >>> 16); if ((R[d] & R[s]) !== 0 || (R[d + 1] & R[s + 1]) !== 0) { pc += off[pc] + 1; continue; } break; }
       case 0x5d: { const s = (w >>> 16); if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) { pc += off[pc] + 1; continue; } break; }
-      case 0x6d: { const s = (w >>> 16); if (gtS64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
-      case 0x7d: { const s = (w >>> 16); if (geS64(R[d + 1], R[d], R[s + 1], R[s])) { pc += off[pc] + 1; continue; } break; }
-      case 0xad: { const s = (w >>> 16); if (gtU64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xbd: { const s = (w >>> 16); if (geU64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xcd: { const s = (w >>> 16); if (gtS64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
-      case 0xdd: { const s = (w >>> 16); if (geS64(R[s + 1], R[s], R[d + 1], R[d])) { pc += off[pc] + 1; continue; } break; }
+      case 0x6d: { const s = (w >>> 16); if (((R[d + 1]) === (R[s + 1]) ? (R[d]) >>> 0 > (R[s]) >>> 0 : (R[d + 1]) > (R[s + 1]))) { pc += off[pc] + 1; continue; } break; }
+      case 0x7d: { const s = (w >>> 16); if (((R[d + 1]) === (R[s + 1]) ? (R[d]) >>> 0 >= (R[s]) >>> 0 : (R[d + 1]) > (R[s + 1]))) { pc += off[pc] + 1; continue; } break; }
+      case 0xad: { const s = (w >>> 16); if (((R[s + 1]) === (R[d + 1]) ? (R[s]) >>> 0 > (R[d]) >>> 0 : (R[s + 1]) >>> 0 > (R[d + 1]) >>> 0)) { pc += off[pc] + 1; continue; } break; }
+      case 0xbd: { const s = (w >>> 16); if (((R[s + 1]) === (R[d + 1]) ? (R[s]) >>> 0 >= (R[d]) >>> 0 : (R[s + 1]) >>> 0 > (R[d + 1]) >>> 0)) { pc += off[pc] + 1; continue; } break; }
+      case 0xcd: { const s = (w >>> 16); if (((R[s + 1]) === (R[d + 1]) ? (R[s]) >>> 0 > (R[d]) >>> 0 : (R[s + 1]) > (R[d + 1]))) { pc += off[pc] + 1; continue; } break; }
+      case 0xdd: { const s = (w >>> 16); if (((R[s + 1]) === (R[d + 1]) ? (R[s]) >>> 0 >= (R[d]) >>> 0 : (R[s + 1]) > (R[d + 1]))) { pc += off[pc] + 1; continue; } break; }
       // ---------------------------------------------------------------- JMP32 (low halves only)
       case 0x06: pc += imm[pc] + 1; continue; // ja32 / gotol: offset in imm
       case 0x16: if (R[d] === imm[pc]) { pc += off[pc] + 1; continue; } break;
