@@ -27,6 +27,7 @@ import { hookPacketBytes } from '../hooks/state.js';
 import { ProgType } from '../hooks/tc.js';
 import type { BpfMap } from '../maps/spec.js';
 import type { MapRegistry } from '../maps/registry.js';
+import { releaseHeldLock } from '../helpers/lock.js';
 
 /** ProgramRef is a parsed `OBJ[:PROG]`. */
 export interface ProgramRef {
@@ -197,11 +198,15 @@ export class ProgramSet {
     const exec: Executable = {
       spec: raw.spec,
       run(caller: RunEnv, arg1: number, arg2?: number): RunResult {
+        // Tail calls and callbacks re-enter with the program's own env: the outermost run releases.
         if (caller === env) return raw.run(env, arg1, arg2);
         env.hook = caller.hook;
         env.cpu = caller.cpu;
         const r = raw.run(env, arg1, arg2);
         env.hook = undefined;
+        // A run that faulted holding a bpf_spin_lock (the helpers key it by this env) must not
+        // leave it held for the next frame: the kernel's verifier never lets a program end so.
+        if (!r.ok) releaseHeldLock(env);
         return r;
       },
     };

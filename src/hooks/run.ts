@@ -17,6 +17,7 @@ import { type DatapathHooks, type NetDevice, type RedirectInfo, newRedirectInfo 
 import type { SkbHookState, XdpHookState } from './state.js';
 import { TcAction, clsBpfAction } from './tc.js';
 import { PAGE_SIZE } from '../vm/memory.js';
+import { releaseHeldLock } from '../helpers/lock.js';
 
 /** XdpVerdict is what happened to a frame at the XDP hook. */
 export interface XdpVerdict {
@@ -77,7 +78,11 @@ export class XdpRunner {
     this.env.hook = undefined;
     const out = xdp.copyFrom(xdp.data);
     const meta = xdp.mem.copy(xdp.dataMeta, xdp.metaLen);
-    if (!r.ok) return { retval: 0, action: XdpAction.ABORTED, frame: out, meta, redirect: state.redirect, fault: r.fault };
+    if (!r.ok) {
+      // A faulted run may leave a bpf_spin_lock held; the next run must not find it locked.
+      releaseHeldLock(this.env);
+      return { retval: 0, action: XdpAction.ABORTED, frame: out, meta, redirect: state.redirect, fault: r.fault };
+    }
     const retval = Number(BigInt.asUintN(32, r.r0));
     const known = retval <= XdpAction.REDIRECT;
     return { retval, action: known ? (retval as XdpAction) : XdpAction.DROP, frame: out, meta, redirect: state.redirect };
@@ -206,7 +211,10 @@ export class TcRunner {
       skb.pullCtx();
       // cls_bpf pulls skb->mac_len as it is now: helpers such as vlan_push reset it.
       skb.pull(Math.min(ingress ? skb.macLen : 0, skb.len));
-      if (!r.ok) return { retval: 0, action: TcAction.SHOT, frame: this.frame(), redirect, fault: r.fault };
+      if (!r.ok) {
+        releaseHeldLock(this.env);
+        return { retval: 0, action: TcAction.SHOT, frame: this.frame(), redirect, fault: r.fault };
+      }
       retval = Number(BigInt.asUintN(32, r.r0));
       action = clsBpfAction(retval);
       if (action !== TcAction.UNSPEC) break;

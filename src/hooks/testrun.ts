@@ -26,6 +26,7 @@ import type { SkbHookState, XdpHookState } from './state.js';
 import { ProgType } from './tc.js';
 import { csumFold, csumPartial } from './csum.js';
 import { PAGE_SIZE } from '../vm/memory.js';
+import { releaseHeldLock } from '../helpers/lock.js';
 
 /** Errno values the test run returns (negated). */
 export const Errno = {
@@ -185,6 +186,8 @@ export class TestRunner {
     try {
       let r = this.opts.exec.run(env, ctxAddr);
       for (let i = 1; i < repeat && r.ok; i++) r = this.opts.exec.run(env, ctxAddr);
+      // A faulted run may leave a bpf_spin_lock held; the next request must not find it locked.
+      if (!r.ok) releaseHeldLock(env);
       return r;
     } finally {
       env.hook = undefined;
