@@ -424,7 +424,7 @@ export class Pipeline implements DatapathHooks {
   /** ingress runs `dev`'s TC ingress programs on the current skb (sch_handle_ingress). */
   private ingress(r: FrameResult, dev: SimInterface): FrameResult {
     for (const p of this.attach.get(dev.ifindex)?.tcIngress ?? []) {
-      const v = this.tc.ingress([p.exec]);
+      const v = this.tc.runOne(p.exec, true);
       const fault = v.fault === undefined ? undefined : this.programs.describeFault(v.fault);
       r.hooks.push(hookRun('tc-ingress', dev.name, p.name, v.retval, fault !== undefined ? 'TC_ACT_SHOT' : tcActionName(v.action), fault));
       if (fault !== undefined) return this.end(r, Disposition.ABORTED, `tc-ingress@${dev.name}`, 'program fault');
@@ -449,7 +449,7 @@ export class Pipeline implements DatapathHooks {
   /** egress runs `dev`'s TC egress programs (sch_handle_egress), then the skb leaves by `dev`. */
   private egress(r: FrameResult, dev: SimInterface): FrameResult {
     for (const p of this.attach.get(dev.ifindex)?.tcEgress ?? []) {
-      const v = this.tc.egress([p.exec]);
+      const v = this.tc.runOne(p.exec, false);
       const fault = v.fault === undefined ? undefined : this.programs.describeFault(v.fault);
       r.hooks.push(hookRun('tc-egress', dev.name, p.name, v.retval, fault !== undefined ? 'TC_ACT_SHOT' : tcActionName(v.action), fault));
       if (fault !== undefined) return this.end(r, Disposition.ABORTED, `tc-egress@${dev.name}`, 'program fault');

@@ -108,9 +108,22 @@ export interface TcVerdict {
   readonly fault?: VmFault;
 }
 
+/**
+ * TcStep is the outcome of one TC program run by TcRunner.runOne: a record the runner reuses
+ * (valid until its next run), without the frame copy TcVerdict carries.
+ */
+export interface TcStep {
+  retval: number;
+  action: TcAction;
+  readonly redirect: RedirectInfo;
+  fault: VmFault | undefined;
+}
+
 /** TcRunner runs TC programs (direct-action, in priority order) on sk_buffs. */
 export class TcRunner {
   readonly skb: SkBuff;
+  private readonly step: TcStep = { retval: 0, action: TcAction.UNSPEC, redirect: newRedirectInfo(), fault: undefined };
+  private readonly stepState: SkbHookState;
 
   constructor(
     private readonly env: RunEnv,
@@ -118,6 +131,7 @@ export class TcRunner {
     dev: NetDevice,
   ) {
     this.skb = new SkBuff(env.mem, dev);
+    this.stepState = { kind: 'skb', skb: this.skb, datapath, redirect: this.step.redirect };
   }
 
   /**
@@ -192,6 +206,42 @@ export class TcRunner {
   /** egress runs `progs` at TC egress on an skb whose data is at the MAC header. */
   egress(progs: readonly Executable[]): TcVerdict {
     return this.chain(progs, false);
+  }
+
+  /**
+   * runOne runs one program at ingress or egress as `chain` does for each of its programs, for
+   * callers that walk the programs themselves (the pipeline): no per-run allocation, and no copy
+   * of the frame (read it from `skb`). The record returned is reused by the next call.
+   */
+  runOne(exec: Executable, ingress: boolean): TcStep {
+    const skb = this.skb;
+    const st = this.step;
+    skb.atIngress = ingress;
+    const ri = st.redirect;
+    ri.tgtIndex = 0;
+    ri.mapType = 0;
+    ri.map = undefined;
+    ri.flags = 0;
+    ri.set = false;
+    const macLen = ingress ? skb.macLen : 0;
+    skb.push(macLen);
+    skb.pushCtx();
+    this.env.hook = this.stepState;
+    const r = exec.run(this.env, skb.ctxAddr);
+    this.env.hook = undefined;
+    skb.pullCtx();
+    skb.pull(Math.min(ingress ? skb.macLen : 0, skb.len));
+    if (!r.ok) {
+      releaseHeldLock(this.env);
+      st.retval = 0;
+      st.action = TcAction.SHOT;
+      st.fault = r.fault;
+      return st;
+    }
+    st.retval = Number(BigInt.asUintN(32, r.r0));
+    st.action = clsBpfAction(st.retval);
+    st.fault = undefined;
+    return st;
   }
 
   private chain(progs: readonly Executable[], ingress: boolean): TcVerdict {

@@ -42,10 +42,12 @@ export function clsBpfAction(retval: number): TcAction {
   }
 }
 
+/** TC_ACTION_NAMES maps each TC_ACT_* value to its name, built once (tcActionName runs per frame). */
+const TC_ACTION_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(TcAction).map(([k, n]) => [n as number, `TC_ACT_${k}`]));
+
 /** tcActionName returns "TC_ACT_OK" etc. */
 export function tcActionName(v: number): string {
-  for (const [k, n] of Object.entries(TcAction)) if (n === (v | 0)) return `TC_ACT_${k}`;
-  return `TC_ACT_UNKNOWN(${v | 0})`;
+  return TC_ACTION_NAMES.get(v | 0) ?? `TC_ACT_UNKNOWN(${v | 0})`;
 }
 
 /** ProgType holds the BPF_PROG_TYPE_* values of the packet hooks. */
