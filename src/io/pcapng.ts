@@ -417,6 +417,7 @@ export class PcapngWriter {
   private readonly sink: ByteSink;
   private le = true;
   private ifaces: WriterIface[] = [];
+  private readonly verdictCache = new Map<number, Uint8Array>();
   /** framesWritten counts frames written so far. */
   framesWritten = 0;
 
@@ -559,7 +560,26 @@ export class PcapngWriter {
     return b;
   }
 
+  /**
+   * verdictBytes encodes an epb_verdict option value. TC and XDP verdicts are cached per kind,
+   * value and byte order (a replay writes the same few for every frame); the cached arrays are
+   * only ever copied into blocks.
+   */
   private verdictBytes(vd: EpbVerdict): Uint8Array {
+    if (vd.kind !== 'hardware' && Number.isInteger(vd.value) && Math.abs(vd.value) < 2 ** 50) {
+      // value, kind and byte order in one number (exact for integers below 2^50).
+      const key = vd.value * 4 + (vd.kind === 'xdp' ? 2 : 0) + (this.le ? 1 : 0);
+      let b = this.verdictCache.get(key);
+      if (b === undefined) {
+        b = this.encodeVerdict(vd);
+        if (this.verdictCache.size < 1024) this.verdictCache.set(key, b);
+      }
+      return b;
+    }
+    return this.encodeVerdict(vd);
+  }
+
+  private encodeVerdict(vd: EpbVerdict): Uint8Array {
     if (vd.kind === 'hardware') {
       const b = new Uint8Array(1 + vd.bytes.length);
       b[0] = EPB_VERDICT_TYPE.hardware;
