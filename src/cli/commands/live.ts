@@ -22,21 +22,16 @@
  * inline mode.
  */
 import type { Command } from 'commander';
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { NotSupportedError, UsageError } from '../../errors.js';
 import { log } from '../../log.js';
-import type { EpbVerdict } from '../../io/frames.js';
-import { PcapngWriter } from '../../io/pcapng.js';
 import { DEFAULT_LIVE_BUFFER, LiveInterface, deviceInfo, loadCap, type DeviceInfo, type LiveFrame } from '../../io/live.js';
 import { DEFAULT_ENGINE, engineNames, getEngine } from '../../vm/engines.js';
 import { systemServices } from '../../helpers/services.js';
-import { dumpMaps } from '../../maps/dump.js';
-import { parseMapsJson, preloadMaps } from '../../maps/preload.js';
-import { buildDatapath, splitIface, type Datapath } from '../../datapath/setup.js';
+import { buildDatapath, splitIface } from '../../datapath/setup.js';
 import { Accounting, Disposition, type FrameResult } from '../../datapath/accounting.js';
 import { formatMac, type SimInterface } from '../../datapath/interfaces.js';
-import type { BoundProgram, ProgramSet } from '../../datapath/programs.js';
+import { DispositionCaptures, describeAttach, hex, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
 import { Progress } from '../progress.js';
 import { formatSummary } from '../summary.js';
 
@@ -128,9 +123,6 @@ function posNum(flag: string, v: string | undefined, integer: boolean): number |
   return Number(v);
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
 
 /** onIface qualifies a program reference without @IFACE with the capture device. */
 function onIface(text: string, iface: string): string {
@@ -172,7 +164,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
   await loadCap();
   const devices = names.map(deviceInfo);
   const dp = buildDatapath({ ifaces: devices.map(ifaceSpec), hooks, engine, services: systemServices(), cpus: posNum('--cpus', opts.cpus, true) });
-  if (opts.preload !== undefined) preload(dp.programs, opts.preload);
+  if (opts.preload !== undefined) preloadMapsFile(dp.programs, opts.preload);
   const capDev = dp.topology.interfaces.find((d) => d.name === name) as SimInterface;
 
   const bufferSize = bufferMiB !== undefined ? bufferMiB << 20 : DEFAULT_LIVE_BUFFER;
@@ -180,7 +172,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
   const acc = new Accounting();
   const stats: LiveStats = { injected: new Map(), injectErrors: new Map(), truncated: 0, reverse: 0 };
   const results = opts.results !== undefined ? new LineSink(opts.results) : undefined;
-  const outDir = opts.out !== undefined ? new OutDir(opts.out, dp.topology.interfaces.map((d) => d.name)) : undefined;
+  const outDir = opts.out !== undefined ? new DispositionCaptures(opts.out, dp.topology.interfaces.map((d) => d.name), 'live') : undefined;
   const progress = new Progress(io.stderr);
   let index = 0;
   let failure: unknown;
@@ -209,7 +201,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
       acc.add(index, f.data.length, r);
       const errors = carryOut(r, opts.outIface, inject);
       results?.push(resultLine(index, f, r, opts.outIface, errors));
-      outDir?.frame(index, f, r);
+      outDir?.frame(index, { data: f.data, origLen: f.data.length, tsSec: f.tsSec, tsNsec: f.tsNsec }, r);
       index++;
       progress.update(0, 0, index);
       if (index >= count) finish(`--count ${count} reached`);
@@ -265,7 +257,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
   if (failure !== undefined) throw failure;
   const seconds = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
-  if (opts.maps !== undefined) writeMaps(dp.programs, opts.maps);
+  if (opts.maps !== undefined) writeMapsFile(dp.programs, opts.maps);
   if (!acc.balanced()) throw new Error('live: dispositions do not add up to the frames in (accounting bug)');
   liveLog.info({ frames: index, reason: stopReason }, 'live capture stopped');
   if (opts.quiet !== true) {
@@ -278,7 +270,7 @@ export async function runLive(opts: LiveCommandOptions, io: LiveIo): Promise<num
     if (stats.truncated > 0) notes.push(`${stats.truncated} frame(s) longer than the snapshot length were not processed`);
     if (opts.outIface !== undefined) notes.push(`${stats.reverse} frame(s) forwarded ${opts.outIface} → ${name}`);
     else notes.push('tap mode: frames not passed were still delivered to the host by the kernel');
-    const text = formatSummary(acc, { captures: [], attached: describeAttach(dp), engine: engine.name, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, notes, maps: mapCounts(dp.programs) });
+    const text = formatSummary(acc, { captures: [], attached: describeAttach(dp), engine: engine.name, seconds, cpuSeconds: (cu.user + cu.system) / 1e6, notes, maps: mapEntryCounts(dp.programs) });
     io.stdout(text.replace(/^xdpsim replay — .*\n/, `xdpsim live — ${name}${opts.outIface !== undefined ? ` → ${opts.outIface}` : ''}\n`));
   }
   return 0;
@@ -332,66 +324,7 @@ function resultLine(index: number, f: LiveFrame, r: FrameResult, outIface: strin
   return `${JSON.stringify(o)}\n`;
 }
 
-function describeAttach(dp: Datapath): string[] {
-  const lines: string[] = [];
-  for (const d of dp.topology.interfaces) {
-    const a = dp.attach.get(d.ifindex);
-    if (a === undefined) continue;
-    const one = (hook: string, p: BoundProgram): void => {
-      lines.push(`${hook.padEnd(10)} ${p.name} (${p.object.spec.file}, section ${p.section}) on ${d.name}`);
-    };
-    if (a.xdp !== undefined) one('xdp', a.xdp);
-    for (const p of a.tcIngress) one('tc-ingress', p);
-    for (const p of a.tcEgress) one('tc-egress', p);
-  }
-  return lines;
-}
 
-/** OutDir writes one pcapng per disposition, interfaces declared by name, frames marked with the verdicts (as replay's --out). */
-class OutDir {
-  private readonly writers = new Map<string, PcapngWriter>();
-
-  constructor(
-    private readonly dir: string,
-    private readonly ifaces: readonly string[],
-  ) {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      throw new UsageError('E_OUTPUT', `${dir}: cannot create the output directory: ${(e as Error).message}`, { file: dir });
-    }
-  }
-
-  /** frame records one processed frame: its output copies, or the frame itself when nothing left. */
-  frame(index: number, f: LiveFrame, r: FrameResult): void {
-    const verdicts: EpbVerdict[] = r.hooks.map((h) => (h.hook.startsWith('xdp') ? { kind: 'xdp', value: h.retval } : { kind: 'tc', value: h.retval }));
-    const chain = r.hooks.map((h) => `${h.hook} ${h.program}: ${h.verdict}`).join(' → ');
-    const where = r.reason !== undefined ? ` (${r.at}: ${r.reason})` : '';
-    const base = `live frame ${index} on ${r.iface}: ${chain || 'no program'} → ${r.disposition}${where}`;
-    if (r.out.length === 0) {
-      this.write(r.disposition, r.iface, f, f.data, verdicts, base);
-      return;
-    }
-    for (const o of r.out) this.write(r.disposition, o.iface, f, o.data, verdicts, `${base} via ${o.iface}`);
-  }
-
-  private write(kind: string, iface: string, f: LiveFrame, data: Uint8Array, verdicts: EpbVerdict[], comment: string): void {
-    let w = this.writers.get(kind);
-    if (w === undefined) {
-      w = new PcapngWriter(join(this.dir, `${kind}.pcapng`), { interfaces: this.ifaces.map((name) => ({ name })), comment: `xdpsim live: frames that ended as ${kind}` });
-      this.writers.set(kind, w);
-    }
-    w.write({ data, origLen: data.length, tsSec: f.tsSec, tsNsec: f.tsNsec }, { interfaceId: Math.max(0, this.ifaces.indexOf(iface)), verdicts, comment });
-  }
-
-  async close(): Promise<void> {
-    for (const w of this.writers.values()) await w.close();
-  }
-
-  files(): string[] {
-    return [...this.writers.keys()].map((k) => join(this.dir, `${k}.pcapng`));
-  }
-}
 
 /** LineSink writes text lines to a file in batches, synchronously (complete lines survive an error). */
 class LineSink {
@@ -423,44 +356,5 @@ class LineSink {
   }
 }
 
-function preload(programs: ProgramSet, file: string): void {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError('E_MAP_PRELOAD', `${file}: cannot read: ${(e as Error).message}`, { file });
-  }
-  const dumps = parseMapsJson(text, file);
-  const regs = programs.registries();
-  const unknown = dumps.filter((d) => !regs.some((r) => r.byName(d.name) !== undefined)).map((d) => d.name);
-  if (unknown.length > 0) {
-    const have = regs.flatMap((r) => r.allMaps().map((m) => m.spec.name));
-    throw new UsageError('E_MAP_PRELOAD', `${file}: no map named ${unknown.join(', ')} (maps: ${have.join(', ') || 'none'})`, { file });
-  }
-  for (const r of regs) preloadMaps(r, dumps.filter((d) => r.byName(d.name) !== undefined), { file, ignoreUnknown: true });
-}
 
-/** mapCounts lists every map with its number of entries (data sections left out), as replay's summary shows them. */
-function mapCounts(programs: ProgramSet): Array<{ name: string; entries: number }> {
-  const out: Array<{ name: string; entries: number }> = [];
-  for (const o of programs.loaded()) {
-    for (const m of o.registry.allMaps()) {
-      if (m.spec.name.includes('.')) continue;
-      let n = 0;
-      for (const k of m.keys()) if (m.lookup(k) !== undefined) n++;
-      out.push({ name: m.spec.name, entries: n });
-    }
-  }
-  return out;
-}
 
-function writeMaps(programs: ProgramSet, file: string): void {
-  const all = programs.loaded().flatMap((o) => dumpMaps(o.registry));
-  try {
-    const fd = openSync(file, 'w');
-    writeSync(fd, `${JSON.stringify(all, null, 1)}\n`);
-    closeSync(fd);
-  } catch (e) {
-    throw new UsageError('E_OUTPUT', `${file}: cannot write the map dump: ${(e as Error).message}`, { file });
-  }
-}

@@ -11,17 +11,13 @@
  * fails with the CaptureError naming the file and byte offset.
  */
 import type { Command } from 'commander';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { CaptureError, UsageError, isXdpsimError } from '../../errors.js';
 import { readCapture } from '../../io/capture.js';
-import type { CaptureInterface, EpbVerdict, Frame } from '../../io/frames.js';
-import { PcapngWriter } from '../../io/pcapng.js';
+import type { CaptureInterface, Frame } from '../../io/frames.js';
 import { DEFAULT_ENGINE, engineNames, getEngine } from '../../vm/engines.js';
 import { systemServices } from '../../helpers/services.js';
-import { dumpMaps } from '../../maps/dump.js';
-import { parseMapsJson, preloadMaps } from '../../maps/preload.js';
-import { buildDatapath, splitIface, type Datapath } from '../../datapath/setup.js';
+import { buildDatapath, splitIface } from '../../datapath/setup.js';
 import { Accounting, type FrameResult } from '../../datapath/accounting.js';
 import { DEFAULT_MAX_HOPS } from '../../datapath/pipeline.js';
 import type { SimInterface } from '../../datapath/interfaces.js';
@@ -32,6 +28,7 @@ import { ProgType } from '../../hooks/tc.js';
 import { XdpMd } from '../../hooks/xdp.js';
 import { SkBuffField } from '../../hooks/skb.js';
 import { KernelTestRunner, type KernelObject, type KernelMapDump } from '../../kernel/testrun.js';
+import { DispositionCaptures, describeAttach, hex, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
 import { Progress } from '../progress.js';
 import { formatSummary } from '../summary.js';
 
@@ -99,9 +96,6 @@ function posInt(flag: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
 
 /** HEX_PAIRS holds the two lowercase hex digits of every byte value, as ASCII codes (byte b at 2b, 2b+1). */
 const HEX_PAIRS: Uint8Array = (() => {
@@ -174,39 +168,6 @@ class LineSink {
   }
 }
 
-/** OutDir writes one pcapng per disposition, interfaces declared by name, frames marked with verdicts. */
-class OutDir {
-  private readonly writers = new Map<string, PcapngWriter>();
-
-  constructor(
-    private readonly dir: string,
-    private readonly ifaces: readonly string[],
-  ) {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      throw new UsageError('E_OUTPUT', `${dir}: cannot create the output directory: ${(e as Error).message}`, { file: dir });
-    }
-  }
-
-  write(kind: string, iface: string, frame: Frame, data: Uint8Array, verdicts: EpbVerdict[], comment: string): void {
-    let w = this.writers.get(kind);
-    if (w === undefined) {
-      w = new PcapngWriter(join(this.dir, `${kind}.pcapng`), { interfaces: this.ifaces.map((name) => ({ name })), comment: `xdpsim replay: frames that ended as ${kind}` });
-      this.writers.set(kind, w);
-    }
-    const id = Math.max(0, this.ifaces.indexOf(iface));
-    w.write({ data, origLen: data.length === frame.data.length ? frame.origLen : data.length, tsSec: frame.tsSec, tsNsec: frame.tsNsec }, { interfaceId: id, verdicts, comment });
-  }
-
-  async close(): Promise<void> {
-    for (const w of this.writers.values()) await w.close();
-  }
-
-  files(): string[] {
-    return [...this.writers.keys()].map((k) => join(this.dir, `${k}.pcapng`));
-  }
-}
 
 /** runReplay runs the command and returns its exit code; user errors throw XdpsimError. */
 export async function runReplay(captures: string[], opts: ReplayOptions, io: ReplayIo): Promise<number> {
@@ -236,11 +197,11 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
     cpus: posInt('--cpus', opts.cpus),
     maxHops: posInt('--max-hops', opts.maxHops),
   });
-  if (opts.preload !== undefined) preload(dp.programs, opts.preload);
+  if (opts.preload !== undefined) preloadMapsFile(dp.programs, opts.preload);
   const acc = new Accounting();
   const results = opts.results !== undefined ? new LineSink(opts.results) : undefined;
   const names = dp.topology.interfaces.map((d) => d.name);
-  const outDir = opts.out !== undefined ? new OutDir(opts.out, names) : undefined;
+  const outDir = opts.out !== undefined ? new DispositionCaptures(opts.out, names, 'replay') : undefined;
   const progress = new Progress(io.stderr);
   const multi = captures.length > 1;
   const t0 = performance.now();
@@ -273,7 +234,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
             const r = dp.pipeline.process(frame.data, dev);
             acc.add(index, frame.data.length, r);
             if (results !== undefined) resultLine(results, index, frame, r, multi ? file : undefined);
-            if (outDir !== undefined) writeOut(outDir, frame, r, index);
+            if (outDir !== undefined) outDir.frame(index, frame, r);
             index++;
           }
           results?.flush();
@@ -295,7 +256,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
   const seconds = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
   const cpuSeconds = (cu.user + cu.system) / 1e6;
-  if (opts.maps !== undefined) writeMaps(dp.programs, opts.maps);
+  if (opts.maps !== undefined) writeMapsFile(dp.programs, opts.maps);
   if (!acc.balanced()) throw new Error('replay: dispositions do not add up to the frames in (accounting bug)');
   if (opts.quiet !== true) {
     io.stdout(
@@ -305,7 +266,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
         engine: engine.name,
         seconds,
         cpuSeconds,
-        maps: mapCounts(dp.programs),
+        maps: mapEntryCounts(dp.programs),
         error: error?.message,
         notes: outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : [],
       }),
@@ -325,20 +286,6 @@ function mapInterface(ci: CaptureInterface | undefined, i: number, devs: readonl
   return devs[0];
 }
 
-function describeAttach(dp: Datapath): string[] {
-  const lines: string[] = [];
-  for (const d of dp.topology.interfaces) {
-    const a = dp.attach.get(d.ifindex);
-    if (a === undefined) continue;
-    const one = (hook: string, p: BoundProgram): void => {
-      lines.push(`${hook.padEnd(10)} ${p.name} (${p.object.spec.file}, section ${p.section}) on ${d.name}`);
-    };
-    if (a.xdp !== undefined) one('xdp', a.xdp);
-    for (const p of a.tcIngress) one('tc-ingress', p);
-    for (const p of a.tcEgress) one('tc-egress', p);
-  }
-  return lines;
-}
 
 /** QUOTED caches JSON.stringify of the strings results lines repeat (names, verdicts, reasons); bounded. */
 const QUOTED = new Map<string, string>();
@@ -400,63 +347,9 @@ function resultLine(sink: LineSink, index: number, frame: Frame, r: FrameResult,
   sink.push(`${s}}\n`);
 }
 
-function writeOut(out: OutDir, frame: Frame, r: FrameResult, index: number): void {
-  const verdicts: EpbVerdict[] = [];
-  for (const h of r.hooks) {
-    if (h.hook.startsWith('xdp')) verdicts.push({ kind: 'xdp', value: h.retval });
-    else verdicts.push({ kind: 'tc', value: h.retval });
-  }
-  const chain = r.hooks.map((h) => `${h.hook} ${h.program}: ${h.verdict}`).join(' → ');
-  const where = r.reason !== undefined ? ` (${r.at}: ${r.reason})` : '';
-  const base = `frame ${index} on ${r.iface}: ${chain || 'no program'} → ${r.disposition}${where}`;
-  if (r.out.length === 0) {
-    out.write(r.disposition, r.iface, frame, frame.data, verdicts, base);
-    return;
-  }
-  for (const o of r.out) out.write(r.disposition, o.iface, frame, o.data, verdicts, `${base} via ${o.iface}${o.xsk !== undefined ? ` (xsk slot ${o.xsk})` : ''}`);
-}
 
-function preload(programs: ProgramSet, file: string): void {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError('E_MAP_PRELOAD', `${file}: cannot read: ${(e as Error).message}`, { file });
-  }
-  const dumps = parseMapsJson(text, file);
-  const regs = programs.registries();
-  const unknown = dumps.filter((d) => !regs.some((r) => r.byName(d.name) !== undefined)).map((d) => d.name);
-  if (unknown.length > 0) {
-    const have = regs.flatMap((r) => r.allMaps().map((m) => m.spec.name));
-    throw new UsageError('E_MAP_PRELOAD', `${file}: no map named ${unknown.join(', ')} (maps: ${have.join(', ') || 'none'})`, { file });
-  }
-  for (const r of regs) preloadMaps(r, dumps.filter((d) => r.byName(d.name) !== undefined), { file, ignoreUnknown: true });
-}
 
-/** mapCounts lists every map with its number of entries (data sections left out). */
-function mapCounts(programs: ProgramSet): Array<{ name: string; entries: number }> {
-  const out: Array<{ name: string; entries: number }> = [];
-  for (const o of programs.loaded()) {
-    for (const m of o.registry.allMaps()) {
-      if (m.spec.name.includes('.')) continue;
-      let n = 0;
-      for (const k of m.keys()) if (m.lookup(k) !== undefined) n++;
-      out.push({ name: m.spec.name, entries: n });
-    }
-  }
-  return out;
-}
 
-function writeMaps(programs: ProgramSet, file: string): void {
-  const all = programs.loaded().flatMap((o) => dumpMaps(o.registry));
-  try {
-    const fd = openSync(file, 'w');
-    writeSync(fd, `${JSON.stringify(all, null, 1)}\n`);
-    closeSync(fd);
-  } catch (e) {
-    throw new UsageError('E_OUTPUT', `${file}: cannot write the map dump: ${(e as Error).message}`, { file });
-  }
-}
 
 /** ctxTemplate encodes a --ctx-in JSON object as an xdp_md or __sk_buff; data_end defaults to the frame length per frame. */
 function ctxTemplate(file: string, progType: number): (frameLen: number) => Uint8Array {
@@ -518,7 +411,7 @@ async function runTestRun(captures: string[], opts: ReplayOptions, io: ReplayIo,
     const { ref } = splitIface(given[0].x);
     const pref = parseProgramRef(ref);
     const prog = programs.load(pref, given[0].kind);
-    if (opts.preload !== undefined) preload(programs, opts.preload);
+    if (opts.preload !== undefined) preloadMapsFile(programs, opts.preload);
     const runner = new TestRunner({ exec: prog.exec, progType: prog.progType, env: prog.env, datapath: loopbackDatapath((h) => programs.resolveMap(h)), expectedAttachType: prog.spec.attachType });
     const ctxFor = opts.ctxIn !== undefined ? ctxTemplate(opts.ctxIn, prog.progType) : undefined;
     let kobj: KernelObject | undefined;
@@ -587,7 +480,7 @@ async function runTestRun(captures: string[], opts: ReplayOptions, io: ReplayIo,
     }
     const seconds = (performance.now() - t0) / 1000;
     if (k !== undefined && kobj !== undefined) for (const d of await compareMaps(k, kobj, programs)) diffs.push(d);
-    if (opts.maps !== undefined) writeMaps(programs, opts.maps);
+    if (opts.maps !== undefined) writeMapsFile(programs, opts.maps);
     if (opts.quiet !== true) {
       const lines = [`xdpsim replay --mode test-run — ${captures.join(', ')}`, `  program          ${prog.name} (${pref.file}, section ${prog.section})`, `  engine           ${engine.name}`, `  frames           ${index}`];
       for (const [kk, n] of [...byRet.entries()].sort((a, b) => b[1] - a[1])) lines.push(`    ${kk.padEnd(14)} ${n}`);
