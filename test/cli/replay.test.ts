@@ -17,7 +17,7 @@ import type { Frame } from '../../src/io/frames.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const SAMPLE = join(ROOT, 'pcaps', 'sample.pcap');
 const FW = join(ROOT, 'programs', 'xdp_fw.o');
-const BLOCKLIST = join(ROOT, 'examples', 'xdp_fw.maps.json');
+const BLOCKLIST = join(ROOT, 'programs', 'xdp_fw.rules.json');
 const tmp = mkdtempSync(join(tmpdir(), 'xdpsim-replay-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
