@@ -421,54 +421,49 @@ export class Pipeline implements DatapathHooks {
     return skb;
   }
 
-  /** ingress runs `dev`'s TC ingress programs on the current skb (sch_handle_ingress). */
+  /** ingress runs `dev`'s TC ingress programs on the current skb (sch_handle_ingress), then delivers it to the host. */
   private ingress(r: FrameResult, dev: SimInterface): FrameResult {
-    for (const p of this.attach.get(dev.ifindex)?.tcIngress ?? []) {
-      const v = this.tc.runOne(p.exec, true);
-      const fault = v.fault === undefined ? undefined : this.programs.describeFault(v.fault);
-      r.hooks.push(hookRun('tc-ingress', dev.name, p.name, v.retval, fault !== undefined ? 'TC_ACT_SHOT' : tcActionName(v.action), fault));
-      if (fault !== undefined) return this.end(r, Disposition.ABORTED, `tc-ingress@${dev.name}`, 'program fault');
-      switch (v.action) {
-        case TcAction.UNSPEC:
-          continue;
-        case TcAction.OK:
-          break;
-        case TcAction.SHOT:
-          return this.end(r, Disposition.DROP, `tc-ingress@${dev.name}`, 'TC_ACT_SHOT');
-        case TcAction.REDIRECT:
-          return this.tcRedirect(r, v.redirect, dev, true);
-        default:
-          return this.end(r, Disposition.STOLEN, `tc-ingress@${dev.name}`, tcActionName(v.action));
-      }
-      break;
-    }
+    const decided = this.tcChain(r, dev, true);
+    if (decided !== undefined) return decided;
     r.out.push({ iface: dev.name, data: this.skbFrame() });
     return this.end(r, Disposition.HOST);
   }
 
   /** egress runs `dev`'s TC egress programs (sch_handle_egress), then the skb leaves by `dev`. */
   private egress(r: FrameResult, dev: SimInterface): FrameResult {
-    for (const p of this.attach.get(dev.ifindex)?.tcEgress ?? []) {
-      const v = this.tc.runOne(p.exec, false);
+    const decided = this.tcChain(r, dev, false);
+    if (decided !== undefined) return decided;
+    r.out.push({ iface: dev.name, data: this.skbFrame() });
+    return this.end(r, Disposition.REDIRECT);
+  }
+
+  /**
+   * tcChain runs one direction's TC programs in priority order, in direct-action mode as cls_bpf
+   * does: UNSPEC goes on to the next program, OK stops the chain and lets the skb continue, and any
+   * other action (or a fault) decides the frame's end, which it returns. Undefined: the skb goes on.
+   */
+  private tcChain(r: FrameResult, dev: SimInterface, ingress: boolean): FrameResult | undefined {
+    const hook = ingress ? 'tc-ingress' : 'tc-egress';
+    const attached = this.attach.get(dev.ifindex);
+    for (const p of (ingress ? attached?.tcIngress : attached?.tcEgress) ?? []) {
+      const v = this.tc.runOne(p.exec, ingress);
       const fault = v.fault === undefined ? undefined : this.programs.describeFault(v.fault);
-      r.hooks.push(hookRun('tc-egress', dev.name, p.name, v.retval, fault !== undefined ? 'TC_ACT_SHOT' : tcActionName(v.action), fault));
-      if (fault !== undefined) return this.end(r, Disposition.ABORTED, `tc-egress@${dev.name}`, 'program fault');
+      r.hooks.push(hookRun(hook, dev.name, p.name, v.retval, fault !== undefined ? 'TC_ACT_SHOT' : tcActionName(v.action), fault));
+      if (fault !== undefined) return this.end(r, Disposition.ABORTED, `${hook}@${dev.name}`, 'program fault');
       switch (v.action) {
         case TcAction.UNSPEC:
           continue;
         case TcAction.OK:
-          break;
+          return undefined;
         case TcAction.SHOT:
-          return this.end(r, Disposition.DROP, `tc-egress@${dev.name}`, 'TC_ACT_SHOT');
+          return this.end(r, Disposition.DROP, `${hook}@${dev.name}`, 'TC_ACT_SHOT');
         case TcAction.REDIRECT:
-          return this.tcRedirect(r, v.redirect, dev, false);
+          return this.tcRedirect(r, v.redirect, dev, ingress);
         default:
-          return this.end(r, Disposition.STOLEN, `tc-egress@${dev.name}`, tcActionName(v.action));
+          return this.end(r, Disposition.STOLEN, `${hook}@${dev.name}`, tcActionName(v.action));
       }
-      break;
     }
-    r.out.push({ iface: dev.name, data: this.skbFrame() });
-    return this.end(r, Disposition.REDIRECT);
+    return undefined;
   }
 
   /** skbFrame is the skb's packet from the MAC header, with an accelerated VLAN tag put back in. */
