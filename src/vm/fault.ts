@@ -4,6 +4,8 @@
  * applies the abort verdict and the run goes on with the next packet.
  */
 import type { InsnIndex } from '../isa/insn.js';
+import { MAX_MEMORY, type Memory, type Region } from './memory.js';
+import type { ProgramSpec } from './program.js';
 
 /** FaultCode lists every way a running program can fail. */
 export const FaultCode = {
@@ -60,4 +62,52 @@ export class GuestFault extends Error {
 export function formatFault(f: VmFault): string {
   const where = f.source !== undefined ? ` (${f.source})` : '';
   return `${f.program}: insn ${f.insn}${where}: ${f.message} [${f.code}]`;
+}
+
+/** makeFault builds the VmFault of instruction `pc` of `spec`, with its C source line when known. */
+export function makeFault(spec: ProgramSpec, pc: InsnIndex, code: FaultCode, message: string, access?: VmFault['access']): VmFault {
+  const source = spec.lineInfo?.get(pc);
+  const f: VmFault = { code, program: spec.name, insn: pc, message, access };
+  if (source !== undefined) f.source = source;
+  return f;
+}
+
+/**
+ * memoryFault explains a failed load or store of `size` bytes through register `reg` (value
+ * hi:lo) plus `offv`: a pointer with upper bits set, an address outside the space, or the
+ * region check that refused it. Every engine reports memory faults through this one function,
+ * so the same access faults with the same words in all of them.
+ */
+export function memoryFault(
+  mem: Memory, spec: ProgramSpec, pc: InsnIndex,
+  lo: number, hi: number, reg: number, offv: number, size: number, write: boolean,
+): VmFault {
+  const kind = write ? 'write' : 'read';
+  if (hi !== 0) {
+    const ptr = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    return makeFault(
+      spec,
+      pc,
+      FaultCode.BadPointer,
+      `${kind} of ${size} bytes through r${reg} = 0x${ptr.toString(16)} + ${offv}: pointer has nonzero upper 32 bits`,
+      { kind, addr: Number(BigInt.asUintN(32, ptr + BigInt(offv))), size },
+    );
+  }
+  const addr = (lo >>> 0) + offv;
+  let reason: string;
+  let region: Region | undefined;
+  if (addr < 0 || addr + size > MAX_MEMORY) {
+    reason = 'address is outside the address space';
+  } else {
+    const c = mem.check(addr, size, write);
+    reason = c.ok ? 'access check failed' : c.reason;
+    region = c.region;
+  }
+  const a = addr < 0 ? addr + 0x1_0000_0000 : addr;
+  return makeFault(spec, pc, FaultCode.MemoryAccess, `${kind} of ${size} bytes at 0x${a.toString(16)} (r${reg}${offv < 0 ? '' : '+'}${offv}): ${reason}`, {
+    kind,
+    addr: a,
+    size,
+    region: region?.name,
+  });
 }

@@ -31,7 +31,7 @@ import {
 import { makeInsn, type Insn } from '../isa/insn.js';
 import { MAX_MEMORY, Memory, PAGE_SHIFT, RegionKind, type Region } from './memory.js';
 import { createRunEnv } from './run.js';
-import { FaultCode, GuestFault, type VmFault } from './fault.js';
+import { FaultCode, GuestFault, makeFault as makeSpecFault, memoryFault, type VmFault } from './fault.js';
 import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from './program.js';
 import {
   arsh64,
@@ -276,49 +276,14 @@ function r0Big(R: Int32Array): bigint {
 }
 
 function makeFault(code: Code, pc: number, fc: FaultCode, message: string, access?: VmFault['access']): VmFault {
-  const source = code.spec.lineInfo?.get(pc);
-  const f: VmFault = { code: fc, program: code.name, insn: pc, message, access };
-  if (source !== undefined) f.source = source;
-  return f;
+  return makeSpecFault(code.spec, pc, fc, message, access);
 }
 
-/** memFault explains a failed access through base register b + off of `size` bytes. */
+/** memFault explains a failed access through base register b (an index into R) + off of `size` bytes. */
 function memFault(mem: Memory, code: Code, pc: number, R: Int32Array, b: number, offv: number, size: number, write: boolean): VmFault {
-  const kind = write ? 'write' : 'read';
-  const hi = R[b + 1];
-  if (hi !== 0) {
-    const ptr = toBigU64(hi, R[b]);
-    return makeFault(
-      code,
-      pc,
-      FaultCode.BadPointer,
-      `${kind} of ${size} bytes through r${b >> 1} = 0x${ptr.toString(16)} + ${offv}: pointer has nonzero upper 32 bits`,
-      { kind, addr: Number(BigInt.asUintN(32, ptr + BigInt(offv))), size },
-    );
-  }
-  const addr = (R[b] >>> 0) + offv;
-  let reason: string;
-  let region: Region | undefined;
-  if (addr < 0 || addr + size > MAX_MEMORY) {
-    reason = 'address is outside the address space';
-  } else {
-    const c = mem.check(addr, size, write);
-    if (c.ok) {
-      reason = 'access check failed';
-      region = c.region;
-    } else {
-      reason = c.reason;
-      region = c.region;
-    }
-  }
-  const a = addr < 0 ? addr + 0x1_0000_0000 : addr;
-  return makeFault(code, pc, FaultCode.MemoryAccess, `${kind} of ${size} bytes at 0x${a.toString(16)} (r${b >> 1}${offv < 0 ? '' : '+'}${offv}): ${reason}`, {
-    kind,
-    addr: a,
-    size,
-    region: region?.name,
-  });
+  return memoryFault(mem, code.spec, pc, R[b], R[b + 1], b >> 1, offv, size, write);
 }
+
 
 /**
  * accessOk tells whether [a, a+size) may be read or written: one page-owner lookup, then the

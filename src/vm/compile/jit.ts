@@ -37,7 +37,7 @@
  * packet and other regions are re-checked after every helper call too).
  */
 import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from '../../isa/opcodes.js';
-import { FaultCode, GuestFault, type VmFault } from '../fault.js';
+import { FaultCode, GuestFault, makeFault, memoryFault, type VmFault } from '../fault.js';
 import { MAX_MEMORY, PAGE_SHIFT, RegionKind, type Memory, type Region } from '../memory.js';
 import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from '../program.js';
 import { setFromBigInt, setFromNumber, toBigU64 } from '../alu.js';
@@ -72,13 +72,6 @@ interface InstanceExports {
   readonly [entry: string]: EntryFn | RunFn | (() => number);
 }
 
-/** makeFault builds a VmFault the way the interpreter does (same fields, same order). */
-function makeFault(spec: ProgramSpec, pc: number, code: FaultCode, message: string, access?: VmFault['access']): VmFault {
-  const source = spec.lineInfo?.get(pc);
-  const f: VmFault = { code, program: spec.name, insn: pc, message, access };
-  if (source !== undefined) f.source = source;
-  return f;
-}
 
 /** accessOk is the interpreter's access rule: region bounds, permission, context policy. */
 function accessOk(mem: Memory, a: number, size: number, write: boolean): Region | undefined {
@@ -92,42 +85,6 @@ function accessOk(mem: Memory, a: number, size: number, write: boolean): Region 
   return ok ? rg : undefined;
 }
 
-/** memFault explains a failed access, worded exactly as the interpreter's memFault. */
-function memFault(mem: Memory, spec: ProgramSpec, pc: number, lo: number, hi: number, base: number, offv: number, size: number, write: boolean): VmFault {
-  const kind = write ? 'write' : 'read';
-  if (hi !== 0) {
-    const ptr = toBigU64(hi, lo);
-    return makeFault(
-      spec,
-      pc,
-      FaultCode.BadPointer,
-      `${kind} of ${size} bytes through r${base} = 0x${ptr.toString(16)} + ${offv}: pointer has nonzero upper 32 bits`,
-      { kind, addr: Number(BigInt.asUintN(32, ptr + BigInt(offv))), size },
-    );
-  }
-  const addr = (lo >>> 0) + offv;
-  let reason: string;
-  let region: Region | undefined;
-  if (addr < 0 || addr + size > MAX_MEMORY) {
-    reason = 'address is outside the address space';
-  } else {
-    const c = mem.check(addr, size, write);
-    if (c.ok) {
-      reason = 'access check failed';
-      region = c.region;
-    } else {
-      reason = c.reason;
-      region = c.region;
-    }
-  }
-  const a = addr < 0 ? addr + 0x1_0000_0000 : addr;
-  return makeFault(spec, pc, FaultCode.MemoryAccess, `${kind} of ${size} bytes at 0x${a.toString(16)} (r${base}${offv < 0 ? '' : '+'}${offv}): ${reason}`, {
-    kind,
-    addr: a,
-    size,
-    region: region?.name,
-  });
-}
 
 /** IcRecord remembers a context region whose fields were validated into inline caches. */
 interface IcRecord {
@@ -364,7 +321,7 @@ class JitInstance {
         const rg = accessOk(mem, a, s.size, s.write);
         if (rg === undefined) {
           if (s.refund !== 0) g.left.value = (g.left.value as number) + s.refund;
-          throw fault(memFault(mem, spec, s.insn, lo, hi, s.base, s.off, s.size, s.write));
+          throw fault(memoryFault(mem, spec, s.insn, lo, hi, s.base, s.off, s.size, s.write));
         }
         if (rg.ctxPolicy !== undefined) {
           rt.noteIc(rg);
