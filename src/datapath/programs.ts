@@ -12,14 +12,16 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError, VerifyError } from '../errors.js';
+import { VerifyCode } from '../isa/validate.js';
+import { progTypeName } from '../object/sections.js';
 import { loadObject, type LoadedObject } from '../object/instantiate.js';
 import type { ObjectProgramSpec } from '../object/loader.js';
 import { Memory } from '../vm/memory.js';
 import { createRunEnv } from '../vm/run.js';
 import type { Engine, Executable, RunEnv, RunResult } from '../vm/program.js';
 import type { VmFault } from '../vm/fault.js';
-import { makeHelperTable } from '../helpers/table.js';
+import { findUnavailableHelperCall, makeHelperTable } from '../helpers/table.js';
 import { makeTailCallResolver } from '../helpers/tail-call.js';
 import { packetHelperDefs } from '../helpers/skb.js';
 import type { HelperServices } from '../helpers/services.js';
@@ -193,6 +195,15 @@ export class ProgramSet {
     if (spec === undefined || raw === undefined) throw new Error(`programs: ${name} is not in ${e.obj.spec.file}`);
     const progType = PACKET_TYPES.includes(spec.progType) ? spec.progType : ProgType.SCHED_CLS;
     const helpers = makeHelperTable(e.obj.registry, this.services, { license: spec.license, progType, extra: packetHelperDefs() });
+    const bad = findUnavailableHelperCall(spec.insns, helpers);
+    if (bad !== undefined) {
+      const file = e.obj.spec.file;
+      throw new VerifyError(
+        VerifyCode.UnknownHelper,
+        `${file}: section ${spec.section}: program ${name}: instruction ${bad.insn}: calls ${bad.name} (#${bad.helper}), which a ${progTypeName(progType)} program with license "${spec.license}" cannot use here`,
+        { file, section: spec.section, program: name, insn: bad.insn, helper: bad.helper },
+      );
+    }
     const env = createRunEnv(this.mem, { helpers, tailCall: makeTailCallResolver(e.obj.registry) });
     env.cpu = 0;
     const exec: Executable = {
