@@ -18,7 +18,7 @@ import { makeHelperTable } from '../../src/helpers/table.js';
 import { deterministicServices } from '../../src/helpers/services.js';
 import { TestRunner, type TestRunOutput } from '../../src/hooks/testrun.js';
 import { ProgType } from '../../src/hooks/tc.js';
-import { SkBuffField as F } from '../../src/hooks/skb.js';
+import { BpfSockField as S, SkBuffField as F } from '../../src/hooks/skb.js';
 
 const avail = await KernelTestRunner.open();
 const skipReason = avail.ok ? '' : ` (skipped: ${avail.reason})`;
@@ -56,6 +56,30 @@ function program(stores: readonly Store[], reads: readonly Read[]): Insn[] {
   p.push(makeInsn(0xb7, 0, 0, 0, 0), makeInsn(0x95));
   return p;
 }
+
+/**
+ * sockProgram reads bpf_sock fields through __sk_buff->sk (a test run's dummy socket) into the
+ * packet at 8 * i; returns 0xdead without a socket.
+ */
+function sockProgram(reads: readonly Read[]): Insn[] {
+  const p = program([], []).slice(0, 8);
+  p.push(makeInsn(0x79, 8, 6, F.sk, 0)); // r8 = skb->sk
+  p.push(makeInsn(0x55, 8, 0, 2, 0)); // if r8 != 0 goto +2
+  p.push(makeInsn(0xb7, 0, 0, 0, 0xdead), makeInsn(0x95));
+  p[4] = makeInsn(0x07, 2, 0, 0, 8 * reads.length);
+  reads.forEach(([off, size, sx], i) => {
+    p.push(makeInsn((sx === true ? 0x81 : 0x61) | SIZE_CODE[size], 2, 8, off, 0));
+    p.push(makeInsn(0x7b, 7, 2, 8 * i, 0));
+  });
+  p.push(makeInsn(0xb7, 0, 0, 0, 0), makeInsn(0x95));
+  return p;
+}
+
+/** SOCK_READS: bpf_sock fields whose conversion is not a plain read (rx_queue_mapping) and neighbours. */
+const SOCK_READS: ReadonlyArray<readonly Read[]> = [
+  [[S.rx_queue_mapping, 4], [S.rx_queue_mapping, 2], [S.rx_queue_mapping, 1], [S.rx_queue_mapping, 4, true], [S.rx_queue_mapping, 2, true], [S.rx_queue_mapping, 1, true], [S.state, 2], [S.family, 1]],
+  [[S.state, 4], [S.state, 1, true], [S.family, 2], [S.src_port, 2], [S.dst_port, 2], [S.dst_port + 1, 1], [S.dst_port, 4], [S.src_ip4 + 2, 2]],
+];
 
 const READS: ReadonlyArray<readonly Read[]> = [
   [[F.tc_index + 2, 2], [F.tc_index + 1, 1], [F.tc_index + 3, 1], [F.tc_classid + 2, 2], [F.tc_classid + 1, 1], [F.queue_mapping + 2, 2], [F.queue_mapping + 1, 1], [F.tc_index + 2, 2, true]],
@@ -146,6 +170,7 @@ describe('context read-back of narrowed __sk_buff fields', () => {
     }
     expect(bad).toEqual([]);
   });
+
 });
 
 describe.skipIf(!avail.ok)(`context read-back: every engine vs kernel${skipReason}`, () => {
@@ -165,6 +190,23 @@ describe.skipIf(!avail.ok)(`context read-back: every engine vs kernel${skipReaso
           for (const got of simRuns(engine, insns)) {
             if (got !== kernel) bad.push(`${label} / reads ${JSON.stringify(reads)}:\n  kernel: ${kernel}\n  ${engine}: ${got}`);
           }
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('bpf_sock reads through __sk_buff->sk (rx_queue_mapping: the kernel turns NO_QUEUE_MAPPING into -1) match the kernel', async () => {
+    const bad: string[] = [];
+    for (const reads of SOCK_READS) {
+      const insns = sockProgram(reads);
+      const prog = await k.loadRaw(insns, { progType: 'sched_cls', name: 'sock_read' });
+      const r = await k.run(prog, { dataIn: FRAME, ctxIn: CTX_IN });
+      await k.closeHandle(prog.handle);
+      const kernel = `err ${r.err} retval ${r.retval} data_out ${hexOf(r.dataOut)} ctx_out ${r.ctxOut === undefined ? '-' : hexOf(r.ctxOut)}`;
+      for (const engine of engineNames()) {
+        for (const got of simRuns(engine, insns)) {
+          if (got !== kernel) bad.push(`reads ${JSON.stringify(reads)}:\n  kernel: ${kernel}\n  ${engine}: ${got}`);
         }
       }
     }
