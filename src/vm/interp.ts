@@ -91,15 +91,18 @@ interface Code {
   /** Packed word per slot for the run loop: op | (dst*2) << 8 | (src*2) << 16 (one load per dispatch). */
   readonly w: Int32Array;
   readonly refusals: ReadonlyMap<number, Refusal>;
-  /** Context access cache (see ctxAccess), per slot: the address it is for, plan, effective address. */
+  /**
+   * Context access cache (see ctxAccess), per slot: the address it is for, plan, effective
+   * address; ctxFast holds the address only when the plan is an access of the instruction's own
+   * width and kind at ctxEff (the run loop then loads from ctxEff itself).
+   */
   readonly ctxAddr: Float64Array;
+  readonly ctxFast: Float64Array;
   readonly ctxPlan: Array<CtxAccess | undefined>;
   readonly ctxEff: Int32Array;
   /** The context regions the cache relies on, as they were, and the memory they belong to. */
   ctxRecs: CtxRec[];
   ctxMem: Memory | undefined;
-  /** Value of ctxStamp when the cache was last checked against its regions. */
-  ctxStamp: number;
 }
 
 /** CtxRec is a context region whose plans are in a Code's cache, with the state they were resolved in. */
@@ -150,9 +153,10 @@ function predecode(spec: ProgramSpec): Code {
   const w = new Int32Array(n + 1);
   for (let i = 0; i <= n; i++) w[i] = op[i] | (dst[i] << 8) | (src[i] << 16);
   const ctxAddr = new Float64Array(n + 1).fill(NO_ADDR);
+  const ctxFast = new Float64Array(n + 1).fill(NO_ADDR);
   const ctxPlan = new Array<CtxAccess | undefined>(n + 1).fill(undefined);
   const ctxEff = new Int32Array(n + 1);
-  return { spec, name: spec.name, n, op, dst, src, off, imm, w, refusals, ctxAddr, ctxPlan, ctxEff, ctxRecs: [], ctxMem: undefined, ctxStamp: 0 };
+  return { spec, name: spec.name, n, op, dst, src, off, imm, w, refusals, ctxAddr, ctxFast, ctxPlan, ctxEff, ctxRecs: [], ctxMem: undefined };
 }
 
 /** CODE_CACHE keeps one predecoded Code per spec (tail-call targets prepared by other engines). */
@@ -269,7 +273,6 @@ function slowAccess(st: State, regions: readonly Region[], owner: Uint16Array, a
 
 /** refreshWindows re-reads every window's bounds and permission from its region. */
 function refreshWindows(st: State, regions: readonly Region[]): void {
-  ctxStamp++;
   const win = st.win;
   const wr = st.winRegion;
   for (let k = 0; k < 4; k++) {
@@ -291,11 +294,10 @@ function refreshWindows(st: State, regions: readonly Region[]): void {
 // Loads and stores the windows do not cover come here. A context region has no window (its
 // accesses are not plain memory: see ctx-plan.ts); instead each instruction slot caches the plan
 // it resolved, keyed by the address it accessed, so a hot context load (xdp_md.data on every
-// packet) costs a compare and a read, with no policy call. The cache belongs to the Code and is
-// checked against its regions (bounds, permissions, plan) whenever windows are refreshed.
-
-/** ctxStamp counts window refreshes; a Code whose ctxStamp differs re-checks its context cache. */
-let ctxStamp = 1;
+// packet) costs a compare and a read in the run loop (ctxFast), with no policy call. The cache
+// belongs to the Code and is checked against its memory and regions (bounds, permissions, plan)
+// when a run starts with that Code or a tail call enters it; like the jit's inline caches, it
+// assumes a helper does not change a context region's bounds or plan in the middle of a run.
 
 /** WINDOW is what ctxAccess returns for a plain (non-context) access, for which it opened a window. */
 const WINDOW: CtxAccess = { op: 'load', off: 0, size: 1, signed: false };
@@ -305,7 +307,6 @@ let ctxEffective = 0;
 
 /** checkCtxCache empties a Code's context cache if a region it relies on changed (or the memory did). */
 function checkCtxCache(code: Code, mem: Memory): void {
-  code.ctxStamp = ctxStamp;
   const recs = code.ctxRecs;
   let stale = code.ctxMem !== mem && recs.length > 0;
   for (let i = 0; i < recs.length && !stale; i++) {
@@ -315,6 +316,7 @@ function checkCtxCache(code: Code, mem: Memory): void {
   }
   if (stale) {
     code.ctxAddr.fill(NO_ADDR);
+    code.ctxFast.fill(NO_ADDR);
     code.ctxPlan.fill(undefined);
     code.ctxRecs = [];
   }
@@ -328,7 +330,6 @@ function checkCtxCache(code: Code, mem: Memory): void {
  */
 function ctxAccess(st: State, code: Code, pc: number, a: number, size: number, kind: CtxKind): CtxAccess | undefined {
   const mem = st.env.mem;
-  if (code.ctxStamp !== ctxStamp) checkCtxCache(code, mem);
   if (code.ctxAddr[pc] === a) {
     ctxEffective = code.ctxEff[pc];
     return code.ctxPlan[pc];
@@ -353,6 +354,7 @@ function ctxAccess(st: State, code: Code, pc: number, a: number, size: number, k
   code.ctxAddr[pc] = a;
   code.ctxPlan[pc] = p;
   code.ctxEff[pc] = ctxEffective = rg.lo + p.off;
+  if (p.size === size && (p.op === 'load' ? !p.signed : p.hook === undefined)) code.ctxFast[pc] = a;
   return p;
 }
 
@@ -481,6 +483,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
     st.winMem = mem;
   }
   refreshWindows(st, regions);
+  if (code.ctxMem !== mem || code.ctxRecs.length !== 0) checkCtxCache(code, mem);
 
   for (;;) {
     if (--budget < 0) {
@@ -587,6 +590,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         const b = (w >>> 16);
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
         if ((a >= win[0] && a + 4 <= win[1]) || (a >= win[2] && a + 4 <= win[3])) { R[d] = dv.getInt32(a, true); R[d + 1] = 0; }
+        else if (code.ctxFast[pc] === a) { const e = code.ctxEff[pc]; R[d] = dv.getInt32(e, true); R[d + 1] = 0; }
         else { const f = loadSlow(st, code, pc, d, b, a, 4, false); if (f !== undefined) { st.budget = budget; return f; } }
         break;
       }
@@ -594,6 +598,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         const b = (w >>> 16);
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
         if ((a >= win[0] && a + 2 <= win[1]) || (a >= win[2] && a + 2 <= win[3])) { R[d] = dv.getUint16(a, true); R[d + 1] = 0; }
+        else if (code.ctxFast[pc] === a) { const e = code.ctxEff[pc]; R[d] = dv.getUint16(e, true); R[d + 1] = 0; }
         else { const f = loadSlow(st, code, pc, d, b, a, 2, false); if (f !== undefined) { st.budget = budget; return f; } }
         break;
       }
@@ -601,6 +606,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         const b = (w >>> 16);
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
         if ((a >= win[0] && a + 1 <= win[1]) || (a >= win[2] && a + 1 <= win[3])) { R[d] = dv.getUint8(a); R[d + 1] = 0; }
+        else if (code.ctxFast[pc] === a) { const e = code.ctxEff[pc]; R[d] = dv.getUint8(e); R[d + 1] = 0; }
         else { const f = loadSlow(st, code, pc, d, b, a, 1, false); if (f !== undefined) { st.budget = budget; return f; } }
         break;
       }
@@ -608,6 +614,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         const b = (w >>> 16);
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
         if ((a >= win[0] && a + 8 <= win[1]) || (a >= win[2] && a + 8 <= win[3])) { R[d] = dv.getInt32(a, true); R[d + 1] = dv.getInt32(a + 4, true); }
+        else if (code.ctxFast[pc] === a) { const e = code.ctxEff[pc]; R[d] = dv.getInt32(e, true); R[d + 1] = dv.getInt32(e + 4, true); }
         else { const f = loadSlow(st, code, pc, d, b, a, 8, false); if (f !== undefined) { st.budget = budget; return f; } }
         break;
       }
@@ -618,6 +625,10 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + off[pc] : -1;
         if ((a >= win[0] && a + size <= win[1]) || (a >= win[2] && a + size <= win[3])) {
           R[d] = size === 4 ? dv.getInt32(a, true) : size === 2 ? dv.getInt16(a, true) : dv.getInt8(a);
+          R[d + 1] = R[d] >> 31;
+        } else if (code.ctxFast[pc] === a) {
+          const e = code.ctxEff[pc];
+          R[d] = size === 4 ? dv.getInt32(e, true) : size === 2 ? dv.getInt16(e, true) : dv.getInt8(e);
           R[d + 1] = R[d] >> 31;
         } else { const f = loadSlow(st, code, pc, d, b, a, size, true); if (f !== undefined) { st.budget = budget; return f; } }
         break;
@@ -788,6 +799,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
         if (target === null) break;
         code = codeOf(target.spec);
         refreshWindows(st, regions);
+        if (code.ctxMem !== mem || code.ctxRecs.length !== 0) checkCtxCache(code, mem);
         words = code.w;
         off = code.off;
         imm = code.imm;
