@@ -11,7 +11,10 @@
  * A checked access resolves its region in O(1) through the page-owner table, then compares
  * against the region's live bounds [lo, hi) — live because the packet region moves with
  * bpf_xdp_adjust_head/meta/tail — and its permissions. Engines fault on any access that is not
- * entirely inside one region's bounds.
+ * entirely inside one region's bounds. A context region (xdp_md, __sk_buff, bpf_sock) is a
+ * mirror of the kernel's fields with an access plan (ctx-plan.ts) saying, per (offset, size,
+ * kind), what the kernel's converted access does: refused, a load (possibly of the field's start
+ * or sign-extended), or a store through a hook.
  *
  * Coarseness against the kernel: the kernel's verifier bounds a map-value pointer to one value;
  * here a map's whole value arena is one region, so an access that strays into a neighbouring
