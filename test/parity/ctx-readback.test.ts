@@ -8,7 +8,7 @@
  * loads). Same run twice per engine: a site's second execution goes through its cached plan.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { KernelTestRunner, hexOf } from '../../src/kernel/testrun.js';
+import { KernelError, KernelTestRunner, hexOf } from '../../src/kernel/testrun.js';
 import { makeInsn, type Insn } from '../../src/isa/insn.js';
 import { Memory } from '../../src/vm/memory.js';
 import { createRunEnv } from '../../src/vm/run.js';
@@ -79,6 +79,25 @@ function sockProgram(reads: readonly Read[]): Insn[] {
 const SOCK_READS: ReadonlyArray<readonly Read[]> = [
   [[S.rx_queue_mapping, 4], [S.rx_queue_mapping, 2], [S.rx_queue_mapping, 1], [S.rx_queue_mapping, 4, true], [S.rx_queue_mapping, 2, true], [S.rx_queue_mapping, 1, true], [S.state, 2], [S.family, 1]],
   [[S.state, 4], [S.state, 1, true], [S.family, 2], [S.src_port, 2], [S.dst_port, 2], [S.dst_port + 1, 1], [S.dst_port, 4], [S.src_ip4 + 2, 2]],
+];
+
+/**
+ * REFUSED: context accesses the verifier refuses although the field is readable or writable —
+ * ldsx of a packet pointer field (bpf_skb_is_valid_access / xdp_is_valid_access: info->is_ldsx)
+ * and atomics into ctx (check_atomic) — next to the accepted neighbour that shows the field is
+ * otherwise fine: [label, hook, access instruction, accepted].
+ */
+const REFUSED: ReadonlyArray<readonly [string, 'xdp' | 'sched_cls', Insn, boolean]> = [
+  ['xdp ldsxw data', 'xdp', makeInsn(0x81, 2, 1, 0, 0), false],
+  ['xdp ldsxw data_end', 'xdp', makeInsn(0x81, 2, 1, 4, 0), false],
+  ['xdp ldsxw ingress_ifindex', 'xdp', makeInsn(0x81, 2, 1, 12, 0), true],
+  ['tc ldsxw data', 'sched_cls', makeInsn(0x81, 2, 1, F.data, 0), false],
+  ['tc ldsxw data_meta', 'sched_cls', makeInsn(0x81, 2, 1, F.data_meta, 0), false],
+  ['tc ldsxw mark', 'sched_cls', makeInsn(0x81, 2, 1, F.mark, 0), true],
+  ['tc atomic add mark', 'sched_cls', makeInsn(0xc3, 1, 2, F.mark, 0), false],
+  ['tc stxw mark', 'sched_cls', makeInsn(0x63, 1, 2, F.mark, 0), true],
+  ['tc stw mark', 'sched_cls', makeInsn(0x62, 1, 0, F.mark, 7), true],
+  ['tc atomic add cb[0]', 'sched_cls', makeInsn(0xc3, 1, 2, F.cb, 0), false],
 ];
 
 const READS: ReadonlyArray<readonly Read[]> = [
@@ -191,6 +210,32 @@ describe.skipIf(!avail.ok)(`context read-back: every engine vs kernel${skipReaso
             if (got !== kernel) bad.push(`${label} / reads ${JSON.stringify(reads)}:\n  kernel: ${kernel}\n  ${engine}: ${got}`);
           }
         }
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('context accesses the verifier refuses (ldsx of packet pointers, atomics) fault in xdpsim at that instruction', async () => {
+    const bad: string[] = [];
+    for (const [label, hook, access, accepted] of REFUSED) {
+      const insns = [makeInsn(0xb7, 2, 0, 0, 1), access, makeInsn(0xb7, 0, 0, 0, 2), makeInsn(0x95)];
+      let kernel: boolean;
+      try {
+        const prog = await k.loadRaw(insns, { progType: hook, name: 'ctx_refused' });
+        await k.closeHandle(prog.handle);
+        kernel = true;
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        kernel = false;
+      }
+      if (kernel !== accepted) bad.push(`${label}: the kernel ${kernel ? 'accepts' : 'refuses'} it, the table says otherwise`);
+      for (const engine of engineNames()) {
+        const mem = new Memory();
+        const env = createRunEnv(mem, { helpers: new Map() });
+        const exec = getEngine(engine).prepare({ name: 'ctx_refused', insns });
+        const r = new TestRunner({ exec, progType: hook === 'xdp' ? ProgType.XDP : ProgType.SCHED_CLS, env }).run({ data: FRAME });
+        const faulted = r.fault !== undefined && r.fault.code === 'E_MEM_ACCESS' && r.fault.insn === 1;
+        if (faulted === kernel) bad.push(`${label}: kernel ${kernel ? 'accepts' : 'refuses'}, ${engine} ${r.fault === undefined ? 'runs it' : `faults: ${r.fault.message}`}`);
       }
     }
     expect(bad).toEqual([]);
