@@ -45,3 +45,12 @@ export function guestBytes(env: RunEnv, addr: number, len: number, write: boolea
   }
   return env.mem.view(addr, len);
 }
+
+/**
+ * guestAddr checks that [addr, addr+len) is accessible like guestBytes and returns `addr`, without
+ * making a view (helpers on the per-packet path copy with `mem.u8` directly).
+ */
+export function guestAddr(env: RunEnv, addr: number, len: number, write: boolean, what: string): number {
+  if (len !== 0 && !env.mem.isAccessible(addr, len, write)) guestBytes(env, addr, len, write, what);
+  return addr;
+}
