@@ -12,9 +12,10 @@
  * `__sk_buff` fields that programs may write (mark, priority, tc_index, tc_classid, cb[],
  * queue_mapping, tstamp) are stored in the ctx region; `pullCtx` takes them back into the skb
  * with the kernel's store semantics (bpf_convert_ctx_access: u16 fields truncate, a
- * queue_mapping of 0xffff or more is ignored) and `pushCtx` rewrites every field. Helpers call
- * both around their work; hooks call pullCtx after the program returns; a read of one of the
- * narrowed fields normalizes them first (through the ctx access policy).
+ * queue_mapping of 0xffff or more is ignored) and `pushCtx` rewrites every field. Helpers that
+ * change what __sk_buff shows call both around their work, the others only normalizeCtx (see
+ * onSkb in src/helpers/skb.ts); hooks call pullCtx after the program returns; a read of one of
+ * the narrowed fields normalizes them first (through the ctx access policy).
  */
 import { type CtxAccessPolicy, type Memory, type Region, RegionKind } from '../vm/memory.js';
 import { ETH_HLEN } from './xdp.js';
