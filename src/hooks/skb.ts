@@ -13,7 +13,7 @@
  * queue_mapping, tstamp) are stored in the ctx region; `pullCtx` takes them back into the skb
  * with the kernel's store semantics (bpf_convert_ctx_access: u16 fields truncate, a
  * queue_mapping of 0xffff or more is ignored) and `pushCtx` rewrites every field. Helpers that
- * change what __sk_buff shows call both around their work, the others only normalizeCtx (see
+ * change what __sk_buff shows call both around their work, the others only settleCtx (see
  * onSkb in src/helpers/skb.ts); hooks call pullCtx after the program returns; a read of one of
  * the narrowed fields normalizes them first (through the ctx access policy).
  */
@@ -390,7 +390,7 @@ export class SkBuff {
     this.data = data;
     u8.set(frame, data);
     this.len = frame.length;
-    u8.set(meta, keepLo);
+    if (meta.length !== 0) u8.set(meta, keepLo);
     this.metaLen = meta.length;
     this.dirtyLo = keepLo;
     this.dirtyHi = keepHi;
@@ -579,6 +579,22 @@ export class SkBuff {
     dv.setUint32(c + SkBuffField.queue_mapping, this.queueMapping, true);
     dv.setUint32(c + SkBuffField.tc_index, this.tcIndex, true);
     dv.setUint32(c + SkBuffField.tc_classid, this.tcClassid, true);
+  }
+
+  /**
+   * settleCtx leaves the skb and the ctx as pullCtx followed by pushCtx would when nothing else
+   * changed in between: the fields are pulled and only the narrowed ones (tc_index, tc_classid,
+   * queue_mapping) are rewritten, where they differ. For helpers that change nothing __sk_buff
+   * shows (onSkb in src/helpers/skb.ts).
+   */
+  settleCtx(): void {
+    this.pullCtx();
+    const w = this.u32;
+    const c = this.ctx.start >>> 2;
+    const F = SkBuffField;
+    if (w[c + (F.queue_mapping >>> 2)] !== this.queueMapping) w[c + (F.queue_mapping >>> 2)] = this.queueMapping;
+    if (w[c + (F.tc_index >>> 2)] !== this.tcIndex) w[c + (F.tc_index >>> 2)] = this.tcIndex;
+    if (w[c + (F.tc_classid >>> 2)] !== this.tcClassid) w[c + (F.tc_classid >>> 2)] = this.tcClassid;
   }
 
   /** pushCtx writes every __sk_buff field and moves the packet region to [data_meta, data_end). */
