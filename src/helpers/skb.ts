@@ -174,24 +174,33 @@ function storeBytes(env: RunEnv, skb: SkBuff): number {
   if ((flags & BPF_F_RECOMPUTE_CSUM) !== 0) postpullRcsum(skb, u8.subarray(at, at + len), offset);
   // The source is never packet memory (the verifier refuses packet pointers to helpers that
   // change packet data: "helper access to the packet is not allowed"), so it cannot overlap.
-  // Short stores (header fields, the common case) copy byte by byte, measured faster than copyWithin.
-  if (len > 16) u8.copyWithin(at, from, from + len);
-  else for (let i = 0; i < len; i++) u8[at + i] = u8[from + i];
+  moveBytes(u8, at, from, len);
   if ((flags & BPF_F_RECOMPUTE_CSUM) !== 0) postpushRcsum(skb, u8.subarray(at, at + len), offset);
   if ((flags & BPF_F_INVALIDATE_HASH) !== 0) skb.clearHash();
   return 0;
+}
+
+/**
+ * moveBytes copies `len` bytes of VM memory from `src` to `dst` like memmove. Short copies (header
+ * fields, the common case) go byte by byte: measured faster than copyWithin, and than a view.
+ */
+function moveBytes(u8: Uint8Array, dst: number, src: number, len: number): void {
+  if (len > 16) u8.copyWithin(dst, src, src + len);
+  else if (dst > src) for (let i = len - 1; i >= 0; i--) u8[dst + i] = u8[src + i];
+  else for (let i = 0; i < len; i++) u8[dst + i] = u8[src + i];
 }
 
 /** skbLoadBytes is bpf_skb_load_bytes (skb_header_pointer on a linear skb). */
 export const skbLoadBytes = onSkb('bpf_skb_load_bytes', (env, skb) => {
   const offset = argLo(env, 2);
   const len = argLo(env, 4);
-  const to = guestBytes(env, argPtr(env, 3, 'bpf_skb_load_bytes'), len, true, 'bpf_skb_load_bytes');
+  const to = guestAddr(env, argPtr(env, 3, 'bpf_skb_load_bytes'), len, true, 'bpf_skb_load_bytes');
+  const u8 = skb.mem.u8;
   if (offset > 0x7fffffff || offset + len > skb.len) {
-    to.fill(0);
+    u8.fill(0, to, to + len);
     return -E.EFAULT;
   }
-  to.set(skb.mem.u8.subarray(skb.data + offset, skb.data + offset + len));
+  moveBytes(u8, to, skb.data + offset, len);
   return 0;
 });
 
@@ -199,19 +208,20 @@ export const skbLoadBytes = onSkb('bpf_skb_load_bytes', (env, skb) => {
 export const skbLoadBytesRelative = onSkb('bpf_skb_load_bytes_relative', (env, skb) => {
   const offset = argLo(env, 2);
   const len = argLo(env, 4);
-  const to = guestBytes(env, argPtr(env, 3, 'bpf_skb_load_bytes_relative'), len, true, 'bpf_skb_load_bytes_relative');
+  const to = guestAddr(env, argPtr(env, 3, 'bpf_skb_load_bytes_relative'), len, true, 'bpf_skb_load_bytes_relative');
   const startHeader = argLo(env, 5);
   const end = skb.data + skb.len;
+  const u8 = skb.mem.u8;
   let start = -1;
   if (offset <= 0xffff) {
     if (startHeader === BPF_HDR_START_MAC && skb.macHeaderWasSet) start = skb.head + skb.macHeader;
     else if (startHeader === BPF_HDR_START_NET) start = skb.head + skb.networkHeader;
   }
   if (start >= 0 && start + offset + len <= end) {
-    to.set(skb.mem.u8.subarray(start + offset, start + offset + len));
+    moveBytes(u8, to, start + offset, len);
     return 0;
   }
-  to.fill(0);
+  u8.fill(0, to, to + len);
   return -E.EFAULT;
 });
 
