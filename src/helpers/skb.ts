@@ -152,8 +152,11 @@ function postpushRcsum(skb: SkBuff, bytes: Uint8Array, off: number): void {
  */
 export const skbStoreBytes = (env: RunEnv): number => {
   const { skb } = skbState(env, 'bpf_skb_store_bytes');
-  skb.settleCtx();
-  if ((argLo(env, 5) & BPF_F_INVALIDATE_HASH) === 0) return storeBytes(env, skb);
+  if ((argLo(env, 5) & BPF_F_INVALIDATE_HASH) === 0) {
+    skb.settleCtx();
+    return storeBytes(env, skb);
+  }
+  skb.pullCtx();
   try {
     return storeBytes(env, skb);
   } finally {

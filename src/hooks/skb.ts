@@ -582,19 +582,25 @@ export class SkBuff {
   }
 
   /**
-   * settleCtx leaves the skb and the ctx as pullCtx followed by pushCtx would when nothing else
-   * changed in between: the fields are pulled and only the narrowed ones (tc_index, tc_classid,
-   * queue_mapping) are rewritten, where they differ. For helpers that change nothing __sk_buff
-   * shows (onSkb in src/helpers/skb.ts).
+   * settleCtx does what pullCtx followed by pushCtx would when nothing else changed in between,
+   * as far as anything can observe: the narrowed fields get the kernel's store semantics in the
+   * ctx (tc_index and tc_classid truncated to u16; a queue_mapping of 0xffff or more replaced by
+   * the last one stored, and a valid one kept as the skb's), with stores only where a field needs
+   * one. mark, priority and tstamp stay in the ctx until the next pullCtx (last store wins for
+   * them, so no intermediate value matters). For helpers that read none of these fields and change
+   * nothing __sk_buff shows (onSkb in src/helpers/skb.ts).
    */
   settleCtx(): void {
-    this.pullCtx();
-    const w = this.u32;
+    const w = this.ctxWords();
     const c = this.ctx.start >>> 2;
     const F = SkBuffField;
-    if (w[c + (F.queue_mapping >>> 2)] !== this.queueMapping) w[c + (F.queue_mapping >>> 2)] = this.queueMapping;
-    if (w[c + (F.tc_index >>> 2)] !== this.tcIndex) w[c + (F.tc_index >>> 2)] = this.tcIndex;
-    if (w[c + (F.tc_classid >>> 2)] !== this.tcClassid) w[c + (F.tc_classid >>> 2)] = this.tcClassid;
+    const qm = w[c + (F.queue_mapping >>> 2)];
+    if (qm < 0xffff) this.queueMapping = qm;
+    else w[c + (F.queue_mapping >>> 2)] = this.queueMapping;
+    const ti = w[c + (F.tc_index >>> 2)];
+    if (ti > 0xffff) w[c + (F.tc_index >>> 2)] = ti & 0xffff;
+    const tc = w[c + (F.tc_classid >>> 2)];
+    if (tc > 0xffff) w[c + (F.tc_classid >>> 2)] = tc & 0xffff;
   }
 
   /** pushCtx writes every __sk_buff field and moves the packet region to [data_meta, data_end). */
