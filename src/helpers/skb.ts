@@ -1,10 +1,12 @@
 /**
  * skb helpers — the packet helpers of SCHED_CLS / SCHED_ACT programs, with the kernel's semantics
  * and return codes (net/core/filter.c; net/core/skbuff.c for skb_vlan_push/pop; include/net/
- * inet_ecn.h for INET_ECN_set_ce; net/core/utils.c for inet_proto_csum_replace*). Each helper
- * takes the program-writable __sk_buff fields back from the ctx first and rewrites the ctx (data,
- * data_end, len, protocol, ...) and the packet region afterwards, which is what
- * bpf_compute_data_pointers plus the verifier's pointer invalidation amount to.
+ * inet_ecn.h for INET_ECN_set_ce; net/core/utils.c for inet_proto_csum_replace*). A helper that
+ * changes what __sk_buff shows (withSkb) takes the program-writable fields back from the ctx first
+ * and rewrites the ctx (data, data_end, len, protocol, ...) and the packet region afterwards,
+ * which is what bpf_compute_data_pointers plus the verifier's pointer invalidation amount to; the
+ * per-packet data-only helpers (onSkb: store/load bytes, csum_replace, ...) only settle the
+ * narrowed fields, and read and write guest memory in place, without views or BigInt.
  *
  * Known differences from the kernel: get_hash_recalc computes a deterministic flow hash (the
  * kernel's is seeded with a random per-boot key, so no two kernels agree either); the skb->sk a
