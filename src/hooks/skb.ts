@@ -13,7 +13,8 @@
  * queue_mapping, tstamp) are stored in the ctx region, which the access plan (skbTcCtxPlan) keeps
  * holding what the kernel would read back (u16 fields truncate, a queue_mapping of 0xffff or more
  * is ignored: store hooks); `pullCtx` takes them back into the skb and `pushCtx` rewrites every
- * field. Helpers call both around their work; hooks call pullCtx after the program returns.
+ * field. Helpers that change what __sk_buff shows call both around their work, the others only
+ * settleCtx (see onSkb in src/helpers/skb.ts); hooks call pullCtx after the program returns.
  */
 import { type Memory, type Region, RegionKind } from '../vm/memory.js';
 import { CtxKind, CtxPlan, plainLoad, plainStore, REFUSE, type CtxAccessPolicy, type CtxStoreHook } from '../vm/ctx-plan.js';
@@ -335,8 +336,12 @@ export class SkBuff {
   dev: NetDevice;
   skbIif = 0;
   napiId = 0;
-  tstamp = 0n;
-  hwtstamp = 0n;
+  /** skb->tstamp as u32 halves (the `tstamp` accessor gives the u64): no BigInt per packet. */
+  tstampLo = 0;
+  tstampHi = 0;
+  /** skb_hwtstamps(skb)->hwtstamp as u32 halves (see `hwtstamp`). */
+  hwtstampLo = 0;
+  hwtstampHi = 0;
   wireLen = 0;
   gsoSegs = 0;
   gsoSize = 0;
@@ -359,6 +364,14 @@ export class SkBuff {
    */
   private dirtyLo: number;
   private dirtyHi: number;
+  /**
+   * u32 views the VM memory as host-order u32 words (little-endian, like the VM and WebAssembly),
+   * for the __sk_buff sync; re-made when memory growth replaces the buffer. Measured: DataView
+   * setters with a BigInt for the u64 fields made pushCtx most of a TC run's fixed cost.
+   */
+  private u32: Uint32Array;
+  /** The `mem.u8` that `u32` was made alongside (Memory replaces its views when it grows). */
+  private u32Of: Uint8Array;
 
   constructor(mem: Memory, dev: NetDevice) {
     this.mem = mem;
@@ -368,6 +381,41 @@ export class SkBuff {
     this.dev = dev;
     this.dirtyLo = this.pkt.start;
     this.dirtyHi = this.pkt.start + SKB_REGION_SIZE;
+    this.u32 = new Uint32Array(mem.u8.buffer);
+    this.u32Of = mem.u8;
+  }
+
+  /** tstamp is skb->tstamp as a u64. */
+  get tstamp(): bigint {
+    return (BigInt(this.tstampHi) << 32n) | BigInt(this.tstampLo);
+  }
+
+  set tstamp(v: bigint) {
+    this.tstampLo = Number(v & 0xffffffffn);
+    this.tstampHi = Number((v >> 32n) & 0xffffffffn);
+  }
+
+  /** hwtstamp is skb_hwtstamps(skb)->hwtstamp as a u64. */
+  get hwtstamp(): bigint {
+    return (BigInt(this.hwtstampHi) << 32n) | BigInt(this.hwtstampLo);
+  }
+
+  set hwtstamp(v: bigint) {
+    this.hwtstampLo = Number(v & 0xffffffffn);
+    this.hwtstampHi = Number((v >> 32n) & 0xffffffffn);
+  }
+
+  /**
+   * ctxWords returns the u32 view of VM memory, re-made after the memory grew (checked by view
+   * identity: reading `.buffer` of a view on WebAssembly memory is a slow builtin call).
+   */
+  private ctxWords(): Uint32Array {
+    const u8 = this.mem.u8;
+    if (this.u32Of !== u8) {
+      this.u32 = new Uint32Array(u8.buffer);
+      this.u32Of = u8;
+    }
+    return this.u32;
   }
 
   /** markDirty extends the dirty window by the skb's current [data - metaLen, data + len). */
@@ -397,25 +445,37 @@ export class SkBuff {
    * reset rebuilds the skb around `frame` with data at the frame's first byte and every field
    * cleared, as build_skb + skb_put would; the caller then runs ethTypeTrans and pushes as needed.
    * The region is left as if zeroed whole, but only the bytes earlier skbs may have written (the
-   * dirty window, and the last packet bounds a program saw) are cleared: measured, zeroing all
-   * 64 KiB was most of the per-frame cost of XDP + TC ingress.
+   * dirty window, and the last packet bounds a program saw) and the new frame and metadata will
+   * not overwrite are cleared: measured, zeroing all 64 KiB was most of the per-frame cost of XDP
+   * + TC ingress, and zeroing the previous frame's bytes just before copying the next one over
+   * them was most of what remained for large frames.
    */
   reset(frame: Uint8Array, init: SkBuffInit): void {
     const u8 = this.mem.u8;
-    const lo = this.pkt.lo < this.dirtyLo ? this.pkt.lo : this.dirtyLo;
-    const hi = this.pkt.hi > this.dirtyHi ? this.pkt.hi : this.dirtyHi;
+    const meta = init.meta ?? EMPTY;
+    const data = this.head + SKB_HEAD_RESERVE;
+    const lo0 = this.pkt.lo < this.dirtyLo ? this.pkt.lo : this.dirtyLo;
+    const hi0 = this.pkt.hi > this.dirtyHi ? this.pkt.hi : this.dirtyHi;
     const start = this.pkt.start;
     const end = start + SKB_REGION_SIZE;
-    if (hi > lo) u8.fill(0, lo > start ? lo : start, hi < end ? hi : end);
+    const lo = lo0 > start ? lo0 : start;
+    const hi = hi0 < end ? hi0 : end;
+    // [keepLo, keepHi) is about to be overwritten with the metadata and the frame.
+    const keepLo = data - meta.length;
+    const keepHi = data + frame.length;
+    if (hi > lo) {
+      if (keepLo > lo) u8.fill(0, lo, keepLo < hi ? keepLo : hi);
+      if (keepHi < hi) u8.fill(0, keepHi > lo ? keepHi : lo, hi);
+    }
+    // The ctx, cb[] included, is zero until pushCtx fills it.
     u8.fill(0, this.ctx.start, this.ctx.start + SkBuffField.SIZE);
-    this.data = this.head + SKB_HEAD_RESERVE;
-    u8.set(frame, this.data);
+    this.data = data;
+    u8.set(frame, data);
     this.len = frame.length;
-    const meta = init.meta ?? EMPTY;
-    u8.set(meta, this.data - meta.length);
+    if (meta.length !== 0) u8.set(meta, keepLo);
     this.metaLen = meta.length;
-    this.dirtyLo = this.data - this.metaLen;
-    this.dirtyHi = this.data + this.len;
+    this.dirtyLo = keepLo;
+    this.dirtyHi = keepHi;
     this.macHeader = UNSET_HEADER;
     this.networkHeader = UNSET_HEADER;
     this.transportHeader = UNSET_HEADER;
@@ -436,8 +496,10 @@ export class SkBuff {
     this.dev = init.dev;
     this.skbIif = 0;
     this.napiId = 0;
-    this.tstamp = 0n;
-    this.hwtstamp = 0n;
+    this.tstampLo = 0;
+    this.tstampHi = 0;
+    this.hwtstampLo = 0;
+    this.hwtstampHi = 0;
     this.wireLen = 0;
     this.gsoSegs = 0;
     this.gsoSize = 0;
@@ -449,7 +511,6 @@ export class SkBuff {
     this.atIngress = init.atIngress ?? false;
     this.tunnel = undefined;
     this.sockAddr = 0;
-    this.cb().fill(0);
   }
 
   /** cb returns the live 20 bytes of qdisc_skb_cb->data (stored in the ctx). */
@@ -554,16 +615,17 @@ export class SkBuff {
    * semantics (bpf_convert_ctx_access).
    */
   pullCtx(): void {
-    const dv = this.mem.dv;
-    const c = this.ctx.start;
+    const w = this.ctxWords();
+    const c = this.ctx.start >>> 2;
     const F = SkBuffField;
-    this.mark = dv.getUint32(c + F.mark, true);
-    this.priority = dv.getUint32(c + F.priority, true);
-    this.tcIndex = dv.getUint32(c + F.tc_index, true) & 0xffff;
-    this.tcClassid = dv.getUint32(c + F.tc_classid, true) & 0xffff;
-    const qm = dv.getUint32(c + F.queue_mapping, true);
+    this.mark = w[c + (F.mark >>> 2)];
+    this.priority = w[c + (F.priority >>> 2)];
+    this.tcIndex = w[c + (F.tc_index >>> 2)] & 0xffff;
+    this.tcClassid = w[c + (F.tc_classid >>> 2)] & 0xffff;
+    const qm = w[c + (F.queue_mapping >>> 2)];
     if (qm < 0xffff) this.queueMapping = qm;
-    this.tstamp = dv.getBigUint64(c + F.tstamp, true);
+    this.tstampLo = w[c + (F.tstamp >>> 2)];
+    this.tstampHi = w[c + (F.tstamp >>> 2) + 1];
   }
 
   /** setSock gives the skb an owning socket (a test run's dummy socket): __sk_buff->sk then points at it. */
@@ -587,36 +649,63 @@ export class SkBuff {
     this.sockAddr = r.start;
   }
 
+  /**
+   * settleCtx does what pullCtx followed by pushCtx would when nothing else changed in between,
+   * as far as anything can observe: the narrowed fields get the kernel's store semantics in the
+   * ctx (tc_index and tc_classid truncated to u16; a queue_mapping of 0xffff or more replaced by
+   * the last one stored, and a valid one kept as the skb's), with stores only where a field needs
+   * one. mark, priority and tstamp stay in the ctx until the next pullCtx (last store wins for
+   * them, so no intermediate value matters). For helpers that read none of these fields and change
+   * nothing __sk_buff shows (onSkb in src/helpers/skb.ts). The context plan's store hooks already
+   * keep these fields normalised, so this finds nothing to do unless a store bypassed the plan.
+   */
+  settleCtx(): void {
+    const w = this.ctxWords();
+    const c = this.ctx.start >>> 2;
+    const F = SkBuffField;
+    const qm = w[c + (F.queue_mapping >>> 2)];
+    if (qm < 0xffff) this.queueMapping = qm;
+    else w[c + (F.queue_mapping >>> 2)] = this.queueMapping;
+    const ti = w[c + (F.tc_index >>> 2)];
+    if (ti > 0xffff) w[c + (F.tc_index >>> 2)] = ti & 0xffff;
+    const tc = w[c + (F.tc_classid >>> 2)];
+    if (tc > 0xffff) w[c + (F.tc_classid >>> 2)] = tc & 0xffff;
+  }
+
   /** pushCtx writes every __sk_buff field and moves the packet region to [data_meta, data_end). */
   pushCtx(): void {
-    const dv = this.mem.dv;
-    const c = this.ctx.start;
+    const w = this.ctxWords();
+    const c = this.ctx.start >>> 2;
     const F = SkBuffField;
-    const bswap16 = (v: number): number => ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
-    dv.setUint32(c + F.len, this.len, true);
-    dv.setUint32(c + F.pkt_type, this.pktType, true);
-    dv.setUint32(c + F.mark, this.mark >>> 0, true);
-    dv.setUint32(c + F.queue_mapping, this.queueMapping, true);
-    dv.setUint32(c + F.protocol, bswap16(this.protocol), true);
-    dv.setUint32(c + F.vlan_present, this.vlanPresent ? 1 : 0, true);
-    dv.setUint32(c + F.vlan_tci, this.vlanTci, true);
-    dv.setUint32(c + F.vlan_proto, bswap16(this.vlanProto), true);
-    dv.setUint32(c + F.priority, this.priority >>> 0, true);
-    dv.setUint32(c + F.ingress_ifindex, this.skbIif, true);
-    dv.setUint32(c + F.ifindex, this.dev.ifindex, true);
-    dv.setUint32(c + F.tc_index, this.tcIndex, true);
-    dv.setUint32(c + F.hash, this.hash >>> 0, true);
-    dv.setUint32(c + F.tc_classid, this.tcClassid, true);
-    dv.setUint32(c + F.data, this.data, true);
-    dv.setUint32(c + F.data_end, this.data + this.len, true);
-    dv.setUint32(c + F.napi_id, this.napiId, true);
-    dv.setUint32(c + F.data_meta, this.data - this.metaLen, true);
-    dv.setBigUint64(c + F.tstamp, this.tstamp, true);
-    dv.setUint32(c + F.wire_len, this.wireLen, true);
-    dv.setUint32(c + F.gso_segs, this.gsoSegs, true);
-    dv.setBigUint64(c + F.sk, BigInt(this.sockAddr), true);
-    dv.setUint32(c + F.gso_size, this.gsoSize, true);
-    dv.setBigUint64(c + F.hwtstamp, this.hwtstamp, true);
+    const proto = this.protocol;
+    const vproto = this.vlanProto;
+    w[c + (F.len >>> 2)] = this.len;
+    w[c + (F.pkt_type >>> 2)] = this.pktType;
+    w[c + (F.mark >>> 2)] = this.mark;
+    w[c + (F.queue_mapping >>> 2)] = this.queueMapping;
+    w[c + (F.protocol >>> 2)] = ((proto & 0xff) << 8) | ((proto >>> 8) & 0xff);
+    w[c + (F.vlan_present >>> 2)] = this.vlanPresent ? 1 : 0;
+    w[c + (F.vlan_tci >>> 2)] = this.vlanTci;
+    w[c + (F.vlan_proto >>> 2)] = ((vproto & 0xff) << 8) | ((vproto >>> 8) & 0xff);
+    w[c + (F.priority >>> 2)] = this.priority;
+    w[c + (F.ingress_ifindex >>> 2)] = this.skbIif;
+    w[c + (F.ifindex >>> 2)] = this.dev.ifindex;
+    w[c + (F.tc_index >>> 2)] = this.tcIndex;
+    w[c + (F.hash >>> 2)] = this.hash;
+    w[c + (F.tc_classid >>> 2)] = this.tcClassid;
+    w[c + (F.data >>> 2)] = this.data;
+    w[c + (F.data_end >>> 2)] = this.data + this.len;
+    w[c + (F.napi_id >>> 2)] = this.napiId;
+    w[c + (F.data_meta >>> 2)] = this.data - this.metaLen;
+    w[c + (F.tstamp >>> 2)] = this.tstampLo;
+    w[c + (F.tstamp >>> 2) + 1] = this.tstampHi;
+    w[c + (F.wire_len >>> 2)] = this.wireLen;
+    w[c + (F.gso_segs >>> 2)] = this.gsoSegs;
+    w[c + (F.sk >>> 2)] = this.sockAddr;
+    w[c + (F.sk >>> 2) + 1] = 0;
+    w[c + (F.gso_size >>> 2)] = this.gsoSize;
+    w[c + (F.hwtstamp >>> 2)] = this.hwtstampLo;
+    w[c + (F.hwtstamp >>> 2) + 1] = this.hwtstampHi;
     this.pkt.lo = this.data - this.metaLen;
     this.pkt.hi = this.data + this.len;
     this.markDirty();
