@@ -13,7 +13,8 @@
 import type { Command } from 'commander';
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { CaptureError, UsageError, isXdpsimError } from '../../errors.js';
-import { readCapture } from '../../io/capture.js';
+import { openCursor, readCapture } from '../../io/capture.js';
+import type { CaptureReader } from '../../io/reader.js';
 import type { CaptureInterface, Frame } from '../../io/frames.js';
 import { DEFAULT_ENGINE, engineNames, getEngine } from '../../vm/engines.js';
 import { systemServices } from '../../helpers/services.js';
@@ -169,6 +170,9 @@ class LineSink {
 }
 
 
+/** FLUSH_EVERY is how many frames the synchronous loop runs between results flushes and progress updates (a power of 2). */
+const FLUSH_EVERY = 256;
+
 /** runReplay runs the command and returns its exit code; user errors throw XdpsimError. */
 export async function runReplay(captures: string[], opts: ReplayOptions, io: ReplayIo): Promise<number> {
   const mode = opts.compareKernel === true && opts.mode === 'pipeline' ? 'test-run' : opts.mode;
@@ -210,7 +214,9 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
   let index = 0;
   try {
     outer: for (const file of captures) {
-      const reader = readCapture(file);
+      const cursor = openCursor(file);
+      const reader = cursor === undefined ? readCapture(file) : undefined;
+      const interfaces = (): readonly CaptureInterface[] => (cursor ?? (reader as CaptureReader)).interfaces;
       const total = statSync(file).size;
       const ifaceOf = new Map<number, SimInterface>();
       let lastIndex = -1;
@@ -219,26 +225,47 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
         if (i === lastIndex) return lastDev;
         let d = ifaceOf.get(i);
         if (d === undefined) {
-          d = mapInterface(reader.interfaces[i], i, dp.topology.interfaces);
+          d = mapInterface(interfaces()[i], i, dp.topology.interfaces);
           ifaceOf.set(i, d);
         }
         lastIndex = i;
         lastDev = d;
         return d;
       };
+      const handle = (frame: Frame): void => {
+        const dev = pick(frame.interfaceIndex);
+        const r = dp.pipeline.process(frame.data, dev);
+        acc.add(index, frame.data.length, r);
+        if (results !== undefined) resultLine(results, index, frame, r, multi ? file : undefined);
+        if (outDir !== undefined) outDir.frame(index, frame, r);
+        index++;
+      };
       try {
-        for await (const batch of reader.batches()) {
-          for (const frame of batch) {
-            if (index >= limit) break outer;
-            const dev = pick(frame.interfaceIndex);
-            const r = dp.pipeline.process(frame.data, dev);
-            acc.add(index, frame.data.length, r);
-            if (results !== undefined) resultLine(results, index, frame, r, multi ? file : undefined);
-            if (outDir !== undefined) outDir.frame(index, frame, r);
-            index++;
+        if (cursor !== undefined) {
+          // Synchronous, frame by frame, no copy: the frame is a view into the reader's buffer,
+          // done with before the next call.
+          try {
+            for (let frame = cursor.next(); frame !== undefined; frame = cursor.next()) {
+              if (index >= limit) break outer;
+              handle(frame);
+              if ((index & (FLUSH_EVERY - 1)) === 0) {
+                results?.flush();
+                progress.update(cursor.offset, total, index);
+              }
+            }
+          } finally {
+            cursor.close();
           }
           results?.flush();
-          progress.update(batch.length > 0 ? batch[batch.length - 1].fileOffset : 0, total, index);
+        } else if (reader !== undefined) {
+          for await (const batch of reader.batches()) {
+            for (const frame of batch) {
+              if (index >= limit) break outer;
+              handle(frame);
+            }
+            results?.flush();
+            progress.update(batch.length > 0 ? batch[batch.length - 1].fileOffset : 0, total, index);
+          }
         }
       } catch (e) {
         if (e instanceof CaptureError) {
