@@ -23,12 +23,12 @@ import { Accounting, type FrameResult } from '../../datapath/accounting.js';
 import { DEFAULT_MAX_HOPS } from '../../datapath/pipeline.js';
 import type { SimInterface } from '../../datapath/interfaces.js';
 import { ProgramSet, parseProgramRef, type BoundProgram } from '../../datapath/programs.js';
-import { TestRunner, type TestRunOutput } from '../../hooks/testrun.js';
+import type { TestRunOutput } from '../../hooks/testrun.js';
 import { loopbackDatapath } from '../../hooks/datapath.js';
 import { ProgType } from '../../hooks/tc.js';
 import { XdpMd } from '../../hooks/xdp.js';
 import { SkBuffField } from '../../hooks/skb.js';
-import { KernelTestRunner, type KernelObject, type KernelMapDump } from '../../kernel/testrun.js';
+import type { KernelTestRunner, KernelObject, KernelMapDump } from '../../kernel/testrun.js';
 import { DispositionCaptures, describeAttach, hex, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
 import { Progress } from '../progress.js';
 import { formatSummary } from '../summary.js';
@@ -428,7 +428,9 @@ async function runTestRun(captures: string[], opts: ReplayOptions, io: ReplayIo,
   }
   if (opts.iface.length > 0 || opts.topology !== undefined) throw new UsageError('E_USAGE', '--mode test-run runs in a namespace with only lo: --iface and --topology do not apply', {});
   const engine = getEngine(opts.engine);
-  const kernel = opts.compareKernel === true ? await KernelTestRunner.open() : undefined;
+  // Imported here, not at the top: pipeline runs (the common case) do not pay for loading them.
+  const { TestRunner } = await import('../../hooks/testrun.js');
+  const kernel = opts.compareKernel === true ? await (await import('../../kernel/testrun.js')).KernelTestRunner.open() : undefined;
   if (kernel !== undefined && !kernel.ok) {
     throw new UsageError('E_NO_KERNEL', `--compare-kernel: the kernel cannot run programs here: ${kernel.reason}`, {});
   }
