@@ -215,6 +215,9 @@ export class ProgramSet {
         env.cpu = caller.cpu;
         const r = raw.run(env, arg1, arg2);
         env.hook = undefined;
+        // r0 in the caller's register file too, as every Executable leaves it (r0u32).
+        caller.regs[0] = env.regs[0];
+        caller.regs[1] = env.regs[1];
         // A run that faulted holding a bpf_spin_lock (the helpers key it by this env) must not
         // leave it held for the next frame: the kernel's verifier never lets a program end so.
         if (!r.ok) releaseHeldLock(env);
