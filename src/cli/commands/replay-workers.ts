@@ -1,0 +1,345 @@
+/**
+ * replay-workers — `xdpsim replay --workers N`: the frames of the captures spread over N worker
+ * threads (replay-worker.ts) the way a NIC with N rx queues spreads them over N CPUs.
+ *
+ * - RSS: a frame goes to queue flowQueue(frame, N) (src/datapath/pipeline.ts: a symmetric-free
+ *   FNV-1a over the IPv4/IPv6 addresses and, for unfragmented TCP/UDP, the ports — not the NIC's
+ *   Toeplitz hash; non-IP frames and IP fragments without ports hash by addresses or go to queue
+ *   0). One flow always lands on one worker, so its frames run in capture order. Worker i is rx
+ *   queue i (xdp_md.rx_queue_index) and CPU i (bpf_get_smp_processor_id, its copy of every
+ *   per-CPU value): every interface gets N rx queues and the datapath N CPUs.
+ * - Maps: one shared WebAssembly.Memory for all threads (src/vm/memory.ts, shared mode); every
+ *   thread (this coordinator too, in slot 0) builds the same maps in the same order, so the maps
+ *   are one set of maps at the same addresses for all; which map types work and how is
+ *   src/maps/shared-types.ts, the others are refused with NotSupportedError E_WORKERS_MAP.
+ *   The alternative — maps owned by one thread, the others calling it — costs a message round
+ *   trip per helper call, far more than the program run itself.
+ * - Output order: results lines, --out captures and the accounting are merged back into the
+ *   original frame order (the coordinator keeps up to MAX_INFLIGHT batches in flight and writes
+ *   a batch once every worker has returned its part), so per-flow order holds trivially and the
+ *   files are deterministic.
+ * - What may differ from one worker, as on a multi-CPU kernel: anything that depends on the
+ *   order of frames of different flows — a global counter read back into a packet, the order in
+ *   which two flows insert into a hash (so the dump order of its keys), which of two flows finds
+ *   a full map. Per-CPU values split by CPU differently (their sum per key is the same).
+ * - Known limit: BPF atomic instructions (lock xadd, atomic fetch/cmpxchg) are executed by the
+ *   engines as plain read-modify-write; on a shared (not per-CPU) value two workers hitting the
+ *   same word at the same instant can lose an update. Helpers (map update/delete) are atomic.
+ */
+import { Worker } from 'node:worker_threads';
+import { statSync } from 'node:fs';
+import { CaptureError, NotSupportedError, UsageError } from '../../errors.js';
+import { readCapture } from '../../io/capture.js';
+import type { Frame } from '../../io/frames.js';
+import { getEngine } from '../../vm/engines.js';
+import { Memory, SHARED_SLOTS, createSharedBacking } from '../../vm/memory.js';
+import { systemServices } from '../../helpers/services.js';
+import { buildDatapath, type Datapath } from '../../datapath/setup.js';
+import { flowQueue } from '../../datapath/pipeline.js';
+import { Accounting, type FrameResult } from '../../datapath/accounting.js';
+import type { SimInterface } from '../../datapath/interfaces.js';
+import { ByteReader, ByteWriter, decodeResult, deserializeError, type FromWorker, type ToWorker, type WorkerInit } from '../../datapath/workers/protocol.js';
+import { DispositionCaptures, describeAttach, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
+import { Progress } from '../progress.js';
+import { formatSummary } from '../summary.js';
+import { LineSink, mapInterface, resultLine, type ReplayIo, type ReplayOptions } from './replay.js';
+
+/** MAX_WORKERS is the most worker threads one shared memory serves (its slots less the coordinator's). */
+export const MAX_WORKERS = SHARED_SLOTS - 1;
+/** MAX_INFLIGHT is how many reader batches may be out at the workers at once. */
+const MAX_INFLIGHT = 6;
+
+/** workerIfaces gives every `--iface` spec N rx queues (refusing another explicit count); eth0 when none. */
+export function workerIfaces(specs: readonly string[], n: number): string[] {
+  const list = specs.length > 0 ? specs : ['eth0'];
+  return list.map((s) => {
+    const m = /(?:^|,)queues=([^,]*)/.exec(s);
+    if (m === null) return `${s},queues=${n}`;
+    if (m[1] !== String(n)) {
+      throw new UsageError('E_USAGE', `--iface ${s}: with --workers ${n} each worker is one rx queue, so an interface has ${n} queues (leave queues= out)`, { spec: s });
+    }
+    return s;
+  });
+}
+
+/**
+ * buildSharedDatapath builds the datapath of one thread over the shared memory: the same flags in
+ * every thread, so every map lands at the same address; then --preload (every thread applies it:
+ * replicated maps need it, shared ones are written the same bytes again before the first frame).
+ */
+export function buildSharedDatapath(init: WorkerInit, slot: number): Datapath {
+  const engine = getEngine(init.engine);
+  if (engine.name !== 'interp') {
+    throw new NotSupportedError('E_WORKERS_ENGINE', `--workers with --engine ${engine.name} is not supported: the compiled engine's WebAssembly module imports an unshared memory; use --engine interp`, { engine: engine.name });
+  }
+  const dp = buildDatapath({
+    ifaces: init.ifaces,
+    topologyFile: init.topology,
+    hooks: init.hooks,
+    engine,
+    services: systemServices(),
+    cpus: init.workers,
+    maxHops: init.maxHops,
+    mem: new Memory(undefined, { memory: init.backing, slot }),
+  });
+  for (const d of dp.topology.interfaces) {
+    if (d.rxQueues !== init.workers) {
+      throw new UsageError('E_USAGE', `interface ${d.name} has ${d.rxQueues} rx queues: with --workers ${init.workers} each worker is one rx queue, so every interface needs queues ${init.workers}`, { spec: d.name });
+    }
+  }
+  if (init.preload !== undefined) preloadMapsFile(dp.programs, init.preload);
+  return dp;
+}
+
+/** Batch is one reader batch out at the workers. */
+interface Batch {
+  readonly id: number;
+  readonly file: string | undefined;
+  readonly frames: Frame[];
+  readonly first: number;
+  readonly results: Array<FrameResult | undefined>;
+  remaining: number;
+}
+
+/** spawnWorker starts a worker thread on replay-worker (its .ts source through tsx under vitest). */
+function spawnWorker(init: WorkerInit): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const entry = new URL('./replay-worker.ts', here).href;
+    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData: init });
+  }
+  return new Worker(new URL('./replay-worker.js', here), { workerData: init });
+}
+
+/** WorkerPool is the running worker threads and what came back from them. */
+class WorkerPool {
+  readonly threads: Worker[] = [];
+  private readonly strings: string[][] = [];
+  private readonly batches = new Map<number, Batch>();
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readyCount = 0;
+  /** framesPer counts the frames each worker ran. */
+  readonly framesPer: number[];
+
+  constructor(base: Omit<WorkerInit, 'slot'>, n: number) {
+    this.framesPer = new Array<number>(n).fill(0);
+    for (let i = 0; i < n; i++) {
+      const t = spawnWorker({ ...base, slot: i + 1 });
+      this.strings.push([]);
+      t.on('message', (m: FromWorker) => this.message(i, m));
+      t.on('error', (e: Error) => this.fail(e));
+      t.on('exit', (code) => {
+        if (code !== 0 && this.failure === undefined) this.fail(new Error(`replay: worker ${i} exited with code ${code}`));
+      });
+      this.threads.push(t);
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failure === undefined) this.failure = e;
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private message(w: number, m: FromWorker): void {
+    if (m.type === 'ready') {
+      this.readyCount++;
+    } else if (m.type === 'error') {
+      this.fail(deserializeError(m.error, w));
+    } else {
+      const table = this.strings[w];
+      for (const s of m.strings) table.push(s);
+      const b = this.batches.get(m.id);
+      if (b === undefined) {
+        this.fail(new Error(`replay: worker ${w} answered unknown batch ${m.id}`));
+        return;
+      }
+      const rd = new ByteReader(m.buf);
+      for (let i = 0; i < rd.count; i++) {
+        const { pos, result } = decodeResult(rd, table);
+        b.results[pos] = result;
+      }
+      this.framesPer[w] += rd.count;
+      b.remaining--;
+    }
+    this.poke();
+  }
+
+  /** until waits for `cond`, throwing what a worker threw. */
+  async until(cond: () => boolean): Promise<void> {
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      if (cond()) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  /** ready waits until every worker has built its datapath, then lets them run. */
+  async ready(): Promise<void> {
+    await this.until(() => this.readyCount === this.threads.length);
+    for (const t of this.threads) t.postMessage({ type: 'go' } satisfies ToWorker);
+  }
+
+  /** send hands one batch to the workers (the parts in `parts`, one per worker, may be empty). */
+  send(b: Batch, parts: ByteWriter[]): void {
+    this.batches.set(b.id, b);
+    parts.forEach((p, w) => {
+      if (p.count === 0) return;
+      const buf = p.finish();
+      b.remaining++;
+      this.threads[w].postMessage({ type: 'batch', id: b.id, buf } satisfies ToWorker, [buf]);
+    });
+  }
+
+  /** forget drops a written batch. */
+  forget(b: Batch): void {
+    this.batches.delete(b.id);
+  }
+
+  /** close stops every worker. */
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.terminate()));
+  }
+}
+
+/** runReplayWorkers is runReplay's pipeline mode with `--workers n` (checked by the caller: n ≥ 1, flags valid). */
+export async function runReplayWorkers(captures: string[], opts: ReplayOptions, io: ReplayIo, n: number, limit: number, maxHops: number | undefined): Promise<number> {
+  if (n > MAX_WORKERS) throw new UsageError('E_USAGE', `--workers ${n}: at most ${MAX_WORKERS}`, {});
+  if (opts.cpus !== undefined && opts.cpus !== String(n)) {
+    throw new UsageError('E_USAGE', `--cpus ${opts.cpus} with --workers ${n}: each worker is one CPU, so --cpus is ${n} (leave it out)`, {});
+  }
+  const base: Omit<WorkerInit, 'slot'> = {
+    backing: createSharedBacking(),
+    workers: n,
+    ifaces: opts.topology !== undefined ? opts.iface : workerIfaces(opts.iface, n),
+    topology: opts.topology,
+    hooks: { xdp: opts.xdp, tcIngress: opts.tcIngress, tcEgress: opts.tcEgress },
+    engine: opts.engine,
+    maxHops,
+    preload: opts.preload,
+  };
+  // The coordinator's own copy (slot 0): maps created and preloaded first, dumped at the end.
+  const dp = buildSharedDatapath({ ...base, slot: 0 }, 0);
+  const devs = dp.topology.interfaces;
+  const pool = new WorkerPool(base, n);
+  const acc = new Accounting();
+  let results: LineSink | undefined;
+  let outDir: DispositionCaptures | undefined;
+  const progress = new Progress(io.stderr);
+  const multi = captures.length > 1;
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let error: CaptureError | undefined;
+  let index = 0;
+  let nextId = 0;
+  const inflight: Batch[] = [];
+  const emit = (b: Batch): void => {
+    for (let i = 0; i < b.frames.length; i++) {
+      const frame = b.frames[i];
+      const r = b.results[i];
+      if (r === undefined) throw new Error(`replay: frame ${b.first + i} came back from no worker`);
+      acc.add(b.first + i, frame.data.length, r);
+      if (results !== undefined) resultLine(results, b.first + i, frame, r, b.file);
+      if (outDir !== undefined) outDir.frame(b.first + i, frame, r);
+    }
+    results?.flush();
+    pool.forget(b);
+  };
+  const drain = async (max: number): Promise<void> => {
+    while (inflight.length > max) {
+      const head = inflight[0];
+      await pool.until(() => head.remaining === 0);
+      inflight.shift();
+      emit(head);
+    }
+  };
+  try {
+    await pool.ready();
+    results = opts.results !== undefined ? new LineSink(opts.results) : undefined;
+    outDir = opts.out !== undefined ? new DispositionCaptures(opts.out, devs.map((d) => d.name), 'replay') : undefined;
+    const parts = Array.from({ length: n }, () => new ByteWriter());
+    outer: for (const file of captures) {
+      const reader = readCapture(file);
+      const total = statSync(file).size;
+      const devOf = new Map<number, number>();
+      const pick = (i: number): number => {
+        let d = devOf.get(i);
+        if (d === undefined) {
+          const dev: SimInterface = mapInterface(reader.interfaces[i], i, devs);
+          d = devs.indexOf(dev);
+          devOf.set(i, d);
+        }
+        return d;
+      };
+      try {
+        for await (const batch of reader.batches()) {
+          const take = Math.min(batch.length, limit - index);
+          const b: Batch = { id: nextId++, file: multi ? file : undefined, frames: [], first: index, results: [], remaining: 0 };
+          for (let i = 0; i < take; i++) {
+            const frame = batch[i];
+            const q = flowQueue(frame.data, n);
+            const p = parts[q];
+            p.record();
+            p.u32(i);
+            p.u32(pick(frame.interfaceIndex));
+            p.bytes(frame.data);
+            b.frames.push(frame);
+            b.results.push(undefined);
+          }
+          index += take;
+          if (take > 0) {
+            pool.send(b, parts);
+            inflight.push(b);
+            await drain(MAX_INFLIGHT);
+          }
+          progress.update(batch.length > 0 ? batch[batch.length - 1].fileOffset : 0, total, index);
+          if (index >= limit) break outer;
+        }
+      } catch (e) {
+        if (e instanceof CaptureError) {
+          error = e;
+          break;
+        }
+        throw e;
+      }
+    }
+    await drain(0);
+  } finally {
+    progress.done();
+    await pool.close();
+    results?.close();
+    await outDir?.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const cpuSeconds = (cu.user + cu.system) / 1e6;
+  if (opts.maps !== undefined) writeMapsFile(dp.programs, opts.maps);
+  if (!acc.balanced()) throw new Error('replay: dispositions do not add up to the frames in (accounting bug)');
+  if (opts.quiet !== true) {
+    io.stdout(
+      formatSummary(acc, {
+        captures,
+        attached: describeAttach(dp),
+        engine: getEngine(opts.engine).name,
+        seconds,
+        cpuSeconds,
+        maps: mapEntryCounts(dp.programs),
+        error: error?.message,
+        notes: [
+          `workers: ${n} (rx queue and CPU i on worker i; frames per worker ${pool.framesPer.join(', ')})`,
+          ...(outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : []),
+        ],
+      }),
+    );
+  }
+  if (error !== undefined) throw error;
+  return 0;
+}
