@@ -27,7 +27,7 @@
  *   same word at the same instant can lose an update. Helpers (map update/delete) are atomic.
  */
 import { Worker } from 'node:worker_threads';
-import { statSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { CaptureError, NotSupportedError, UsageError } from '../../errors.js';
 import { readCapture } from '../../io/capture.js';
 import type { Frame } from '../../io/frames.js';
@@ -38,11 +38,23 @@ import { buildDatapath, type Datapath } from '../../datapath/setup.js';
 import { flowQueue } from '../../datapath/pipeline.js';
 import { Accounting, type FrameResult } from '../../datapath/accounting.js';
 import type { SimInterface } from '../../datapath/interfaces.js';
-import { ByteReader, ByteWriter, decodeResult, deserializeError, type FromWorker, type ToWorker, type WorkerInit } from '../../datapath/workers/protocol.js';
+import {
+  ByteReader,
+  ByteWriter,
+  decodeResult,
+  deserializeError,
+  encodeFrame,
+  mergeAccounting,
+  type AccountingJson,
+  type FromWorker,
+  type RunFlags,
+  type ToWorker,
+  type WorkerInit,
+} from '../../datapath/workers/protocol.js';
 import { DispositionCaptures, describeAttach, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
 import { Progress } from '../progress.js';
 import { formatSummary } from '../summary.js';
-import { LineSink, mapInterface, resultLine, type ReplayIo, type ReplayOptions } from './replay.js';
+import { mapInterface, type ReplayIo, type ReplayOptions } from './replay.js';
 
 /** MAX_WORKERS is the most worker threads one shared memory serves (its slots less the coordinator's). */
 export const MAX_WORKERS = SHARED_SLOTS - 1;
@@ -95,10 +107,50 @@ export function buildSharedDatapath(init: WorkerInit, slot: number): Datapath {
 interface Batch {
   readonly id: number;
   readonly file: string | undefined;
+  /** frames are kept for --out only: held across batches they would outlive V8's young generation. */
   readonly frames: Frame[];
+  count: number;
   readonly first: number;
+  /** results are the FrameResults (with --out). */
   readonly results: Array<FrameResult | undefined>;
+  /** lines are the rendered results lines by position: the worker's bytes, start and length (with --results). */
+  readonly lineBuf: Array<Uint8Array | undefined>;
+  readonly lineStart: number[];
+  readonly lineLen: number[];
   remaining: number;
+}
+
+/** ResultsFile writes the merged results lines (rendered by the workers) in frame order. */
+class ResultsFile {
+  private readonly fd: number;
+
+  constructor(readonly file: string) {
+    try {
+      this.fd = openSync(file, 'w');
+    } catch (e) {
+      throw new UsageError('E_OUTPUT', `${file}: cannot create: ${(e as Error).message}`, { file });
+    }
+  }
+
+  /** write writes one batch's lines in frame order. */
+  write(b: Batch): void {
+    let total = 0;
+    for (const n of b.lineLen) total += n;
+    const out = Buffer.allocUnsafe(total);
+    let p = 0;
+    for (let i = 0; i < b.count; i++) {
+      const src = b.lineBuf[i];
+      if (src === undefined) throw new Error(`replay: no results line came back for frame ${b.first + i}`);
+      out.set(src.subarray(b.lineStart[i], b.lineStart[i] + b.lineLen[i]), p);
+      p += b.lineLen[i];
+    }
+    let off = 0;
+    while (off < p) off += writeSync(this.fd, out, off, p - off);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
 }
 
 /** spawnWorker starts a worker thread on replay-worker (its .ts source through tsx under vitest). */
@@ -119,6 +171,7 @@ class WorkerPool {
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
   private readyCount = 0;
+  private readonly accs: Array<AccountingJson | undefined> = [];
   /** framesPer counts the frames each worker ran. */
   readonly framesPer: number[];
 
@@ -152,6 +205,8 @@ class WorkerPool {
       this.readyCount++;
     } else if (m.type === 'error') {
       this.fail(deserializeError(m.error, w));
+    } else if (m.type === 'accounting') {
+      this.accs[w] = m.acc;
     } else {
       const table = this.strings[w];
       for (const s of m.strings) table.push(s);
@@ -160,12 +215,25 @@ class WorkerPool {
         this.fail(new Error(`replay: worker ${w} answered unknown batch ${m.id}`));
         return;
       }
-      const rd = new ByteReader(m.buf);
-      for (let i = 0; i < rd.count; i++) {
-        const { pos, result } = decodeResult(rd, table);
-        b.results[pos] = result;
+      if (m.lines !== undefined && m.lineIndex !== undefined) {
+        const bytes = new Uint8Array(m.lines);
+        const idx = m.lineIndex;
+        let start = 0;
+        for (let i = 0; i < idx.length; i += 2) {
+          const pos = idx[i];
+          b.lineBuf[pos] = bytes;
+          b.lineStart[pos] = start;
+          b.lineLen[pos] = idx[i + 1];
+          start += idx[i + 1];
+        }
       }
-      this.framesPer[w] += rd.count;
+      if (m.results !== undefined) {
+        const rd = new ByteReader(m.results);
+        for (let i = 0; i < rd.count; i++) {
+          const { pos, result } = decodeResult(rd, table);
+          b.results[pos] = result;
+        }
+      }
       b.remaining--;
     }
     this.poke();
@@ -183,9 +251,9 @@ class WorkerPool {
   }
 
   /** ready waits until every worker has built its datapath, then lets them run. */
-  async ready(): Promise<void> {
+  async ready(flags: RunFlags): Promise<void> {
     await this.until(() => this.readyCount === this.threads.length);
-    for (const t of this.threads) t.postMessage({ type: 'go' } satisfies ToWorker);
+    for (const t of this.threads) t.postMessage({ type: 'go', flags } satisfies ToWorker);
   }
 
   /** send hands one batch to the workers (the parts in `parts`, one per worker, may be empty). */
@@ -193,10 +261,19 @@ class WorkerPool {
     this.batches.set(b.id, b);
     parts.forEach((p, w) => {
       if (p.count === 0) return;
+      this.framesPer[w] += p.count;
       const buf = p.finish();
       b.remaining++;
-      this.threads[w].postMessage({ type: 'batch', id: b.id, buf } satisfies ToWorker, [buf]);
+      const msg: ToWorker = b.file === undefined ? { type: 'batch', id: b.id, buf } : { type: 'batch', id: b.id, buf, file: b.file };
+      this.threads[w].postMessage(msg, [buf]);
     });
+  }
+
+  /** accounting collects every worker's counts, merged in worker order. */
+  async accounting(into: Accounting): Promise<void> {
+    for (const t of this.threads) t.postMessage({ type: 'finish' } satisfies ToWorker);
+    await this.until(() => this.accs.filter((a) => a !== undefined).length === this.threads.length);
+    for (const a of this.accs) if (a !== undefined) mergeAccounting(into, a);
   }
 
   /** forget drops a written batch. */
@@ -231,7 +308,7 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
   const devs = dp.topology.interfaces;
   const pool = new WorkerPool(base, n);
   const acc = new Accounting();
-  let results: LineSink | undefined;
+  let results: ResultsFile | undefined;
   let outDir: DispositionCaptures | undefined;
   const progress = new Progress(io.stderr);
   const multi = captures.length > 1;
@@ -242,15 +319,14 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
   let nextId = 0;
   const inflight: Batch[] = [];
   const emit = (b: Batch): void => {
-    for (let i = 0; i < b.frames.length; i++) {
-      const frame = b.frames[i];
-      const r = b.results[i];
-      if (r === undefined) throw new Error(`replay: frame ${b.first + i} came back from no worker`);
-      acc.add(b.first + i, frame.data.length, r);
-      if (results !== undefined) resultLine(results, b.first + i, frame, r, b.file);
-      if (outDir !== undefined) outDir.frame(b.first + i, frame, r);
+    results?.write(b);
+    if (outDir !== undefined) {
+      for (let i = 0; i < b.frames.length; i++) {
+        const r = b.results[i];
+        if (r === undefined) throw new Error(`replay: frame ${b.first + i} came back from no worker`);
+        outDir.frame(b.first + i, b.frames[i], r);
+      }
     }
-    results?.flush();
     pool.forget(b);
   };
   const drain = async (max: number): Promise<void> => {
@@ -262,8 +338,8 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
     }
   };
   try {
-    await pool.ready();
-    results = opts.results !== undefined ? new LineSink(opts.results) : undefined;
+    await pool.ready({ results: opts.results !== undefined, frames: opts.out !== undefined });
+    results = opts.results !== undefined ? new ResultsFile(opts.results) : undefined;
     outDir = opts.out !== undefined ? new DispositionCaptures(opts.out, devs.map((d) => d.name), 'replay') : undefined;
     const parts = Array.from({ length: n }, () => new ByteWriter());
     outer: for (const file of captures) {
@@ -282,17 +358,11 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
       try {
         for await (const batch of reader.batches()) {
           const take = Math.min(batch.length, limit - index);
-          const b: Batch = { id: nextId++, file: multi ? file : undefined, frames: [], first: index, results: [], remaining: 0 };
+          const b: Batch = { id: nextId++, file: multi ? file : undefined, frames: [], count: take, first: index, results: [], lineBuf: [], lineStart: [], lineLen: [], remaining: 0 };
           for (let i = 0; i < take; i++) {
             const frame = batch[i];
-            const q = flowQueue(frame.data, n);
-            const p = parts[q];
-            p.record();
-            p.u32(i);
-            p.u32(pick(frame.interfaceIndex));
-            p.bytes(frame.data);
-            b.frames.push(frame);
-            b.results.push(undefined);
+            encodeFrame(parts[flowQueue(frame.data, n)], i, index + i, pick(frame.interfaceIndex), frame);
+            if (outDir !== undefined) b.frames.push(frame);
           }
           index += take;
           if (take > 0) {
@@ -312,6 +382,7 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
       }
     }
     await drain(0);
+    await pool.accounting(acc);
   } finally {
     progress.done();
     await pool.close();

@@ -111,13 +111,19 @@ const HEX_PAIRS: Uint8Array = (() => {
   return t;
 })();
 
+/** LineWriter is where resultLine renders a line: LineSink, or a worker's in-memory buffer (replay-worker.ts). */
+export interface LineWriter {
+  push(text: string): void;
+  pushHex(b: Uint8Array): void;
+}
+
 /**
  * LineSink writes text lines to a file in batches, synchronously (complete lines survive an
  * error). Lines are encoded straight into one byte buffer — text as UTF-8, packet bytes as hex
  * through HEX_PAIRS — and written with one write per flush (per batch of frames): measured, this
  * replaces a hex string, a joined string and its UTF-8 encoding per batch.
  */
-export class LineSink {
+export class LineSink implements LineWriter {
   private readonly fd: number;
   private buf: Buffer = Buffer.allocUnsafe(1 << 20);
   private pos = 0;
@@ -312,7 +318,7 @@ function q(s: string): string {
  * through JSON.stringify (cached per distinct string) so it is always escaped; output bytes go
  * to the sink as hex directly.
  */
-export function resultLine(sink: LineSink, index: number, frame: Frame, r: FrameResult, file: string | undefined): void {
+export function resultLine(sink: LineWriter, index: number, frame: Frame, r: FrameResult, file: string | undefined): void {
   let s = `{"index":${index}`;
   if (file !== undefined) s += `,"file":${q(file)},"file_index":${frame.index}`;
   s += `,"len":${frame.data.length},"iface":${q(r.iface)},"queue":${r.queue},"hooks":[`;

@@ -4,14 +4,15 @@
  * running the program).
  *
  * Frames batch (coordinator → worker, transferred ArrayBuffer): u32 count, then per frame
- * u32 position in the coordinator's batch, u32 interface number (position in the topology's
- * interface list), u32 length, the bytes, padded to 4.
+ * (encodeFrame) its position in the coordinator's batch, its replay-wide index, the interface
+ * number (position in the topology's interface list), the capture fields a results line or a
+ * capture needs, the bytes padded to 4.
  *
- * Results batch (worker → coordinator, transferred ArrayBuffer, plus the strings first used in
- * it): u32 count, then per frame a FrameResult with every string as a number in the worker's
- * string table (NONE for absent): position, iface, queue, cpu, disposition, at, reason, hops,
- * hook count, per hook (hook, iface, program, retval, verdict, fault as JSON), out count, per out
- * frame (iface, xsk + 1 or 0, length, bytes padded to 4).
+ * What comes back per batch, each part only when the run asks for it: the results lines the
+ * worker rendered (one run of bytes, and per frame its position and line length), for --out the
+ * FrameResults (encodeResult: every string as a number in the worker's string table, NONE for
+ * absent, plus the strings first used in this batch). Each worker counts its own frames in an
+ * Accounting, sent once at the end (AccountingJson) and merged by the coordinator.
  *
  * Errors cross as SerializedError and are rebuilt as the same XdpsimError subclass and code.
  */
@@ -26,7 +27,8 @@ import {
   isXdpsimError,
   type ErrorFields,
 } from '../../errors.js';
-import type { Disposition, FrameResult, HookRun, OutFrame } from '../accounting.js';
+import { Counter, type Accounting, type Disposition, type FaultCount, type FrameResult, type HookRun, type OutFrame } from '../accounting.js';
+import type { Frame } from '../../io/frames.js';
 import type { VmFault } from '../../vm/fault.js';
 
 /** NONE marks an absent string. */
@@ -55,14 +57,91 @@ export interface SerializedError {
   readonly stack?: string;
 }
 
+/** RunFlags say what the coordinator needs back per frame. */
+export interface RunFlags {
+  /** results: render results lines (--results). */
+  readonly results: boolean;
+  /** frames: send every FrameResult back (--out). */
+  readonly frames: boolean;
+}
+
 /** ToWorker is a message to a worker. */
-export type ToWorker = { readonly type: 'go' } | { readonly type: 'batch'; readonly id: number; readonly buf: ArrayBuffer };
+export type ToWorker =
+  | { readonly type: 'go'; readonly flags: RunFlags }
+  | { readonly type: 'batch'; readonly id: number; readonly buf: ArrayBuffer; readonly file?: string }
+  | { readonly type: 'finish' };
+
+/** BatchDone is a worker's answer to one batch. */
+export interface BatchDone {
+  readonly type: 'done';
+  readonly id: number;
+  /** lines holds the rendered results lines; lineIndex per frame its position and line length. */
+  readonly lines?: ArrayBuffer;
+  readonly lineIndex?: Uint32Array;
+  /** results holds the encoded FrameResults, strings the strings they use first. */
+  readonly results?: ArrayBuffer;
+  readonly strings: readonly string[];
+}
 
 /** FromWorker is a message from a worker. */
 export type FromWorker =
   | { readonly type: 'ready' }
-  | { readonly type: 'done'; readonly id: number; readonly buf: ArrayBuffer; readonly strings: readonly string[] }
+  | BatchDone
+  | { readonly type: 'accounting'; readonly acc: AccountingJson }
   | { readonly type: 'error'; readonly error: SerializedError };
+
+/** AccountingJson is an Accounting as it crosses threads. */
+export interface AccountingJson {
+  readonly framesIn: number;
+  readonly bytesIn: number;
+  readonly dispositions: Array<[string, number]>;
+  readonly verdicts: Array<[string, Array<[string, number]>]>;
+  readonly framesOut: Array<[string, number]>;
+  readonly delivered: Array<[string, number]>;
+  readonly dropReasons: Array<[string, number]>;
+  readonly faults: Array<[string, FaultCount]>;
+}
+
+/** accountingJson captures an Accounting. */
+export function accountingJson(a: Accounting): AccountingJson {
+  return {
+    framesIn: a.framesIn,
+    bytesIn: a.bytesIn,
+    dispositions: [...a.dispositions.entries()],
+    verdicts: [...a.verdicts].map(([k, c]) => [k, [...c.entries()]]),
+    framesOut: [...a.framesOut.entries()],
+    delivered: [...a.delivered.entries()],
+    dropReasons: [...a.dropReasons.entries()],
+    faults: [...a.faults],
+  };
+}
+
+function addCounts(c: Counter, entries: ReadonlyArray<[string, number]>): void {
+  for (const [k, n] of entries) for (let i = 0; i < n; i++) c.inc(k);
+}
+
+/** mergeAccounting adds a worker's counts to `into` (a fault's first frame is the smallest index). */
+export function mergeAccounting(into: Accounting, a: AccountingJson): void {
+  into.framesIn += a.framesIn;
+  into.bytesIn += a.bytesIn;
+  addCounts(into.dispositions, a.dispositions);
+  for (const [k, entries] of a.verdicts) {
+    let c = into.verdicts.get(k);
+    if (c === undefined) into.verdicts.set(k, (c = new Counter()));
+    addCounts(c, entries);
+  }
+  addCounts(into.framesOut, a.framesOut);
+  addCounts(into.delivered, a.delivered);
+  addCounts(into.dropReasons, a.dropReasons);
+  for (const [k, f] of a.faults) {
+    const have = into.faults.get(k);
+    if (have === undefined) into.faults.set(k, { ...f });
+    else {
+      have.count += f.count;
+      if (f.firstFrame < have.firstFrame) have.firstFrame = f.firstFrame;
+    }
+  }
+}
 
 const ERROR_CLASSES: ReadonlyMap<string, new (code: string, message: string, fields: ErrorFields) => XdpsimError> = new Map<string, new (code: string, message: string, fields: ErrorFields) => XdpsimError>([
   ['DecodeError', DecodeError],
@@ -202,6 +281,49 @@ export class StringTable {
     this.fresh = [];
     return f;
   }
+}
+
+/** encodeFrame appends one input frame: its position in the batch, replay-wide index and interface number. */
+export function encodeFrame(w: ByteWriter, pos: number, index: number, iface: number, f: Frame): void {
+  w.record();
+  w.u32(pos);
+  w.u32(index);
+  w.u32(iface);
+  w.u32(f.index);
+  w.u32(f.origLen);
+  w.u32(f.tsSec);
+  w.u32(f.tsNsec);
+  w.u32(f.interfaceIndex);
+  w.u32(f.linkType);
+  w.bytes(f.data);
+}
+
+/** InFrame is a decoded input frame; `frame` is reused by the next decodeFrame. */
+export interface InFrame {
+  pos: number;
+  index: number;
+  iface: number;
+  readonly frame: Frame;
+}
+
+/** newInFrame makes the reusable target of decodeFrame (fileOffset is not carried: nothing in a worker reads it). */
+export function newInFrame(): InFrame {
+  return { pos: 0, index: 0, iface: 0, frame: { data: new Uint8Array(0), origLen: 0, tsSec: 0, tsNsec: 0, interfaceIndex: 0, linkType: 0, index: 0, fileOffset: 0 } };
+}
+
+/** decodeFrame reads one input frame into `into` (its data a view of the batch buffer). */
+export function decodeFrame(rd: ByteReader, into: InFrame): void {
+  into.pos = rd.u32();
+  into.index = rd.u32();
+  into.iface = rd.u32();
+  const f = into.frame;
+  f.index = rd.u32();
+  f.origLen = rd.u32();
+  f.tsSec = rd.u32();
+  f.tsNsec = rd.u32();
+  f.interfaceIndex = rd.u32();
+  f.linkType = rd.u32();
+  f.data = rd.bytes();
 }
 
 /** encodeResult appends one frame's result to `w`. */
