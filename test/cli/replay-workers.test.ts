@@ -224,5 +224,5 @@ describe('replay --workers', () => {
     expect((two as CaptureError).code).toBe((single as CaptureError).code);
     expect((two as CaptureError).fields).toEqual((single as CaptureError).fields);
     expect(readFileSync(results, 'utf8').split('\n').filter((l) => l !== '')).toHaveLength(10);
-  });
+  }, 120_000);
 });

@@ -58,8 +58,14 @@ import { mapInterface, type ReplayIo, type ReplayOptions } from './replay.js';
 
 /** MAX_WORKERS is the most worker threads one shared memory serves (its slots less the coordinator's). */
 export const MAX_WORKERS = SHARED_SLOTS - 1;
-/** MAX_INFLIGHT is how many reader batches may be out at the workers at once. */
-const MAX_INFLIGHT = 6;
+/**
+ * DISPATCH_FRAMES is how many frames the coordinator gathers (over several reader batches) before
+ * it sends them out, and MAX_INFLIGHT how many such batches may be out at once: every batch costs
+ * a message to and from each worker and wake-ups on both sides, measured as much as dispatching
+ * its frames when batches were the reader's 256 frames.
+ */
+const DISPATCH_FRAMES = 2048;
+const MAX_INFLIGHT = 3;
 
 /** workerIfaces gives every `--iface` spec N rx queues (refusing another explicit count); eth0 when none. */
 export function workerIfaces(specs: readonly string[], n: number): string[] {
@@ -103,7 +109,7 @@ export function buildSharedDatapath(init: WorkerInit, slot: number): Datapath {
   return dp;
 }
 
-/** Batch is one reader batch out at the workers. */
+/** Batch is a run of consecutive frames of one capture out at the workers. */
 interface Batch {
   readonly id: number;
   readonly file: string | undefined;
@@ -355,31 +361,35 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
         }
         return d;
       };
+      const fresh = (): Batch => ({ id: nextId++, file: multi ? file : undefined, frames: [], count: 0, first: index, results: [], lineBuf: [], lineStart: [], lineLen: [], remaining: 0 });
+      let cur = fresh();
+      const flush = async (): Promise<void> => {
+        if (cur.count === 0) return;
+        pool.send(cur, parts);
+        inflight.push(cur);
+        cur = fresh();
+        await drain(MAX_INFLIGHT);
+      };
       try {
         for await (const batch of reader.batches()) {
           const take = Math.min(batch.length, limit - index);
-          const b: Batch = { id: nextId++, file: multi ? file : undefined, frames: [], count: take, first: index, results: [], lineBuf: [], lineStart: [], lineLen: [], remaining: 0 };
           for (let i = 0; i < take; i++) {
             const frame = batch[i];
-            encodeFrame(parts[flowQueue(frame.data, n)], i, index + i, pick(frame.interfaceIndex), frame);
-            if (outDir !== undefined) b.frames.push(frame);
+            encodeFrame(parts[flowQueue(frame.data, n)], cur.count++, index + i, pick(frame.interfaceIndex), frame);
+            if (outDir !== undefined) cur.frames.push(frame);
           }
           index += take;
-          if (take > 0) {
-            pool.send(b, parts);
-            inflight.push(b);
-            await drain(MAX_INFLIGHT);
-          }
+          if (cur.count >= DISPATCH_FRAMES) await flush();
           progress.update(batch.length > 0 ? batch[batch.length - 1].fileOffset : 0, total, index);
-          if (index >= limit) break outer;
+          if (index >= limit) break;
         }
       } catch (e) {
-        if (e instanceof CaptureError) {
-          error = e;
-          break;
-        }
-        throw e;
+        if (!(e instanceof CaptureError)) throw e;
+        error = e;
       }
+      // The frames before the end, the limit or a bad record still run.
+      await flush();
+      if (error !== undefined || index >= limit) break outer;
     }
     await drain(0);
     await pool.accounting(acc);
