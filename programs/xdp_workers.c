@@ -6,7 +6,10 @@
  * away when the IPv4 TOS is 1 (churn on the shared table and its free list); a per-flow ARRAY
  * counter indexed by the source port's low byte (a flow's frames all run on one worker, so a
  * plain increment is exact); a PERCPU_ARRAY frame counter (each worker counts on its own CPU).
- * The test (test/cli/replay-workers.test.ts) generates frames whose keys are all different. */
+ * The test (test/cli/replay-workers.test.ts) generates frames whose keys are all different.
+ *
+ * xdp_lpm_update inserts every IPv4 source into an LPM_TRIE from the program, which --workers
+ * refuses (each worker holds its own copy of the trie). */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -38,6 +41,19 @@ struct {
 	__type(value, __u64);
 } frames SEC(".maps");
 
+struct lpm_v4_key {
+	__u32 prefixlen;
+	__u32 addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_v4_key);
+	__type(value, __u64);
+} sources SEC(".maps");
+
 SEC("xdp")
 int xdp_workers(struct xdp_md *ctx)
 {
@@ -66,5 +82,22 @@ int xdp_workers(struct xdp_md *ctx)
 	c = bpf_map_lookup_elem(&frames, &zero);
 	if (c)
 		*c += 1;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_lpm_update(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct lpm_v4_key k = { .prefixlen = 32 };
+	__u64 one = 1;
+
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	k.addr = ip->saddr;
+	bpf_map_update_elem(&sources, &k, &one, BPF_ANY);
 	return XDP_PASS;
 }

@@ -164,7 +164,7 @@ describe('replay --workers', () => {
   it('loses no entry of a shared HASH and no count of shared ARRAY and PERCPU_ARRAY values under two workers', async () => {
     const cap = join(tmp, 'churn.pcap');
     await churnCapture(cap);
-    const prog = join(ROOT, 'programs', 'xdp_workers.o');
+    const prog = `${join(ROOT, 'programs', 'xdp_workers.o')}:xdp_workers`;
     const two = await replay([cap], prog, 2, { quiet: true });
     expect(two.lines.every((l) => (l.hooks as Array<{ verdict: string }>)[0].verdict === 'XDP_PASS')).toBe(true);
     const seen = two.maps.find((m) => m.name === 'seen');
@@ -204,6 +204,16 @@ describe('replay --workers', () => {
     expect((err as NotSupportedError).fields.symbol).toBe('lru_flows');
     expect((err as NotSupportedError).fields.mapType).toBe(9);
   });
+
+  it('fails with NotSupportedError when a program updates a replicated LPM_TRIE while frames run', async () => {
+    const prog = `${join(ROOT, 'programs', 'xdp_workers.o')}:xdp_lpm_update`;
+    const none = await replay([SAMPLE], prog, undefined, { quiet: true });
+    expect(none.maps.find((m) => m.name === 'sources')?.entries.length).toBeGreaterThan(0);
+    const err = await replay([SAMPLE], prog, 2, { quiet: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect((err as NotSupportedError).code).toBe('E_WORKERS_MAP');
+    expect((err as NotSupportedError).fields.symbol).toBe('sources');
+  }, 120_000);
 
   it('refuses the compiled engine, test-run mode and a queue count other than N', async () => {
     const jit = await replay([SAMPLE], FW, 2, { engine: 'jit' }).catch((e: unknown) => e);
