@@ -2,7 +2,8 @@
 /* xdp_workers — what `xdpsim replay --workers N` must keep consistent across worker threads.
  *
  * For every IPv4/UDP frame: a HASH entry keyed by (UDP source port << 16 | IPv4 id), with a value
- * derived from the key, inserted with bpf_map_update_elem (BPF_NOEXIST) and deleted again right
+ * derived from the key, inserted with bpf_map_update_elem (BPF_NOEXIST), looked up (the frame is
+ * aborted unless it is found with its value) and deleted again right
  * away when the IPv4 TOS is 1 (churn on the shared table and its free list); a per-flow ARRAY
  * counter indexed by the source port's low byte (a flow's frames all run on one worker, so a
  * plain increment is exact); a PERCPU_ARRAY frame counter (each worker counts on its own CPU).
@@ -72,6 +73,10 @@ int xdp_workers(struct xdp_md *ctx)
 	key = ((__u32)bpf_ntohs(udp->source) << 16) | bpf_ntohs(ip->id);
 	value = ((__u64)key << 32) | (key ^ 0x5a5a5a5a);
 	if (bpf_map_update_elem(&seen, &key, &value, BPF_NOEXIST) != 0)
+		return XDP_ABORTED;
+	/* Found again, intact, while the other workers insert and delete. */
+	c = bpf_map_lookup_elem(&seen, &key);
+	if (!c || *c != value)
 		return XDP_ABORTED;
 	if (ip->tos == 1 && bpf_map_delete_elem(&seen, &key) != 0)
 		return XDP_ABORTED;
