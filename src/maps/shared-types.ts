@@ -41,13 +41,13 @@ export const REPLICATED_MAP_TYPES: ReadonlySet<number> = new Set([
   MapType.LPM_TRIE,
 ]);
 
-/** WorkersGate says whether the workers have started (after it, replicated maps may not change). */
-export interface WorkersGate {
-  started: boolean;
-}
+/** started holds the shared backing stores whose workers have started (then replicated maps may not change). */
+const started = new WeakSet<WebAssembly.Memory>();
 
-/** workersGate is this thread's gate; the worker entry sets `started` before its first frame. */
-export const workersGate: WorkersGate = { started: false };
+/** markWorkersStarted records that frames run on `backing` now; each thread calls it before its first frame. */
+export function markWorkersStarted(backing: WebAssembly.Memory): void {
+  started.add(backing);
+}
 
 /** frozenAfterStart makes a replicated map's update and delete refuse once the workers have started. */
 function frozenAfterStart(map: MapBase): MapBase {
@@ -60,9 +60,10 @@ function frozenAfterStart(map: MapBase): MapBase {
   const update = map.update.bind(map);
   const del = map.delete.bind(map);
   const lookupAndDelete = map.lookupAndDelete.bind(map);
-  map.update = (key, value, flags, cpu) => (workersGate.started ? refuse('bpf_map_update_elem') : update(key, value, flags, cpu));
-  map.delete = (key) => (workersGate.started ? refuse('bpf_map_delete_elem') : del(key));
-  map.lookupAndDelete = (key) => (workersGate.started ? refuse('lookup and delete') : lookupAndDelete(key));
+  const backing = map.mem.wasm;
+  map.update = (key, value, flags, cpu) => (started.has(backing) ? refuse('bpf_map_update_elem') : update(key, value, flags, cpu));
+  map.delete = (key) => (started.has(backing) ? refuse('bpf_map_delete_elem') : del(key));
+  map.lookupAndDelete = (key) => (started.has(backing) ? refuse('lookup and delete') : lookupAndDelete(key));
   return map;
 }
 

@@ -135,7 +135,7 @@ describe('replay --workers', () => {
       expect(b.map((f) => [Buffer.from(f.data).toString('hex'), f.comment])).toEqual(a.map((f) => [Buffer.from(f.data).toString('hex'), f.comment]));
       expect(a.length).toBeGreaterThan(0);
     }
-    expect(two.out).toMatch(/workers: 2 .*frames per worker \d+, \d+/);
+    expect(two.out).toMatch(/workers: 2 .*frames per queue \d+, \d+/);
   }, 120_000);
 
   it('splits per-CPU counters by worker with the same sums (parse_count)', async () => {

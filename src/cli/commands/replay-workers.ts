@@ -7,7 +7,8 @@
  *   Toeplitz hash; non-IP frames and IP fragments without ports hash by addresses or go to queue
  *   0). One flow always lands on one worker, so its frames run in capture order. Worker i is rx
  *   queue i (xdp_md.rx_queue_index) and CPU i (bpf_get_smp_processor_id, its copy of every
- *   per-CPU value): every interface gets N rx queues and the datapath N CPUs.
+ *   per-CPU value): every interface gets N rx queues and the datapath N CPUs. Queue 0 runs on the
+ *   main thread between dispatches (see WorkerPool), queues 1..N-1 on worker threads.
  * - Maps: one shared WebAssembly.Memory for all threads (src/vm/memory.ts, shared mode); every
  *   thread (this coordinator too, in slot 0) builds the same maps in the same order, so the maps
  *   are one set of maps at the same addresses for all; which map types work and how is
@@ -38,7 +39,10 @@ import { buildDatapath, type Datapath } from '../../datapath/setup.js';
 import { flowQueue } from '../../datapath/pipeline.js';
 import { Accounting, type FrameResult } from '../../datapath/accounting.js';
 import type { SimInterface } from '../../datapath/interfaces.js';
+import { markWorkersStarted } from '../../maps/shared-types.js';
+import { BatchRunner } from './replay-batch.js';
 import {
+  accountingJson,
   ByteReader,
   ByteWriter,
   decodeResult,
@@ -56,8 +60,8 @@ import { Progress } from '../progress.js';
 import { formatSummary } from '../summary.js';
 import { mapInterface, type ReplayIo, type ReplayOptions } from './replay.js';
 
-/** MAX_WORKERS is the most worker threads one shared memory serves (its slots less the coordinator's). */
-export const MAX_WORKERS = SHARED_SLOTS - 1;
+/** MAX_WORKERS is the most rx queues one shared memory serves (one slot each; queue 0 is the coordinator's). */
+export const MAX_WORKERS = SHARED_SLOTS;
 /**
  * DISPATCH_FRAMES is how many frames the coordinator gathers (over several reader batches) before
  * it sends them out, and MAX_INFLIGHT how many such batches may be out at once: every batch costs
@@ -169,7 +173,13 @@ function spawnWorker(init: WorkerInit): Worker {
   return new Worker(new URL('./replay-worker.js', here), { workerData: init });
 }
 
-/** WorkerPool is the running worker threads and what came back from them. */
+/**
+ * WorkerPool is the rx queues and what came back from them: queue 0 runs on the coordinator's
+ * own thread (`local`, between dispatches), queues 1..N-1 on worker threads (slot q of the shared
+ * memory). Measured on this 2-core machine: a coordinator that only reads and dispatches is a
+ * third busy thread on two cores, and its reading plus a third isolate's GC cost about what a
+ * worker saves.
+ */
 class WorkerPool {
   readonly threads: Worker[] = [];
   private readonly strings: string[][] = [];
@@ -178,18 +188,24 @@ class WorkerPool {
   private wake: (() => void) | undefined;
   private readyCount = 0;
   private readonly accs: Array<AccountingJson | undefined> = [];
-  /** framesPer counts the frames each worker ran. */
+  /** framesPer counts the frames each rx queue ran. */
   readonly framesPer: number[];
 
-  constructor(base: Omit<WorkerInit, 'slot'>, n: number) {
+  constructor(
+    base: Omit<WorkerInit, 'slot'>,
+    n: number,
+    private readonly local: BatchRunner,
+    private readonly backing: WebAssembly.Memory,
+  ) {
     this.framesPer = new Array<number>(n).fill(0);
-    for (let i = 0; i < n; i++) {
-      const t = spawnWorker({ ...base, slot: i + 1 });
+    this.strings.push([]);
+    for (let q = 1; q < n; q++) {
+      const t = spawnWorker({ ...base, slot: q });
       this.strings.push([]);
-      t.on('message', (m: FromWorker) => this.message(i, m));
+      t.on('message', (m: FromWorker) => this.message(q, m));
       t.on('error', (e: Error) => this.fail(e));
       t.on('exit', (code) => {
-        if (code !== 0 && this.failure === undefined) this.fail(new Error(`replay: worker ${i} exited with code ${code}`));
+        if (code !== 0 && this.failure === undefined) this.fail(new Error(`replay: worker ${q} exited with code ${code}`));
       });
       this.threads.push(t);
     }
@@ -206,19 +222,19 @@ class WorkerPool {
     w?.();
   }
 
-  private message(w: number, m: FromWorker): void {
+  private message(q: number, m: FromWorker): void {
     if (m.type === 'ready') {
       this.readyCount++;
     } else if (m.type === 'error') {
-      this.fail(deserializeError(m.error, w));
+      this.fail(deserializeError(m.error, q));
     } else if (m.type === 'accounting') {
-      this.accs[w] = m.acc;
+      this.accs[q] = m.acc;
     } else {
-      const table = this.strings[w];
+      const table = this.strings[q];
       for (const s of m.strings) table.push(s);
       const b = this.batches.get(m.id);
       if (b === undefined) {
-        this.fail(new Error(`replay: worker ${w} answered unknown batch ${m.id}`));
+        this.fail(new Error(`replay: worker ${q} answered unknown batch ${m.id}`));
         return;
       }
       if (m.lines !== undefined && m.lineIndex !== undefined) {
@@ -256,29 +272,37 @@ class WorkerPool {
     }
   }
 
-  /** ready waits until every worker has built its datapath, then lets them run. */
+  /** ready waits until every worker has built its datapath, then lets them (and queue 0 here) run. */
   async ready(flags: RunFlags): Promise<void> {
     await this.until(() => this.readyCount === this.threads.length);
+    this.local.flags = flags;
+    markWorkersStarted(this.backing);
     for (const t of this.threads) t.postMessage({ type: 'go', flags } satisfies ToWorker);
   }
 
-  /** send hands one batch to the workers (the parts in `parts`, one per worker, may be empty). */
-  send(b: Batch, parts: ByteWriter[]): void {
+  /** send hands one batch to the queues 1..N-1 (`parts`, one per queue, may be empty; queue 0's frames ran already, `local` frames of them). */
+  send(b: Batch, parts: ByteWriter[], local: number): void {
     this.batches.set(b.id, b);
-    parts.forEach((p, w) => {
-      if (p.count === 0) return;
-      this.framesPer[w] += p.count;
+    parts.forEach((p, q) => {
+      if (p.count === 0 || q === 0) return;
+      this.framesPer[q] += p.count;
       const buf = p.finish();
       b.remaining++;
       const msg: ToWorker = b.file === undefined ? { type: 'batch', id: b.id, buf } : { type: 'batch', id: b.id, buf, file: b.file };
-      this.threads[w].postMessage(msg, [buf]);
+      this.threads[q - 1].postMessage(msg, [buf]);
     });
+    if (local > 0) {
+      this.framesPer[0] += local;
+      b.remaining++;
+      this.message(0, this.local.end().done);
+    }
   }
 
-  /** accounting collects every worker's counts, merged in worker order. */
+  /** accounting collects every queue's counts, merged in queue order. */
   async accounting(into: Accounting): Promise<void> {
     for (const t of this.threads) t.postMessage({ type: 'finish' } satisfies ToWorker);
     await this.until(() => this.accs.filter((a) => a !== undefined).length === this.threads.length);
+    mergeAccounting(into, accountingJson(this.local.acc));
     for (const a of this.accs) if (a !== undefined) mergeAccounting(into, a);
   }
 
@@ -312,7 +336,8 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
   // The coordinator's own copy (slot 0): maps created and preloaded first, dumped at the end.
   const dp = buildSharedDatapath({ ...base, slot: 0 }, 0);
   const devs = dp.topology.interfaces;
-  const pool = new WorkerPool(base, n);
+  const local = new BatchRunner(dp);
+  const pool = new WorkerPool(base, n, local, base.backing);
   const acc = new Accounting();
   let results: ResultsFile | undefined;
   let outDir: DispositionCaptures | undefined;
@@ -361,12 +386,18 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
         }
         return d;
       };
-      const fresh = (): Batch => ({ id: nextId++, file: multi ? file : undefined, frames: [], count: 0, first: index, results: [], lineBuf: [], lineStart: [], lineLen: [], remaining: 0 });
+      const fresh = (): Batch => {
+        const b: Batch = { id: nextId++, file: multi ? file : undefined, frames: [], count: 0, first: index, results: [], lineBuf: [], lineStart: [], lineLen: [], remaining: 0 };
+        local.begin(b.id);
+        return b;
+      };
       let cur = fresh();
+      let localCount = 0;
       const flush = async (): Promise<void> => {
         if (cur.count === 0) return;
-        pool.send(cur, parts);
+        pool.send(cur, parts, localCount);
         inflight.push(cur);
+        localCount = 0;
         cur = fresh();
         await drain(MAX_INFLIGHT);
       };
@@ -375,7 +406,14 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
           const take = Math.min(batch.length, limit - index);
           for (let i = 0; i < take; i++) {
             const frame = batch[i];
-            encodeFrame(parts[flowQueue(frame.data, n)], cur.count++, index + i, pick(frame.interfaceIndex), frame);
+            const q = flowQueue(frame.data, n);
+            // Queue 0's frames run here and now, in capture order like every queue's.
+            if (q === 0) {
+              local.frame(cur.count++, index + i, pick(frame.interfaceIndex), frame, cur.file);
+              localCount++;
+            } else {
+              encodeFrame(parts[q], cur.count++, index + i, pick(frame.interfaceIndex), frame);
+            }
             if (outDir !== undefined) cur.frames.push(frame);
           }
           index += take;
@@ -415,7 +453,7 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
         maps: mapEntryCounts(dp.programs),
         error: error?.message,
         notes: [
-          `workers: ${n} (rx queue and CPU i on worker i; frames per worker ${pool.framesPer.join(', ')})`,
+          `workers: ${n} (rx queue and CPU i on worker i, queue 0 on the main thread; frames per queue ${pool.framesPer.join(', ')})`,
           ...(outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : []),
         ],
       }),
