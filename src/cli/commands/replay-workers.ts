@@ -2,9 +2,9 @@
  * replay-workers — `xdpsim replay --workers N`: the frames of the captures spread over N worker
  * threads (replay-worker.ts) the way a NIC with N rx queues spreads them over N CPUs.
  *
- * - RSS: a frame goes to queue flowQueue(frame, N) (src/datapath/pipeline.ts: a symmetric-free
- *   FNV-1a over the IPv4/IPv6 addresses and, for unfragmented TCP/UDP, the ports — not the NIC's
- *   Toeplitz hash; non-IP frames and IP fragments without ports hash by addresses or go to queue
+ * - RSS: a frame goes to queue flowQueue(frame, N) (src/datapath/pipeline.ts: FNV-1a, not
+ *   symmetric, over the IPv4/IPv6 addresses and, for unfragmented TCP/UDP, the ports — not the
+ *   NIC's Toeplitz hash; IP fragments without ports hash by addresses, non-IP frames go to queue
  *   0). One flow always lands on one worker, so its frames run in capture order. Worker i is rx
  *   queue i (xdp_md.rx_queue_index) and CPU i (bpf_get_smp_processor_id, its copy of every
  *   per-CPU value): every interface gets N rx queues and the datapath N CPUs. Queue 0 runs on the
@@ -26,6 +26,8 @@
  * - Known limit: BPF atomic instructions (lock xadd, atomic fetch/cmpxchg) are executed by the
  *   engines as plain read-modify-write; on a shared (not per-CPU) value two workers hitting the
  *   same word at the same instant can lose an update. Helpers (map update/delete) are atomic.
+ *   The fix belongs to the engines (src/vm): Atomics.* on the shared buffer when mem.shared, and
+ *   a shared memory import in the wasm module, which would also let --engine jit run here.
  */
 import { Worker } from 'node:worker_threads';
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
