@@ -374,8 +374,8 @@ describe(`helpers, callbacks, tail calls (${jit.name})`, () => {
 
 describe('back-end choice', () => {
   it('jit-js takes single-function programs, jit-wasm never, jit takes small ones', () => {
-    const small = asm('mov %r0, 1\nexit');
-    const twoFns = asm('call local f\nexit\nf:\nmov %r0, 2\nexit');
+    const small = assemble('mov %r0, 1\nexit');
+    const twoFns = assemble('call local f\nexit\nf:\nmov %r0, 2\nexit');
     expect(jitBackEndOf(jitEngineWith('js').prepare({ name: 's', insns: small }))).toBe('js');
     expect(jitBackEndOf(jitEngineWith('wasm').prepare({ name: 's', insns: small }))).toBe('wasm');
     expect(jitBackEndOf(jitEngine.prepare({ name: 's', insns: small }))).toBe('js');

@@ -20,15 +20,22 @@
  * the wasm back end, a checked copy of every block (a budget check before each instruction) used
  * when fewer instructions than the block's length remain.
  *
- * Memory: the same fast path as the wasm back end, in the same order — an access through the
- * context pointer tries its inline cache first — on the same slot values (the runtime's packet and
- * victim SlotCaches, the stack from fp - 512 to the top); a miss calls the runtime's shared
- * slow-path function (the wasm `slow` import), which does the interpreter's full check, faults
- * with its message, or validates a context field into this site's inline cache. r10-relative
- * accesses at constant offsets inside the 512-byte frame are not checked (always in the stack's
- * live bounds). Faults count instructions as the interpreter does: the block's length is charged
- * at its entry, so before a call that may fault the code stores the budget left as if the
- * remaining instructions of the block had not been charged.
+ * Memory: the wasm back end's fast path in the same order — an access through the context
+ * pointer tries its inline cache first — then the packet slot, the stack from fp - 512 to the
+ * top, the victim slot. The slots are the regions the runtime's shared slow path (the wasm `slow`
+ * import) put in its SlotCaches, but their bounds and permissions are read live from the Region
+ * objects at run start, after a helper and after the slow path (no per-run cache refresh). A miss
+ * calls that slow path, which does the interpreter's full check and faults with its message, or
+ * validates a context field into this site's inline cache; those caches are valid while the
+ * context region they were validated in keeps the bounds, permissions and policy it had
+ * (compared once per run; see icNote). r10-relative accesses at constant offsets inside the
+ * 512-byte frame are not checked (always in the stack's live bounds). Faults count instructions
+ * as the interpreter does: the block's length is charged at its entry, so before a call that may
+ * fault the code stores the budget left as if the rest of the block had not been charged.
+ *
+ * Size: V8 leaves a function unoptimised above --max-optimized-bytecode-size (60 KB); measured
+ * with Node 20 on generated code, 58 KB of source was still optimised and 77 KB was not (about
+ * 30x slower), so jit.ts takes this back end only below 40 KB of source.
  */
 import type { Insn } from '../../isa/insn.js';
 import { BPF_CMPXCHG, BPF_FETCH, BPF_XCHG, MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
@@ -167,6 +174,25 @@ class Gen {
       'const { rt, st, mem, slow, trap, hErr, conv, tail, EXIT, umulhi32, S, div64, mod64, sdiv64, smod64, div32, mod32, sdiv32, smod32, lsh64, rsh64, arsh64, unknown, NAME, WP, CS, SMALL, fail, result } = K;',
       'const P = rt.pkt, V = rt.vic;',
       decl.length > 0 ? `let ${decl.join(', ')};` : '',
+      // Context inline caches (see icNote): valid while ie<k> === E; E moves on when the context
+      // region they were validated in (cR, as it was then) changes or another one is validated.
+      'let cR = undefined, cLo = 0, cHi = 0, cRd = false, cWr = false, cPol = undefined, E = 1;',
+      // The packet and victim slots as the code checks them: [read lo, read span, write lo,
+      // write span] each, read live from the regions the runtime's slow path put in them; 0 and 0
+      // (every check fails) for an empty slot, a region with a context policy or no permission.
+      'const SL = new Int32Array(8);',
+      'function slot(g, k) {',
+      '  if (g === undefined || g.ctxPolicy !== undefined) { SL[k] = 0; SL[k + 1] = 0; SL[k + 2] = 0; SL[k + 3] = 0; return; }',
+      '  const lo = g.lo, span = g.hi - lo;',
+      '  if (g.readable) { SL[k] = lo; SL[k + 1] = span; } else { SL[k] = 0; SL[k + 1] = 0; }',
+      '  if (g.writable) { SL[k + 2] = lo; SL[k + 3] = span; } else { SL[k + 2] = 0; SL[k + 3] = 0; }',
+      '}',
+      'function slots() { slot(P.region, 0); slot(V.region, 4); }',
+      'function icNote(a) {',
+      '  const g = mem.regionAt(a);',
+      '  if (g !== cR) { E = E + 1 | 0; cR = g; cLo = g.lo; cHi = g.hi; cRd = g.readable; cWr = g.writable; cPol = g.ctxPolicy; }',
+      '  return E;',
+      '}',
       'function bind(helpers) {',
       ...this.helperIds.map((id, k) => `  H${k} = helpers.get(${id}) ?? unknown(${id}, ${this.helperInsns[k]});`),
       '}',
@@ -207,7 +233,7 @@ class Gen {
       e('if (env.current === undefined) env.current = { program: NAME, insn: 0 };');
       e('if (env.helpers !== table) { bind(env.helpers); table = env.helpers; }');
     }
-    if (mem) e('if (rt.ic0 !== undefined) rt.checkIc(); P.refresh(top); V.refresh(top);');
+    if (mem) e('if (cR !== undefined && (cR.lo !== cLo || cR.hi !== cHi || cR.readable !== cRd || cR.writable !== cWr || cR.ctxPolicy !== cPol)) { E = E + 1 | 0; cR = undefined; }');
     e('let lo = 0;');
     if (calls || mem) {
       e('try { lo = run(arg1 | 0, 0, arg2 | 0, 0, 0, 0, 0, 0, 0, 0, top, budget); }');
@@ -233,8 +259,10 @@ class Gen {
     const e = (s: string): void => this.emit(s);
     e('const env = rt.env, R = env.regs;');
     e('let dv = mem.dv, u8 = mem.u8;');
-    e('let pRlo = P.rlo, pRm = P.rm, pWlo = P.wlo, pWm = P.wm, vRlo = V.rlo, vRm = V.rm, vWlo = V.wlo, vWm = V.wm;');
-    e(`const slo = fp - ${MAX_BPF_STACK}, sm = rt.top - slo - 8;`);
+    e('let pRlo = 0, pRm = 0, pWlo = 0, pWm = 0, vRlo = 0, vRm = 0, vWlo = 0, vWm = 0;');
+    const slotsAt = this.out.length;
+    e('');
+    e(`const slo = fp - ${MAX_BPF_STACK}, sm = rt.top - slo;`);
     e('let l0 = 0, h0 = 0, l6 = 0, h6 = 0, l7 = 0, h7 = 0, l8 = 0, h8 = 0, l9 = 0, h9 = 0;');
     e('let a = 0, t = 0, u = 0, x = 0, bl = 0, bh = 0, c = null, pc = 0;');
     const nb = this.blocks.length;
@@ -252,6 +280,7 @@ class Gen {
     }
     if (this.hasLoop) e('}');
     e("throw new Error('jit js: fell out of the block ladder');");
+    if (this.icCount > 0) this.out[slotsAt] = this.reloadSlots();
     return this.out.join('\n');
   }
 
@@ -325,10 +354,9 @@ class Gen {
     }
     const lb = this.lo(base);
     const hb = this.hi(base);
-    const adj = 8 - size;
     const k = this.icCount++;
-    const ic = `(a !== ia${k} || ie${k} !== rt.epoch)`;
-    const slot = (lo: string, m: string): string => (adj === 0 ? `(a - ${lo}) >>> 0 > ${m}` : `(a - ${lo}) >>> 0 > ${m} + ${adj}`);
+    const ic = `(a !== ia${k} || ie${k} !== E)`;
+    const slot = (lo: string, m: string): string => `(a - ${lo}) >>> 0 > ${m} - ${size}`;
     const checks = [
       slot(write ? 'pWlo' : 'pRlo', write ? 'pWm' : 'pRm'),
       slot('slo', 'sm'),
@@ -340,13 +368,18 @@ class Gen {
     this.emit(`a = ${lb} + ${off} | 0;`);
     this.emit(`if (${hb} !== 0 || ${checks.join(' && ')}) {`);
     this.emit(`st.left = left + ${refund} | 0;`);
-    this.emit(`if (slow(${s}, ${lb}, ${hb}, fp) === 1) { ia${k} = a; ie${k} = rt.epoch; }`);
+    this.emit(`if (slow(${s}, ${lb}, ${hb}, fp) === 1) { ia${k} = a; ie${k} = icNote(a); }`);
     this.emit(`else { ${this.reloadSlots()} }`);
     this.emit('}');
   }
 
+  /**
+   * reloadSlots reads the regions in the runtime's packet and victim slots live: the lowest
+   * address and the span a read (write) may use, or 0 and 0 (every check fails) when the slot is
+   * empty, the region has a context policy or lacks the permission.
+   */
   private reloadSlots(): string {
-    return 'pRlo = P.rlo; pRm = P.rm; pWlo = P.wlo; pWm = P.wm; vRlo = V.rlo; vRm = V.rm; vWlo = V.wlo; vWm = V.wm;';
+    return 'slots(); pRlo = SL[0]; pRm = SL[1]; pWlo = SL[2]; pWm = SL[3]; vRlo = SL[4]; vRm = SL[5]; vWlo = SL[6]; vWm = SL[7];';
   }
 
   // ------------------------------------------------------------------ instructions
@@ -626,7 +659,6 @@ class Gen {
         e(`try { x = H${hk}(env); } catch (err) { throw hErr(err, ${s}); }`);
         e('if (typeof x === "number" && (x | 0) === x) { l0 = x; h0 = x >> 31; R[0] = l0; R[1] = h0; } else { conv(x); l0 = R[0]; h0 = R[1]; }');
         e('left = st.left;');
-        e('rt.resync();');
         e('if (env.exitRequested === true) { env.exitRequested = false; throw EXIT; }');
         e(this.afterCall());
         break;
