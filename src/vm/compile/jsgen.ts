@@ -259,7 +259,7 @@ class Gen {
     const e = (s: string): void => this.emit(s);
     e('const env = rt.env, R = env.regs;');
     e('let dv = mem.dv, u8 = mem.u8;');
-    e('let pRlo = 0, pRm = 0, pWlo = 0, pWm = 0, vRlo = 0, vRm = 0, vWlo = 0, vWm = 0;');
+    e('let pRlo = 0, pRm = 0, pWlo = 0, pWm = 0, vRlo = 0, vRm = 0, vWlo = 0, vWm = 0, g = undefined, gl = 0, gs = 0;');
     const slotsAt = this.out.length;
     e('');
     e(`const slo = fp - ${MAX_BPF_STACK}, sm = rt.top - slo;`);
@@ -280,7 +280,7 @@ class Gen {
     }
     if (this.hasLoop) e('}');
     e("throw new Error('jit js: fell out of the block ladder');");
-    if (this.icCount > 0) this.out[slotsAt] = this.reloadSlots();
+    if (this.icCount > 0) this.out[slotsAt] = this.loadSlotsInline();
     return this.out.join('\n');
   }
 
@@ -378,6 +378,14 @@ class Gen {
    * address and the span a read (write) may use, or 0 and 0 (every check fails) when the slot is
    * empty, the region has a context policy or lacks the permission.
    */
+  /** loadSlotsInline is reloadSlots written out, for the function's start (every run). */
+  private loadSlotsInline(): string {
+    const one = (S: string, v: string): string =>
+      `g = ${S}.region; if (g !== undefined && g.ctxPolicy === undefined) { gl = g.lo; gs = g.hi - gl; ` +
+      `if (g.readable) { ${v}Rlo = gl; ${v}Rm = gs; } if (g.writable) { ${v}Wlo = gl; ${v}Wm = gs; } }`;
+    return `${one('P', 'p')}\n${one('V', 'v')}`;
+  }
+
   private reloadSlots(): string {
     return 'slots(); pRlo = SL[0]; pRm = SL[1]; pWlo = SL[2]; pWm = SL[3]; vRlo = SL[4]; vRm = SL[5]; vWlo = SL[6]; vWm = SL[7];';
   }
