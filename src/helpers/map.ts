@@ -72,15 +72,29 @@ export const MAP_HELPERS: readonly HelperDef[] = [
     id: 1,
     name: 'map_lookup_elem',
     gplOnly: false,
-    make: ({ registry }) => (env) => {
-      const map = mapArg(registry, env, 1, 'bpf_map_lookup_elem');
-      if (!LOOKUP_MAPS.has(map.spec.type)) requireType(map, LOOKUP_MAPS, 'bpf_map_lookup_elem');
-      const mem = env.mem;
-      const keyAddr = env.regs[4] >>> 0;
-      if (env.regs[5] !== 0 || !mem.isAccessible(keyAddr, map.spec.keySize, false)) {
-        ptrMem(env, 2, map.spec.keySize, false, 'bpf_map_lookup_elem', 'key', true);
-      }
-      return map.lookupAddrAt(mem.u8, keyAddr, env.cpu ?? 0);
+    make: ({ registry }) => {
+      // The last map looked up, by handle, once it passed the type check: a registry never
+      // removes or reassigns a handle, so a program calling with the same map skips the Map and
+      // Set lookups (resolving the map was the largest part of this helper in a profile of the
+      // jit running programs/bench/parse_count).
+      let lastHandle = -1;
+      let lastMap: MapBase | undefined;
+      return (env) => {
+        let map: MapBase;
+        if (env.regs[3] === 0 && env.regs[2] >>> 0 === lastHandle && lastMap !== undefined) map = lastMap;
+        else {
+          map = mapArg(registry, env, 1, 'bpf_map_lookup_elem');
+          if (!LOOKUP_MAPS.has(map.spec.type)) requireType(map, LOOKUP_MAPS, 'bpf_map_lookup_elem');
+          lastHandle = env.regs[2] >>> 0;
+          lastMap = map;
+        }
+        const mem = env.mem;
+        const keyAddr = env.regs[4] >>> 0;
+        if (env.regs[5] !== 0 || !mem.isAccessible(keyAddr, map.spec.keySize, false)) {
+          ptrMem(env, 2, map.spec.keySize, false, 'bpf_map_lookup_elem', 'key', true);
+        }
+        return map.lookupAddrAt(mem.u8, keyAddr, env.cpu ?? 0);
+      };
     },
   },
   {

@@ -13,6 +13,9 @@
  *   through `xdpsim replay` (the datapath and the test-run mode): the per-frame results and the
  *   final map dumps must be byte-identical.
  *
+ * Every group runs on both back ends of the jit, forced (`jit-js`: JavaScript for every program
+ * that back end takes, `jit-wasm`: WebAssembly only), whatever the size threshold of `jit`.
+ *
  * Seeded: XDPSIM_JIT_DIFF_SEED (default 0x7e57) and XDPSIM_JIT_DIFF_COUNT (default 400 programs
  * per random group).
  */
@@ -25,7 +28,7 @@ import { parseConformanceData } from '../../src/conformance/data.js';
 import { runConformanceTest } from '../../src/conformance/runner.js';
 import { assemble } from '../../src/isa/asm/index.js';
 import { makeInsn, type Insn } from '../../src/isa/insn.js';
-import { jitEngine } from '../../src/vm/compile/jit.js';
+import { jitBackEndOf, jitEngine, jitEngineWith } from '../../src/vm/compile/jit.js';
 import { FaultCode, GuestFault } from '../../src/vm/fault.js';
 import { interpEngine } from '../../src/vm/interp.js';
 import { Memory, RegionKind, type Region } from '../../src/vm/memory.js';
@@ -36,6 +39,9 @@ import { Rng, randomProgram } from '../support/random-program.js';
 const CONFORMANCE = join(import.meta.dirname, '../../../shared/conformance');
 const SEED = Number(process.env.XDPSIM_JIT_DIFF_SEED ?? 0x7e57) >>> 0;
 const COUNT = Number(process.env.XDPSIM_JIT_DIFF_COUNT ?? 400);
+
+/** BACK_ENDS are the jit's two code generators, each forced. */
+const BACK_ENDS: readonly Engine[] = [jitEngineWith('js'), jitEngineWith('wasm')];
 
 const XDP_MD_SIZE = 24;
 const HEADROOM = 256;
@@ -98,16 +104,17 @@ function observe(engine: Engine, insns: readonly Insn[], opts: WorldOptions, arg
   return { result, memory: snapshot(w) };
 }
 
-/** same runs `insns` on both engines and expects identical observations; returns the interpreter's. */
-function same(insns: readonly Insn[], opts: WorldOptions = {}, arg1?: (w: World) => number): RunResult {
+/** same runs `insns` on the interpreter and `jit` and expects identical observations; returns the interpreter's. */
+function same(jit: Engine, insns: readonly Insn[], opts: WorldOptions = {}, arg1?: (w: World) => number): RunResult {
   const a = observe(interpEngine, insns, opts, arg1);
-  const b = observe(jitEngine, insns, opts, arg1);
+  const b = observe(jit, insns, opts, arg1);
   expect(b.result).toEqual(a.result);
   expect(b.memory).toEqual(a.memory);
   return a.result;
 }
 
-describe('conformance suite: jit agrees with interp', () => {
+for (const jit of BACK_ENDS) {
+describe(`conformance suite: ${jit.name} agrees with interp`, () => {
   for (const sub of ['tests', 'negative']) {
     const dir = join(CONFORMANCE, sub);
     const files = readdirSync(dir).filter((f) => f.endsWith('.data')).sort();
@@ -116,7 +123,7 @@ describe('conformance suite: jit agrees with interp', () => {
       for (const f of files) {
         const test = parseConformanceData(f, readFileSync(join(dir, f), 'utf8'));
         const a = runConformanceTest(test, interpEngine);
-        const b = runConformanceTest(test, jitEngine);
+        const b = runConformanceTest(test, jit);
         expect({ f, status: b.status, r0: b.r0, detail: b.detail }).toEqual({ f, status: a.status, r0: a.r0, detail: a.detail });
         if (b.status === 'pass') passed++;
       }
@@ -125,11 +132,11 @@ describe('conformance suite: jit agrees with interp', () => {
   }
 });
 
-describe('random valid programs: jit agrees with interp', () => {
+describe(`random valid programs: ${jit.name} agrees with interp`, () => {
   it(`${COUNT} programs: r0, count, stack`, () => {
     for (let i = 0; i < COUNT; i++) {
       const p = randomProgram(SEED + i);
-      const r = same(p.insns);
+      const r = same(jit, p.insns);
       expect(r.ok).toBe(true);
     }
   });
@@ -140,7 +147,7 @@ describe('random valid programs: jit agrees with interp', () => {
       const p = randomProgram(SEED + 10_000 + i, { packetBytes: 64 });
       const frame = new Uint8Array(rng.range(14, 128));
       for (let k = 0; k < frame.length; k++) frame[k] = rng.range(0, 255);
-      same(p.insns, { frame });
+      same(jit, p.insns, { frame });
     }
   });
 
@@ -151,7 +158,7 @@ describe('random valid programs: jit agrees with interp', () => {
       const p = randomProgram(SEED + 20_000 + i);
       const full = observe(interpEngine, p.insns, {}).result;
       const budget = rng.range(1, full.insnCount);
-      const r = same(p.insns, { budget });
+      const r = same(jit, p.insns, { budget });
       if (!r.ok) {
         expect(r.fault.code).toBe(FaultCode.Budget);
         faults++;
@@ -167,7 +174,7 @@ describe('random valid programs: jit agrees with interp', () => {
       const p = randomProgram(SEED + 30_000 + i, { packetBytes: 64 });
       const frame = new Uint8Array(96);
       for (let k = 0; k < frame.length; k++) frame[k] = rng.range(0, 255);
-      const r = same(p.insns, { frame, cut: rng.range(0, 64) });
+      const r = same(jit, p.insns, { frame, cut: rng.range(0, 64) });
       if (!r.ok) {
         expect(r.fault.code).toBe(FaultCode.MemoryAccess);
         faults++;
@@ -179,7 +186,7 @@ describe('random valid programs: jit agrees with interp', () => {
   it('packet-mode programs keep agreeing when frames of different sizes alternate on one executable', () => {
     const p = randomProgram(SEED + 40_000, { packetBytes: 64 });
     const rng = new Rng(SEED);
-    const worlds = [interpEngine, jitEngine].map((engine) => ({ w: makeWorld({ frame: new Uint8Array(128) }), exe: engine.prepare({ name: 'p', insns: p.insns }) }));
+    const worlds = [interpEngine, jit].map((engine) => ({ w: makeWorld({ frame: new Uint8Array(128) }), exe: engine.prepare({ name: 'p', insns: p.insns }) }));
     for (let k = 0; k < 200; k++) {
       const len = rng.range(0, 128);
       const fill = rng.range(0, 255);
@@ -197,7 +204,7 @@ describe('random valid programs: jit agrees with interp', () => {
 /** asm assembles conformance-dialect text. */
 const asm = (text: string): Insn[] => assemble(text);
 
-describe('faults: same code, instruction, message and count', () => {
+describe(`faults (${jit.name}): same code, instruction, message and count`, () => {
   const cases: Array<[string, string, WorldOptions?, ((w: World) => number)?]> = [
     ['NULL dereference', 'mov %r1, 0\nldxw %r0, [%r1+0]\nexit'],
     ['NULL + offset store', 'mov %r2, 0\nstw [%r2+16], 1\nexit'],
@@ -217,7 +224,7 @@ describe('faults: same code, instruction, message and count', () => {
   ];
   for (const [name, text, opts, arg1] of cases) {
     it(name, () => {
-      same(asm(text), opts ?? {}, arg1);
+      same(jit, asm(text), opts ?? {}, arg1);
     });
   }
 
@@ -235,19 +242,19 @@ describe('faults: same code, instruction, message and count', () => {
       [makeInsn(0x85, 0, 1, 0, 40), makeInsn(0x95)], // local call outside
       [makeInsn(0x15, 0, 0, 1, 0), makeInsn(0x95), makeInsn(0x18, 0, 0, 0, 9)], // lddw in the last slot
     ];
-    for (const insns of programs) same(insns);
+    for (const insns of programs) same(jit, insns);
   });
 
   it('recursion deeper than 8 frames', () => {
-    same(asm('mov %r0, 0\ncall local f\nexit\nf:\nadd %r0, 1\nstxdw [%r10-8], %r0\ncall local f\nexit'));
+    same(jit, asm('mov %r0, 0\ncall local f\nexit\nf:\nadd %r0, 1\nstxdw [%r10-8], %r0\ncall local f\nexit'));
   });
 
   it('writes to r10 (refused by the validator) behave as in the interpreter', () => {
-    same([makeInsn(0xbf, 2, 10, 0, 0), makeInsn(0x07, 10, 0, 0, -16), makeInsn(0x7a, 10, 0, 0, 5), makeInsn(0x79, 0, 10, 0, 0), makeInsn(0x95)]);
+    same(jit, [makeInsn(0xbf, 2, 10, 0, 0), makeInsn(0x07, 10, 0, 0, -16), makeInsn(0x7a, 10, 0, 0, 5), makeInsn(0x79, 0, 10, 0, 0), makeInsn(0x95)]);
   });
 });
 
-describe('helpers, callbacks, tail calls', () => {
+describe(`helpers, callbacks, tail calls (${jit.name})`, () => {
   /** A helper table exercising every way back from a helper. */
   function helpers(): Map<number, HelperImpl> {
     const m = new Map<number, HelperImpl>();
@@ -290,7 +297,7 @@ describe('helpers, callbacks, tail calls', () => {
   ];
   for (const [name, text] of programs) {
     it(name, () => {
-      same(asm(text), { helpers: helpers() });
+      same(jit, asm(text), { helpers: helpers() });
     });
   }
 
@@ -305,15 +312,15 @@ describe('helpers, callbacks, tail calls', () => {
   }
 
   it('callbacks through env.callSubprog', () => {
-    same(callbackProgram('mov %r0, %r1\nmul %r0, %r2\nstxdw [%r10-8], %r0\nldxdw %r0, [%r10-8]\nexit', 5), { helpers: helpers() });
+    same(jit, callbackProgram('mov %r0, %r1\nmul %r0, %r2\nstxdw [%r10-8], %r0\nldxdw %r0, [%r10-8]\nexit', 5), { helpers: helpers() });
   });
   it('a callback that stops the loop, and one that faults', () => {
-    same(callbackProgram('mov %r0, 0\njne %r1, 2, out\nmov %r0, 1\nout:\nexit', 5), { helpers: helpers() });
-    same(callbackProgram('mov %r0, 0\njne %r1, 3, out\nldxdw %r0, [%r0+0]\nout:\nexit', 5), { helpers: helpers() });
+    same(jit, callbackProgram('mov %r0, 0\njne %r1, 2, out\nmov %r0, 1\nout:\nexit', 5), { helpers: helpers() });
+    same(jit, callbackProgram('mov %r0, 0\njne %r1, 3, out\nldxdw %r0, [%r0+0]\nout:\nexit', 5), { helpers: helpers() });
   });
   it('a callback running out of budget, and one requesting exit', () => {
-    same(callbackProgram('mov %r0, 0\nl:\nja l\nexit', 3), { helpers: helpers(), budget: 500 });
-    same(callbackProgram('call 5\nexit', 3), { helpers: helpers() });
+    same(jit, callbackProgram('mov %r0, 0\nl:\nja l\nexit', 3), { helpers: helpers(), budget: 500 });
+    same(jit, callbackProgram('call 5\nexit', 3), { helpers: helpers() });
   });
 
   it('tail calls: chain, limit of 33, empty slot, out of range', () => {
@@ -347,7 +354,33 @@ describe('helpers, callbacks, tail calls', () => {
       }
       return out;
     };
-    expect(run(jitEngine)).toEqual(run(interpEngine));
+    expect(run(jit)).toEqual(run(interpEngine));
+  });
+
+  it('tail calls between the two back ends', () => {
+    const other = BACK_ENDS.find((e) => e !== jit) as Engine;
+    const w = makeWorld({ value: true });
+    const wi = makeWorld({ value: true });
+    const prog = asm('ldxw %r6, [%r1+12]\nldxdw %r2, [%r6+0]\nadd %r2, 1\nstxdw [%r6+0], %r2\nmov %r3, %r2\nand %r3, 1\nmov %r2, 1000\ncall 12\nldxdw %r0, [%r6+0]\nexit');
+    const slots = [jit.prepare({ name: 'a', insns: prog }), other.prepare({ name: 'b', insns: prog })];
+    const islots = [interpEngine.prepare({ name: 'a', insns: prog }), interpEngine.prepare({ name: 'b', insns: prog })];
+    const env = { ...w.env, tailCall: (map: number, idx: number): Executable | undefined => (map === 1000 ? slots[idx] : undefined) };
+    const ienv = { ...wi.env, tailCall: (map: number, idx: number): Executable | undefined => (map === 1000 ? islots[idx] : undefined) };
+    expect(slots[0].run(env, w.ctx.start)).toEqual(islots[0].run(ienv, wi.ctx.start));
+    expect(snapshot(w)).toEqual(snapshot(wi));
+  });
+});
+}
+
+describe('back-end choice', () => {
+  it('jit-js takes single-function programs, jit-wasm never, jit takes small ones', () => {
+    const small = assemble('mov %r0, 1\nexit');
+    const twoFns = assemble('call local f\nexit\nf:\nmov %r0, 2\nexit');
+    expect(jitBackEndOf(jitEngineWith('js').prepare({ name: 's', insns: small }))).toBe('js');
+    expect(jitBackEndOf(jitEngineWith('wasm').prepare({ name: 's', insns: small }))).toBe('wasm');
+    expect(jitBackEndOf(jitEngine.prepare({ name: 's', insns: small }))).toBe('js');
+    expect(jitBackEndOf(jitEngineWith('js').prepare({ name: 't', insns: twoFns }))).toBe('wasm');
+    expect(jitBackEndOf(interpEngine.prepare({ name: 's', insns: small }))).toBeUndefined();
   });
 });
 

@@ -1067,7 +1067,7 @@ class FunctionCompiler {
  * ctxTransfer updates the set of registers holding the context pointer across one instruction:
  * a 64-bit register move copies the bit, anything else that writes a register clears it.
  */
-function ctxTransfer(insn: Insn | undefined, kind: number, mask: number): number {
+export function ctxTransfer(insn: Insn | undefined, kind: number, mask: number): number {
   if (insn === undefined || kind === Kind.Refused) return mask;
   const o = insn.opcode;
   const cls = o & 7;

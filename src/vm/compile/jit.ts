@@ -18,14 +18,16 @@
  *   the same compiled body called from a wasm loop (no JS boundary)                    22 ns
  *   `Executable.run` (RunResult included): jit 63-87 ns, interp 343-528 ns; the kernel's
  *   BPF_PROG_TEST_RUN in the same bench run: 9-13 ns (drop: jit 25-45, kernel 12).
- * So on a small program JavaScript wins by the JS->wasm boundary (~10 ns here) plus a little.
- * WebAssembly is still the choice, because a JavaScript translation stops scaling: V8 does not
- * optimise a function above 60 KB of bytecode (--max-optimized-bytecode-size), which a few
- * thousand eBPF instructions in int32 halves exceed (real XDP programs get there), while wasm
- * functions have no such limit (test/vm/jit.test.ts runs a 20k-instruction program); i64
- * arithmetic is native (exact 64-bit semantics with no carry code to get wrong); and the VM's
- * WebAssembly.Memory is the module's memory, so a load is one instruction after its check. A JS
- * back end for small programs behind the same Engine interface is the obvious next step.
+ * So on a small program JavaScript wins by the JS->wasm boundary (~10 ns here) plus a little, and
+ * a JavaScript helper call can be inlined. Both back ends are here, chosen per program behind the
+ * one Executable: jsgen.ts's JavaScript function for single-function programs under 40 KB of
+ * generated source (V8 does not optimise a function above 60 KB of bytecode,
+ * --max-optimized-bytecode-size, which a few hundred eBPF instructions in int32 halves exceed),
+ * this WebAssembly module for the others (test/vm/jit.test.ts runs a 20k-instruction program):
+ * no size limit, native i64 arithmetic, and the VM's WebAssembly.Memory as the module's memory,
+ * so a load is one instruction after its check. The JavaScript function shares this module's
+ * runtime (sites, slow path, traps, budget) and falls back to it whenever its own budget rule
+ * needs (jsgen.ts). `jitEngineWith('js' | 'wasm')` forces one back end (the tests run both).
  *
  * Semantics are the interpreter's (interp.ts) to the letter, faults included: same code,
  * instruction index, message, access details and instruction count. Known difference, only for
@@ -41,8 +43,11 @@ import { FaultCode, GuestFault, makeFault, memoryFault, type VmFault } from '../
 import { MAX_MEMORY, PAGE_SHIFT, RegionKind, type Memory, type Region } from '../memory.js';
 import { CtxKind, readPlanned } from '../ctx-plan.js';
 import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from '../program.js';
-import { setFromBigInt, setFromNumber, toBigU64 } from '../alu.js';
+import {
+  arsh64, div32, div64, lsh64, mod32, mod64, rsh64, sdiv32, sdiv64, setFromBigInt, setFromNumber, smod32, smod64, toBigU64, umulhi32,
+} from '../alu.js';
 import { compileProgram, IMPORT, SHARED_GLOBALS, SiteKind, type Compiled, type Site } from './codegen.js';
+import { compileJs, type JsCompiled } from './jsgen.js';
 
 /** STACK_BYTES is the size of the stack region used: all call frames. */
 const STACK_BYTES = MAX_CALL_FRAMES * MAX_BPF_STACK;
@@ -182,6 +187,19 @@ class Runtime {
   /** A context load computed by the slow path (ctxLo/ctxHi hand it to the module). */
   readonly ctxValue = new Int32Array(2);
   readonly callSubprog = (insn: number, args: readonly bigint[]): bigint => this.callback(insn, args);
+  /** State shared by the JavaScript back end's functions on this Memory (see jsgen.ts). */
+  readonly js: JsState = { left: 0, r0h: 0, tk: 0 };
+  /** callSubprog while a JavaScript-compiled program runs: its budget lives in js.left. */
+  readonly jsCallSubprog = (insn: number, args: readonly bigint[]): bigint => {
+    const g = this.g;
+    this.pushGlobals();
+    g.left.value = this.js.left;
+    try {
+      return this.callback(insn, args);
+    } finally {
+      this.js.left = g.left.value as number;
+    }
+  };
 
   constructor(readonly mem: Memory) {
     const g = {} as Record<(typeof SHARED_GLOBALS)[number], WebAssembly.Global>;
@@ -207,6 +225,27 @@ class Runtime {
       g.vWlo.value = v.wlo;
       g.vWm.value = v.wm;
     }
+  }
+
+  /**
+   * pushGlobals writes the stack top and both slots to the wasm globals, before wasm code runs
+   * from a JavaScript-compiled program (which reads the SlotCaches, not the globals).
+   */
+  pushGlobals(): void {
+    const g = this.g;
+    const p = this.pkt;
+    const v = this.vic;
+    p.refresh(this.top);
+    v.refresh(this.top);
+    g.top.value = this.top;
+    g.pRlo.value = p.rlo;
+    g.pRm.value = p.rm;
+    g.pWlo.value = p.wlo;
+    g.pWm.value = p.wm;
+    g.vRlo.value = v.rlo;
+    g.vRm.value = v.rm;
+    g.vWlo.value = v.wlo;
+    g.vWm.value = v.wm;
   }
 
   /** checkIc invalidates every inline cache when a context region they validated has changed. */
@@ -295,6 +334,9 @@ class JitInstance {
   lastOk: Extract<RunResult, { ok: true }> | undefined;
   lastR0 = 0;
   readonly leftFn: () => number;
+  /** The runtime functions the JavaScript back end shares with this module (same sites array). */
+  readonly slow: (site: number, lo: number, hi: number, fp: number) => number;
+  readonly trap: (site: number) => void;
   private readonly entries = new Map<number, EntryFn>();
 
   constructor(
@@ -437,6 +479,8 @@ class JitInstance {
         R[1] = hi;
       },
     };
+    this.slow = imports[IMPORT.slow] as (site: number, lo: number, hi: number, fp: number) => number;
+    this.trap = imports[IMPORT.trap] as (site: number) => void;
     const inst = new WebAssembly.Instance(module, { x: imports });
     this.exports = inst.exports as unknown as InstanceExports;
     this.init = inst.exports.init as (...v: number[]) => void;
@@ -465,6 +509,14 @@ class JitProgram {
   private readonly module: WebAssembly.Module;
   private readonly instances = new WeakMap<Runtime, JitInstance>();
   private extended: JitProgram | undefined;
+  /** The JavaScript translation, when the JavaScript back end takes the program. */
+  readonly js: JsCompiled | undefined;
+  /** Why the JavaScript back end does not take it (when js is undefined). */
+  readonly jsRefused: string | undefined;
+  /** The wasm module's sites followed by the JavaScript function's. */
+  private readonly sites: readonly Site[];
+  private jsFactory: ((kit: JsKit) => JsFunctions) | undefined;
+  private readonly jsInstances = new WeakMap<Runtime, JsInstance>();
 
   constructor(
     readonly spec: ProgramSpec,
@@ -472,14 +524,36 @@ class JitProgram {
     private readonly extraEntries: readonly number[] = [],
   ) {
     this.module = new WebAssembly.Module(compiled.wasm);
+    const js = extraEntries.length === 0 ? compileJs(spec.insns, compiled.sites.length) : 'recompiled with a callback entry';
+    if (typeof js === 'string') {
+      this.jsRefused = js;
+      this.sites = compiled.sites;
+    } else {
+      this.js = js;
+      this.sites = [...compiled.sites, ...js.sites];
+    }
   }
 
   /** instanceFor returns this program instantiated on `rt`. */
   instanceFor(rt: Runtime): JitInstance {
     let inst = this.instances.get(rt);
     if (inst === undefined) {
-      inst = new JitInstance(this, rt, this.module, this.compiled.sites, this.compiled.entries);
+      inst = new JitInstance(this, rt, this.module, this.sites, this.compiled.entries);
       this.instances.set(rt, inst);
+    }
+    return inst;
+  }
+
+  /** jsInstanceFor returns the JavaScript function of this program on `rt` (js must be defined). */
+  jsInstanceFor(rt: Runtime): JsInstance {
+    let inst = this.jsInstances.get(rt);
+    if (inst === undefined) {
+      const js = this.js as JsCompiled;
+      if (this.jsFactory === undefined) {
+        this.jsFactory = new Function('K', js.source) as (kit: JsKit) => JsFunctions;
+      }
+      inst = new JsInstance(this, rt, this.instanceFor(rt), this.sites, this.jsFactory, js.maxPath);
+      this.jsInstances.set(rt, inst);
     }
     return inst;
   }
@@ -505,18 +579,251 @@ function jitProgramOf(spec: ProgramSpec): JitProgram {
   return p;
 }
 
+/** JsState is what the JavaScript functions on one Memory pass each other besides arguments. */
+interface JsState {
+  /** Budget left: set before every call out and at return. */
+  left: number;
+  /** High half of r0 at return. */
+  r0h: number;
+  /** 1 when the last tail call happened (its target's r0 is the return value). */
+  tk: number;
+}
+
+/** JsFunctions is what a generated factory returns (see jsgen.ts). */
+interface JsFunctions {
+  run: (
+    l1: number, h1: number, l2: number, h2: number, l3: number, h3: number,
+    l4: number, h4: number, l5: number, h5: number, fp: number, left: number,
+  ) => number;
+  bind: (helpers: RunEnv['helpers']) => void;
+  entry: (env: RunEnv, arg1: number, arg2: number) => RunResult;
+}
+
+/** JsKit is the runtime a generated factory closes over (the names jsgen.ts destructures). */
+interface JsKit {
+  rt: Runtime;
+  st: JsState;
+  mem: Memory;
+  slow: JitInstance['slow'];
+  trap: JitInstance['trap'];
+  hErr: (e: unknown, site: number) => unknown;
+  conv: (x: number | bigint) => void;
+  tail: (
+    l1: number, h1: number, l2: number, h2: number, l3: number, h3: number,
+    l4: number, h4: number, l5: number, h5: number, fp: number,
+  ) => number;
+  EXIT: typeof EXIT_SIGNAL;
+  umulhi32: typeof umulhi32;
+  S: Int32Array;
+  div64: typeof div64;
+  mod64: typeof mod64;
+  sdiv64: typeof sdiv64;
+  smod64: typeof smod64;
+  div32: typeof div32;
+  mod32: typeof mod32;
+  sdiv32: typeof sdiv32;
+  smod32: typeof smod32;
+  lsh64: typeof lsh64;
+  rsh64: typeof rsh64;
+  arsh64: typeof arsh64;
+  unknown: (id: number, insn: number) => (env: RunEnv) => number;
+  NAME: string;
+  WP: JitProgram;
+  CS: Runtime['jsCallSubprog'];
+  SMALL: readonly bigint[];
+  fail: (e: unknown, budget: number) => RunResult;
+  result: (hi: number, lo: number, count: number) => RunResult;
+}
+
+/** JsInstance is one program's JavaScript function instantiated on one Runtime. */
+class JsInstance {
+  readonly run: JsFunctions['run'];
+  readonly bind: JsFunctions['bind'];
+  readonly entry: JsFunctions['entry'];
+  /** The helper table the call sites are bound to (for tail calls; entry keeps its own). */
+  table: RunEnv['helpers'] | undefined;
+
+  constructor(
+    readonly prog: JitProgram,
+    readonly rt: Runtime,
+    /** The wasm instance of the same program: runtime functions, fallbacks, nested-run state. */
+    readonly wasm: JitInstance,
+    sites: readonly Site[],
+    factory: (kit: JsKit) => JsFunctions,
+    /** Least budget for the JavaScript function (see jsgen.ts); below it the wasm one runs. */
+    readonly minBudget: number,
+  ) {
+    const spec = prog.spec;
+    const R = (): Int32Array => (rt.env as RunEnv).regs;
+    const R_ = R;
+    const kit: JsKit = {
+      rt,
+      st: rt.js,
+      mem: rt.mem,
+      slow: wasm.slow,
+      trap: wasm.trap,
+      hErr: (e: unknown, site: number): unknown => {
+        if (e instanceof JitFault || e === EXIT_SIGNAL) return e;
+        const s = sites[site];
+        if (e instanceof GuestFault) return new JitFault(makeFault(spec, s.insn, e.code, `helper ${s.helper}: ${e.message}`, e.access));
+        return e;
+      },
+      conv: (x: number | bigint): void => {
+        if (typeof x === 'number') setFromNumber(R(), 0, x);
+        else setFromBigInt(R(), 0, x);
+      },
+      tail: (l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp) => jsTail(rt, l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp),
+      EXIT: EXIT_SIGNAL,
+      umulhi32,
+      S: new Int32Array(2),
+      div64, mod64, sdiv64, smod64, div32, mod32, sdiv32, smod32, lsh64, rsh64, arsh64,
+      unknown: (id: number, insn: number) => (): number => {
+        throw new JitFault(makeFault(spec, insn, FaultCode.UnknownHelper, `call to helper ${id}, which is not available here`));
+      },
+      NAME: spec.name,
+      WP: prog,
+      CS: rt.jsCallSubprog,
+      SMALL: SMALL_BIGINTS,
+      fail: (e: unknown, budget: number): RunResult => {
+        if (e instanceof JitFault) return { ok: false, fault: e.fault, insnCount: budget - rt.js.left };
+        if (e !== EXIT_SIGNAL) throw e;
+        const R = R_();
+        return { ok: true, r0: toBigU64(R[1], R[0]), insnCount: budget - rt.js.left };
+      },
+      result: (hi: number, lo: number, count: number): RunResult => ({ ok: true, r0: toBigU64(hi, lo), insnCount: count }),
+    };
+    const fns = factory(kit);
+    this.run = fns.run;
+    this.bind = fns.bind;
+    this.entry = fns.entry;
+  }
+}
+
+/**
+ * jsTail is bpf_tail_call from JavaScript-compiled code (the wasm `tail` import's rules): returns
+ * the target's r0 low half with st.tk = 1 (high half in st.r0h, budget in st.left), or st.tk = 0
+ * when the call did not happen and the caller goes on.
+ */
+function jsTail(
+  rt: Runtime,
+  l1: number, h1: number, l2: number, h2: number, l3: number, h3: number,
+  l4: number, h4: number, l5: number, h5: number, fp: number,
+): number {
+  const st = rt.js;
+  st.tk = 0;
+  const env = rt.env as RunEnv;
+  const resolver = env.tailCall;
+  const target = resolver === undefined || h2 !== 0 ? undefined : resolver(l2 >>> 0, l3 >>> 0);
+  if (target === undefined) return 0;
+  if (rt.tailCnt >= MAX_TAIL_CALL_CNT) return 0;
+  rt.tailCnt++;
+  if (target === null) return 0;
+  let r: number;
+  const tj = target instanceof JitExecutable ? target.jsFor(rt) : undefined;
+  if (tj !== undefined && st.left >= tj.minBudget) {
+    if (env.helpers !== tj.table) {
+      tj.bind(env.helpers);
+      tj.table = env.helpers;
+    }
+    r = tj.run(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp, st.left);
+  } else {
+    let tinst: JitInstance;
+    if (target instanceof JitExecutable) {
+      if (target.lastMem !== rt.mem || target.lastInst === undefined) {
+        target.lastMem = rt.mem;
+        target.lastInst = jitProgramOf(target.spec).instanceFor(rt);
+      }
+      tinst = target.lastInst;
+    } else tinst = jitProgramOf(target.spec).instanceFor(rt);
+    const g = rt.g;
+    rt.pushGlobals();
+    g.left.value = st.left;
+    let v: number;
+    try {
+      v = tinst.entry0(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp);
+    } finally {
+      st.left = g.left.value as number;
+    }
+    const R = env.regs;
+    if (v === v) setFromNumber(R, 0, v);
+    r = R[0];
+    st.r0h = R[1];
+  }
+  st.tk = 1;
+  return r;
+}
+
+/** runNestedJs runs a JavaScript-compiled program while another run on the same Memory is in progress. */
+function runNestedJs(ji: JsInstance, env: RunEnv, arg1: number, arg2: number): RunResult {
+  const rt = ji.rt;
+  const saved = saveRun(rt, ji.wasm);
+  const st = rt.js;
+  const left = st.left;
+  const r0h = st.r0h;
+  const tk = st.tk;
+  try {
+    rt.active = 0;
+    return ji.entry(env, arg1, arg2);
+  } finally {
+    rt.active = 1;
+    restoreRun(rt, saved);
+    st.left = left;
+    st.r0h = r0h;
+    st.tk = tk;
+  }
+}
+
+/** BackEnd selects the jit's code generator: both by program size, or one forced (tests). */
+export type BackEnd = 'auto' | 'js' | 'wasm';
+
+/**
+ * JS_MAX_SOURCE bounds the JavaScript back end (auto mode) by the generated source's length:
+ * V8 does not optimise a function above 60 KB of bytecode (--max-optimized-bytecode-size);
+ * measured on generated code, 58 KB of source was optimised and 77 KB was not (jsgen.ts).
+ */
+const JS_MAX_SOURCE = 40_000;
+
 /** JitExecutable is a program prepared by the compiled engine. */
 class JitExecutable implements Executable {
   /** The Memory and instance of the last run, so the next run (and tail calls) skip lookups. */
   lastMem: Memory | undefined;
   lastInst: JitInstance | undefined;
+  /** The same for the JavaScript function, when this executable uses it. */
+  private lastJsMem: Memory | undefined;
+  private lastJs: JsInstance | undefined;
+  /** Whether runs use the JavaScript function (budget permitting). */
+  readonly useJs: boolean;
 
   constructor(
     readonly spec: ProgramSpec,
     private readonly prog: JitProgram,
-  ) {}
+    backEnd: BackEnd = 'auto',
+  ) {
+    const js = prog.js;
+    this.useJs = js !== undefined && (backEnd === 'js' || (backEnd === 'auto' && js.source.length <= JS_MAX_SOURCE));
+  }
+
+  /** jsFor returns the JavaScript function on `rt` when this executable uses one. */
+  jsFor(rt: Runtime): JsInstance | undefined {
+    if (!this.useJs) return undefined;
+    let ji = this.lastJs;
+    if (ji === undefined || this.lastJsMem !== rt.mem) {
+      ji = this.prog.jsInstanceFor(rt);
+      this.lastJs = ji;
+      this.lastJsMem = rt.mem;
+    }
+    return ji;
+  }
 
   run(env: RunEnv, arg1: number, arg2 = 0): RunResult {
+    if (this.useJs) {
+      let ji = this.lastJs;
+      if (ji === undefined || env.mem !== this.lastJsMem) ji = this.jsFor(runtimeOf(env.mem)) as JsInstance;
+      if (env.insnBudget >= ji.minBudget) {
+        if (ji.rt.active !== 0) return runNestedJs(ji, env, arg1, arg2);
+        return ji.entry(env, arg1, arg2);
+      }
+    }
     let inst = this.lastInst;
     if (env.mem !== this.lastMem || inst === undefined) {
       inst = this.prog.instanceFor(runtimeOf(env.mem));
@@ -634,10 +941,25 @@ function restoreRun(rt: Runtime, s: SavedRun): void {
   if (s.env !== undefined) s.env.callSubprog = rt.callSubprog;
 }
 
+/**
+ * jitEngineWith returns the compiled engine with its back end chosen by program size (`auto`, the
+ * registered `jit`) or forced: `js` uses JavaScript for every program that back end takes
+ * (jsgen.ts jsRefusal), `wasm` never does. Tests force each to cover both whatever the sizes.
+ */
+export function jitEngineWith(backEnd: BackEnd): Engine {
+  return {
+    name: backEnd === 'auto' ? 'jit' : `jit-${backEnd}`,
+    prepare(spec: ProgramSpec): Executable {
+      return new JitExecutable(spec, jitProgramOf(spec), backEnd);
+    },
+  };
+}
+
 /** jitEngine is the compiled engine, registered as `jit`. */
-export const jitEngine: Engine = {
-  name: 'jit',
-  prepare(spec: ProgramSpec): Executable {
-    return new JitExecutable(spec, jitProgramOf(spec));
-  },
-};
+export const jitEngine: Engine = jitEngineWith('auto');
+
+/** jitBackEndOf tells which back end an executable prepared by this engine runs (tests, tools). */
+export function jitBackEndOf(exe: Executable): 'js' | 'wasm' | undefined {
+  if (!(exe instanceof JitExecutable)) return undefined;
+  return exe.useJs ? 'js' : 'wasm';
+}
