@@ -335,7 +335,7 @@ class JitInstance {
   lastR0 = 0;
   readonly leftFn: () => number;
   /** The runtime functions the JavaScript back end shares with this module (same sites array). */
-  readonly slow: (site: number, lo: number, hi: number, fp: number) => number;
+  readonly slow: (site: number, lo: number, hi: number, fp: number, vlo: number, vhi: number) => number;
   readonly trap: (site: number) => void;
   private readonly entries = new Map<number, EntryFn>();
 
@@ -479,7 +479,7 @@ class JitInstance {
         R[1] = hi;
       },
     };
-    this.slow = imports[IMPORT.slow] as (site: number, lo: number, hi: number, fp: number) => number;
+    this.slow = imports[IMPORT.slow] as (site: number, lo: number, hi: number, fp: number, vlo: number, vhi: number) => number;
     this.trap = imports[IMPORT.trap] as (site: number) => void;
     const inst = new WebAssembly.Instance(module, { x: imports });
     this.exports = inst.exports as unknown as InstanceExports;

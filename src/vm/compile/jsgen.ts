@@ -26,7 +26,8 @@
  * import) put in its SlotCaches, but their bounds and permissions are read live from the Region
  * objects at run start, after a helper and after the slow path (no per-run cache refresh). A miss
  * calls that slow path, which does the interpreter's full check and faults with its message, or
- * validates a context field into this site's inline cache; those caches are valid while the
+ * validates a context field into this site's inline cache (the effective address its plan gives, or
+ * the value when the runtime performed the access: ctx-plan.ts); those caches are valid while the
  * context region they were validated in keeps the bounds, permissions and policy it had
  * (compared once per run; see icNote). r10-relative accesses at constant offsets inside the
  * 512-byte frame are not checked (always in the stack's live bounds). Faults count instructions
@@ -41,6 +42,7 @@ import type { Insn } from '../../isa/insn.js';
 import { BPF_CMPXCHG, BPF_FETCH, BPF_XCHG, MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { analyze, blocksFrom, Kind, type Analysis, type Block } from './analyze.js';
 import { ctxTransfer, SiteKind, type Site } from './codegen.js';
+import { CtxKind } from '../ctx-plan.js';
 
 /** JsCompiled is a program translated to the source of a JavaScript factory. */
 export interface JsCompiled {
@@ -157,8 +159,8 @@ class Gen {
     this.out.push(s);
   }
 
-  private site(s: Omit<Site, 'base' | 'off' | 'size' | 'write' | 'helper' | 'refund'> & Partial<Site>): number {
-    this.sites.push({ base: 0, off: 0, size: 0, write: false, helper: 0, refund: 0, ...s });
+  private site(s: Omit<Site, 'base' | 'off' | 'size' | 'write' | 'access' | 'helper' | 'refund'> & Partial<Site>): number {
+    this.sites.push({ base: 0, off: 0, size: 0, write: false, access: CtxKind.Load, helper: 0, refund: 0, ...s });
     return this.siteBase + this.sites.length - 1;
   }
 
@@ -166,13 +168,13 @@ class Gen {
   source(): string {
     const body = this.fnBody();
     const ics: string[] = [];
-    for (let k = 0; k < this.icCount; k++) ics.push(`ia${k} = -1, ie${k} = 0`);
+    for (let k = 0; k < this.icCount; k++) ics.push(`ia${k} = -1, ie${k} = 0, ea${k} = 0`);
     const hs = this.helperIds.map((_, k) => `H${k} = undefined`);
     const decl = [...ics, ...hs];
     return [
       "'use strict';",
       'const { rt, st, mem, slow, trap, hErr, conv, tail, EXIT, umulhi32, S, div64, mod64, sdiv64, smod64, div32, mod32, sdiv32, smod32, lsh64, rsh64, arsh64, unknown, NAME, WP, CS, SMALL, fail, result } = K;',
-      'const P = rt.pkt, V = rt.vic;',
+      'const P = rt.pkt, V = rt.vic, CV = rt.ctxValue;',
       decl.length > 0 ? `let ${decl.join(', ')};` : '',
       // Context inline caches (see icNote): valid while ie<k> === E; E moves on when the context
       // region they were validated in (cR, as it was then) changes or another one is validated.
@@ -182,7 +184,7 @@ class Gen {
       // (every check fails) for an empty slot, a region with a context policy or no permission.
       'const SL = new Int32Array(8);',
       'function slot(g, k) {',
-      '  if (g === undefined || g.ctxPolicy !== undefined) { SL[k] = 0; SL[k + 1] = 0; SL[k + 2] = 0; SL[k + 3] = 0; return; }',
+      '  if (g === undefined || g.ctxPlan !== undefined) { SL[k] = 0; SL[k + 1] = 0; SL[k + 2] = 0; SL[k + 3] = 0; return; }',
       '  const lo = g.lo, span = g.hi - lo;',
       '  if (g.readable) { SL[k] = lo; SL[k + 1] = span; } else { SL[k] = 0; SL[k + 1] = 0; }',
       '  if (g.writable) { SL[k + 2] = lo; SL[k + 3] = span; } else { SL[k + 2] = 0; SL[k + 3] = 0; }',
@@ -190,7 +192,7 @@ class Gen {
       'function slots() { slot(P.region, 0); slot(V.region, 4); }',
       'function icNote(a) {',
       '  const g = mem.regionAt(a);',
-      '  if (g !== cR) { E = E + 1 | 0; cR = g; cLo = g.lo; cHi = g.hi; cRd = g.readable; cWr = g.writable; cPol = g.ctxPolicy; }',
+      '  if (g !== cR) { E = E + 1 | 0; cR = g; cLo = g.lo; cHi = g.hi; cRd = g.readable; cWr = g.writable; cPol = g.ctxPlan; }',
       '  return E;',
       '}',
       'function bind(helpers) {',
@@ -233,7 +235,7 @@ class Gen {
       e('if (env.current === undefined) env.current = { program: NAME, insn: 0 };');
       e('if (env.helpers !== table) { bind(env.helpers); table = env.helpers; }');
     }
-    if (mem) e('if (cR !== undefined && (cR.lo !== cLo || cR.hi !== cHi || cR.readable !== cRd || cR.writable !== cWr || cR.ctxPolicy !== cPol)) { E = E + 1 | 0; cR = undefined; }');
+    if (mem) e('if (cR !== undefined && (cR.lo !== cLo || cR.hi !== cHi || cR.readable !== cRd || cR.writable !== cWr || cR.ctxPlan !== cPol)) { E = E + 1 | 0; cR = undefined; }');
     e('let lo = 0;');
     if (calls || mem) {
       e('try { lo = run(arg1 | 0, 0, arg2 | 0, 0, 0, 0, 0, 0, 0, 0, top, budget); }');
@@ -346,8 +348,14 @@ class Gen {
   }
 
   // ------------------------------------------------------------------ memory
-  /** addr emits the checked computation of the access address into `a`. */
-  private addr(i: number, base: number, off: number, size: number, write: boolean, refund: number): void {
+  /**
+   * addr emits the checked computation of the access address into `a`. A context access goes where
+   * its plan says (ctx-plan.ts): the site's inline cache holds the effective address (ea<k>), and
+   * when the runtime performed the access itself (a store hook, a load the instruction cannot
+   * express; the slow path returns 1) `a` is -1: loads then take the value from CV, stores skip.
+   * `value` is a store's value as two int32 halves, for the runtime's store hooks.
+   */
+  private addr(i: number, base: number, off: number, size: number, write: boolean, refund: number, access: CtxKind, value: readonly [string, string] = ['0', '0']): void {
     if (base === 10 && off >= -MAX_BPF_STACK && off + size <= 0) {
       this.emit(`a = fp + ${off} | 0;`);
       return;
@@ -355,22 +363,22 @@ class Gen {
     const lb = this.lo(base);
     const hb = this.hi(base);
     const k = this.icCount++;
-    const ic = `(a !== ia${k} || ie${k} !== E)`;
+    const hit = `${hb} === 0 && a === ia${k} && ie${k} === E`;
     const slot = (lo: string, m: string): string => `(a - ${lo}) >>> 0 > ${m} - ${size}`;
-    const checks = [
+    const misses = [
       slot(write ? 'pWlo' : 'pRlo', write ? 'pWm' : 'pRm'),
       slot('slo', 'sm'),
       slot(write ? 'vWlo' : 'vRlo', write ? 'vWm' : 'vRm'),
-    ];
-    if (((this.ctxMask >> base) & 1) !== 0) checks.unshift(ic);
-    else checks.push(ic);
-    const s = this.site({ kind: SiteKind.Mem, insn: i, base, off, size, write });
+    ].join(' && ');
+    const s = this.site({ kind: SiteKind.Mem, insn: i, base, off, size, write, access });
+    const slow = [
+      `st.left = left + ${refund} | 0;`,
+      `x = slow(${s}, ${lb}, ${hb}, fp, ${value[0]}, ${value[1]});`,
+      `if (x === 0) { ${this.reloadSlots()} } else if (x === 1) a = -1; else { ia${k} = a; ie${k} = icNote(a); ea${k} = x; a = x; }`,
+    ].join(' ');
     this.emit(`a = ${lb} + ${off} | 0;`);
-    this.emit(`if (${hb} !== 0 || ${checks.join(' && ')}) {`);
-    this.emit(`st.left = left + ${refund} | 0;`);
-    this.emit(`if (slow(${s}, ${lb}, ${hb}, fp) === 1) { ia${k} = a; ie${k} = icNote(a); }`);
-    this.emit(`else { ${this.reloadSlots()} }`);
-    this.emit('}');
+    if (((this.ctxMask >> base) & 1) !== 0) this.emit(`if (${hit}) a = ea${k}; else if (${hb} !== 0 || ${misses}) { ${slow} }`);
+    else this.emit(`if (${hb} !== 0 || ${misses}) { if (${hit}) a = ea${k}; else { ${slow} } }`);
   }
 
   /**
@@ -381,7 +389,7 @@ class Gen {
   /** loadSlotsInline is reloadSlots written out, for the function's start (every run). */
   private loadSlotsInline(): string {
     const one = (S: string, v: string): string =>
-      `g = ${S}.region; if (g !== undefined && g.ctxPolicy === undefined) { gl = g.lo; gs = g.hi - gl; ` +
+      `g = ${S}.region; if (g !== undefined && g.ctxPlan === undefined) { gl = g.lo; gs = g.hi - gl; ` +
       `if (g.readable) { ${v}Rlo = gl; ${v}Rm = gs; } if (g.writable) { ${v}Wlo = gl; ${v}Wm = gs; } }`;
     return `${one('P', 'p')}\n${one('V', 'v')}`;
   }
@@ -407,21 +415,27 @@ class Gen {
     else if (cls === 1) {
       const sx = (o & 0xe0) === 0x80;
       const size = [4, 2, 1, 8][(o >> 3) & 3];
-      this.addr(i, insn.src, insn.off, size, false, refund);
-      if (size === 8) this.emit(`l${d} = dv.getInt32(a, true); h${d} = dv.getInt32(a + 4, true);`);
-      else if (size === 4) this.emit(sx ? `l${d} = dv.getInt32(a, true); h${d} = l${d} >> 31;` : `l${d} = dv.getInt32(a, true); h${d} = 0;`);
-      else if (size === 2) this.emit(sx ? `l${d} = dv.getInt16(a, true); h${d} = l${d} >> 31;` : `l${d} = dv.getUint16(a, true); h${d} = 0;`);
-      else this.emit(sx ? `l${d} = u8[a] << 24 >> 24; h${d} = l${d} >> 31;` : `l${d} = u8[a]; h${d} = 0;`);
+      this.addr(i, insn.src, insn.off, size, false, refund, sx ? CtxKind.LoadSx : CtxKind.Load);
+      let load: string;
+      if (size === 8) load = `l${d} = dv.getInt32(a, true); h${d} = dv.getInt32(a + 4, true);`;
+      else if (size === 4) load = sx ? `l${d} = dv.getInt32(a, true); h${d} = l${d} >> 31;` : `l${d} = dv.getInt32(a, true); h${d} = 0;`;
+      else if (size === 2) load = sx ? `l${d} = dv.getInt16(a, true); h${d} = l${d} >> 31;` : `l${d} = dv.getUint16(a, true); h${d} = 0;`;
+      else load = sx ? `l${d} = u8[a] << 24 >> 24; h${d} = l${d} >> 31;` : `l${d} = u8[a]; h${d} = 0;`;
+      // a < 0: the runtime computed the value (a context load the instruction cannot express).
+      this.emit(insn.src === 10 ? load : `if (a >= 0) { ${load} } else { l${d} = CV[0]; h${d} = CV[1]; }`);
     } else if (cls === 2 || (cls === 3 && (o & 0xe0) === 0x60)) {
       const size = [4, 2, 1, 8][(o >> 3) & 3];
       const [vl, vh] = cls === 2 ? immHalves(insn.imm) : [this.lo(insn.src), this.hi(insn.src)];
       // The value is read before the address check could change anything (it cannot: registers
       // are locals), so the order matches the interpreter.
-      this.addr(i, d, insn.off, size, true, refund);
-      if (size === 8) this.emit(`dv.setInt32(a, ${vl}, true); dv.setInt32(a + 4, ${vh}, true);`);
-      else if (size === 4) this.emit(`dv.setInt32(a, ${vl}, true);`);
-      else if (size === 2) this.emit(`dv.setInt16(a, ${vl}, true);`);
-      else this.emit(`u8[a] = ${vl};`);
+      this.addr(i, d, insn.off, size, true, refund, cls === 2 ? CtxKind.StoreImm : CtxKind.Store, [vl, vh]);
+      let store: string;
+      if (size === 8) store = `dv.setInt32(a, ${vl}, true); dv.setInt32(a + 4, ${vh}, true);`;
+      else if (size === 4) store = `dv.setInt32(a, ${vl}, true);`;
+      else if (size === 2) store = `dv.setInt16(a, ${vl}, true);`;
+      else store = `u8[a] = ${vl};`;
+      // a < 0: a context store hook already did the store.
+      this.emit(d === 10 ? store : `if (a >= 0) { ${store} }`);
     } else if (cls === 3) this.atomic(i, insn, refund);
     else throw new Error(`jsgen: unexpected opcode 0x${o.toString(16)} at ${i}`);
   }
@@ -432,7 +446,8 @@ class Gen {
     const s = insn.src;
     const sl = this.lo(s);
     const sh = this.hi(s);
-    this.addr(i, insn.dst, insn.off, wide ? 8 : 4, true, refund);
+    // Atomics into a context are refused (check_atomic), so the runtime never performs one itself.
+    this.addr(i, insn.dst, insn.off, wide ? 8 : 4, true, refund, CtxKind.Atomic, [sl, sh]);
     // old value in (t, u), zero-extended for the 32-bit form
     this.emit(wide ? 't = dv.getInt32(a, true); u = dv.getInt32(a + 4, true);' : 't = dv.getInt32(a, true); u = 0;');
     const store = (lo: string, hi: string): void => {
