@@ -26,8 +26,9 @@
  * import) put in its SlotCaches, but their bounds and permissions are read live from the Region
  * objects at run start, after a helper and after the slow path (no per-run cache refresh). A miss
  * calls that slow path, which does the interpreter's full check and faults with its message, or
- * validates a context field into this site's inline cache (the effective address its plan gives, or
- * the value when the runtime performed the access: ctx-plan.ts); those caches are valid while the
+ * validates a context field into this site's inline cache (the effective address its plan gives;
+ * an access the runtime performs itself, a hooked store or an inexpressible load, is not cached:
+ * ctx-plan.ts); those caches are valid while the
  * context region they were validated in keeps the bounds, permissions and policy it had
  * (compared once per run; see icNote). r10-relative accesses at constant offsets inside the
  * 512-byte frame are not checked (always in the stack's live bounds). Faults count instructions
