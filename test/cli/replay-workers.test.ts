@@ -215,9 +215,31 @@ describe('replay --workers', () => {
     expect((err as NotSupportedError).fields.symbol).toBe('sources');
   }, 120_000);
 
-  it('refuses the compiled engine, test-run mode and a queue count other than N', async () => {
-    const jit = await replay([SAMPLE], FW, 2, { engine: 'jit' }).catch((e: unknown) => e);
-    expect((jit as NotSupportedError).code).toBe('E_WORKERS_ENGINE');
+  it('runs the compiled engine over the shared memory: the same results, captures and maps as the interpreter', async () => {
+    const outs = [join(tmp, 'fwi'), join(tmp, 'fwj')];
+    const interp = await replay([SAMPLE], FW, 2, { preload: RULES, out: outs[0] });
+    const jit = await replay([SAMPLE], FW, 2, { preload: RULES, out: outs[1], engine: 'jit' });
+    expect(jit.lines).toEqual(interp.lines);
+    expect(summed(jit.maps)).toEqual(summed(interp.maps));
+    for (const kind of ['host', 'drop']) {
+      const a = await readCapture(join(outs[0], `${kind}.pcapng`)).collect();
+      const b = await readCapture(join(outs[1], `${kind}.pcapng`)).collect();
+      expect(b.map((f) => [Buffer.from(f.data).toString('hex'), f.comment])).toEqual(a.map((f) => [Buffer.from(f.data).toString('hex'), f.comment]));
+    }
+    // The churn program's shared HASH and counters under the jit on both workers.
+    const cap = join(tmp, 'churn-jit.pcap');
+    await churnCapture(cap);
+    const prog = `${join(ROOT, 'programs', 'xdp_workers.o')}:xdp_workers`;
+    const ci = await replay([cap], prog, 2, { quiet: true });
+    const cj = await replay([cap], prog, 2, { quiet: true, engine: 'jit' });
+    expect(cj.lines).toEqual(ci.lines);
+    expect(cj.lines.every((l) => (l.hooks as Array<{ verdict: string }>)[0].verdict === 'XDP_PASS')).toBe(true);
+    const seen = (r: Run): number | undefined => r.maps.find((m) => m.name === 'seen')?.entries.length;
+    expect(seen(cj)).toBe(seen(ci));
+    expect(seen(cj)).toBe(FRAMES - Math.ceil(FRAMES / 3));
+  }, 120_000);
+
+  it('refuses test-run mode and a queue count other than N', async () => {
     const testRun = await replay([SAMPLE], FW, 2, { mode: 'test-run' }).catch((e: unknown) => e);
     expect(testRun).toBeInstanceOf(UsageError);
     const queues = await replay([SAMPLE], FW, 2, { iface: ['eth0,queues=4'] }).catch((e: unknown) => e);

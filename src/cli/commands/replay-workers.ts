@@ -26,8 +26,8 @@
  * - Known limit: BPF atomic instructions (lock xadd, atomic fetch/cmpxchg) are executed by the
  *   engines as plain read-modify-write; on a shared (not per-CPU) value two workers hitting the
  *   same word at the same instant can lose an update. Helpers (map update/delete) are atomic.
- *   The fix belongs to the engines (src/vm): Atomics.* on the shared buffer when mem.shared, and
- *   a shared memory import in the wasm module, which would also let --engine jit run here.
+ *   The fix belongs to the engines (src/vm): Atomics.* on the shared buffer when mem.shared (the
+ *   jit's module imports the shared memory already: compileProgram's sharedPages).
  */
 import { Worker } from 'node:worker_threads';
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
@@ -93,9 +93,6 @@ export function workerIfaces(specs: readonly string[], n: number): string[] {
  */
 export function buildSharedDatapath(init: WorkerInit, slot: number): Datapath {
   const engine = getEngine(init.engine);
-  if (engine.name !== 'interp') {
-    throw new NotSupportedError('E_WORKERS_ENGINE', `--workers with --engine ${engine.name} is not supported: the compiled engine's WebAssembly module imports an unshared memory; use --engine interp`, { engine: engine.name });
-  }
   const dp = buildDatapath({
     ifaces: init.ifaces,
     topologyFile: init.topology,

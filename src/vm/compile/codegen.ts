@@ -1089,11 +1089,14 @@ export function ctxTransfer(insn: Insn | undefined, kind: number, mask: number):
   return mask;
 }
 
-/** compileProgram translates a program into a wasm module (see the module comment). */
-export function compileProgram(insns: readonly Insn[], extraEntries: readonly number[] = []): Compiled {
+/**
+ * compileProgram translates a program into a wasm module (see the module comment). With
+ * `sharedPages` the module imports a shared memory of that maximum (replay --workers).
+ */
+export function compileProgram(insns: readonly Insn[], extraEntries: readonly number[] = [], sharedPages?: number): Compiled {
   const a = analyze(insns, extraEntries);
   const m = new ModuleBuilder();
-  m.importMemory('x', IMPORT.mem);
+  m.importMemory('x', IMPORT.mem, sharedPages);
   const funcs: Funcs = {
     slow: m.importFunc('x', IMPORT.slow, [I32, I32, I32, I32, I32, I32], [I32]),
     ctxLo: m.importFunc('x', IMPORT.ctxLo, [], [I32]),

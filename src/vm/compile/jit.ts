@@ -504,6 +504,9 @@ class JitInstance {
   }
 }
 
+/** WASM_PAGE_BYTES is WebAssembly's page size. */
+const WASM_PAGE_BYTES = 0x10000;
+
 /** JitProgram is a compiled program: its module, sites and per-Runtime instances. */
 class JitProgram {
   private readonly module: WebAssembly.Module;
@@ -534,11 +537,22 @@ class JitProgram {
     }
   }
 
+  /**
+   * sharedModule is the same program compiled against a shared memory import (a module imports
+   * only memories of its own sharedness); built on first use on a shared-mode Memory.
+   */
+  private sharedModule: WebAssembly.Module | undefined;
+
   /** instanceFor returns this program instantiated on `rt`. */
   instanceFor(rt: Runtime): JitInstance {
     let inst = this.instances.get(rt);
     if (inst === undefined) {
-      inst = new JitInstance(this, rt, this.module, this.sites, this.compiled.entries);
+      let module = this.module;
+      if (rt.mem.shared !== undefined) {
+        const pages = rt.mem.wasm.buffer.byteLength / WASM_PAGE_BYTES;
+        module = this.sharedModule ??= new WebAssembly.Module(compileProgram(this.spec.insns, this.extraEntries, pages).wasm);
+      }
+      inst = new JitInstance(this, rt, module, this.sites, this.compiled.entries);
       this.instances.set(rt, inst);
     }
     return inst;

@@ -248,7 +248,7 @@ export class ModuleBuilder {
   private readonly typeKeys = new Map<string, number>();
   private readonly importFuncs: ImportFunc[] = [];
   private readonly importGlobals: ImportGlobal[] = [];
-  private memoryImport: { module: string; name: string } | undefined;
+  private memoryImport: { module: string; name: string; sharedPages?: number } | undefined;
   private readonly globals: DefinedGlobal[] = [];
   private readonly funcs: Array<DefinedFunc | undefined> = [];
   private readonly exports: Array<{ name: string; kind: number; index: number }> = [];
@@ -266,9 +266,13 @@ export class ModuleBuilder {
     return i;
   }
 
-  /** importMemory imports the linear memory (any size, no maximum required). */
-  importMemory(module: string, name: string): void {
-    this.memoryImport = { module, name };
+  /**
+   * importMemory imports the linear memory: any size and no maximum, or, with `sharedPages`, a
+   * shared memory of at most that many 64 KiB pages (threads require shared memories to declare
+   * their maximum, and an import matches only a memory of the same sharedness).
+   */
+  importMemory(module: string, name: string, sharedPages?: number): void {
+    this.memoryImport = { module, name, sharedPages };
   }
 
   /** importFunc imports a function; call before declaring defined functions. Returns its index. */
@@ -324,7 +328,11 @@ export class ModuleBuilder {
     const nImports = this.importFuncs.length + this.importGlobals.length + (this.memoryImport !== undefined ? 1 : 0);
     imports.u32(nImports);
     if (this.memoryImport !== undefined) {
-      imports.name(this.memoryImport.module).name(this.memoryImport.name).byte(0x02).byte(0x00).u32(0);
+      const mi = this.memoryImport;
+      imports.name(mi.module).name(mi.name).byte(0x02);
+      // limits: 0x00 min (unshared, no maximum) or 0x03 min max (shared).
+      if (mi.sharedPages === undefined) imports.byte(0x00).u32(0);
+      else imports.byte(0x03).u32(0).u32(mi.sharedPages);
     }
     for (const f of this.importFuncs) imports.name(f.module).name(f.name).byte(0x00).u32(f.type);
     for (const g of this.importGlobals) imports.name(g.module).name(g.name).byte(0x03).byte(g.type).byte(g.mutable ? 1 : 0);
