@@ -1,15 +1,22 @@
 /**
  * interp — the reference interpreter (DESIGN.md, "Engines"), the engine named `interp`.
  *
- * `prepare` predecodes a program once into typed arrays (opcode, dst*2, src*2, off, imm), with
- * a few opcodes rewritten to private codes so the run loop needs no second look at a field:
- * signed div/mod (off = 1), local calls (src = 1) and bpf_tail_call (helper 12) get codes from
- * the opcode space the ISA leaves unused, and every instruction that must not run (unknown
- * opcodes, unresolved pseudo lddw, the second lddw slot, a jump leaving the program, falling off
- * its end) becomes opcode 0 with its fault recorded in a side table. The run loop is one switch
- * on the opcode; registers are int32 halves in env.regs (see program.ts); 64-bit arithmetic is
- * in alu.ts. Nothing is allocated per instruction; a run allocates only its RunResult (and a
- * BigInt for r0 when r0 >= 1024).
+ * `prepare` predecodes a program once into typed arrays (opcode, dst, src, off, imm, and for
+ * the run loop one Int32Array of two ints per slot), with a few opcodes rewritten to private
+ * codes so the run loop needs no second look at a field: signed div/mod (off = 1), movsx
+ * (off != 0), be16/be32, local calls (src = 1) and bpf_tail_call (helper 12) get codes from the
+ * opcode space the ISA leaves unused, and every instruction that must not run (unknown opcodes,
+ * unresolved pseudo lddw, the second lddw slot, a jump leaving the program, falling off its end)
+ * becomes opcode 0 with its fault recorded in a side table.
+ *
+ * Running is split three ways, for V8: `hot` is one switch over the common opcodes of one frame
+ * of one program (small enough for TurboFan to compile in a fraction of the time the single
+ * loop took, and to keep its loop values in registers); `rareOp` runs the rest (64-bit mul, div
+ * and mod, signed division, movsx, le and 64-bit swaps, sign-extending loads, atomics, refused
+ * slots); `drive` handles exits, bpf-to-bpf calls and tail calls between frames. Registers are
+ * int32 halves in env.regs (see program.ts); 64-bit arithmetic is in alu.ts. Nothing is
+ * allocated per instruction; a run allocates at most its RunResult (and a BigInt for r0 when
+ * r0 >= 1024), and none when it ends like the previous run.
  *
  * Kernel references: kernel/bpf/core.c ___bpf_prog_run (every opcode, JMP_TAIL_CALL),
  * kernel/bpf/verifier.c for what a valid program looks like. Where the kernel interpreter and
