@@ -9,6 +9,7 @@ export { validateProgram, jumpTarget, VerifyCode, type ValidateOptions } from '.
 export { disasmInsn, disasmLines, disasmProgram, type DisasmLine, type DisasmOptions } from './isa/disasm.js';
 export { mnemonic, opcodeInfo, OPCODE_TABLE, OpcodeKind, type OpcodeInfo } from './isa/mnemonic.js';
 export { Memory, RegionKind, type Region } from './vm/memory.js';
+export { CtxKind, CtxPlan, planFromPolicy, type CtxAccess, type CtxAccessPolicy, type CtxStoreHook } from './vm/ctx-plan.js';
 export type { VmFault } from './vm/fault.js';
 export type { Engine, Executable, ProgramSpec, RunEnv, RunResult, HelperImpl } from './vm/program.js';
 export { assemble, AsmCode } from './isa/asm/index.js';
@@ -46,8 +47,8 @@ export { objectListing, programListing, type ListingOptions } from './object/lis
 export { ElfCode } from './object/elf.js';
 export { BtfCode, BtfKind } from './object/btf/wire.js';
 export type { LineInfo, FuncInfo } from './object/btf/ext.js';
-export { XdpAction, XdpMd, XdpBuff, xdpActionName, xdpCtxPolicy, XDP_PACKET_HEADROOM } from './hooks/xdp.js';
-export { SkBuff, SkBuffField, skbTcCtxPolicy, PacketType } from './hooks/skb.js';
+export { XdpAction, XdpMd, XdpBuff, xdpActionName, xdpCtxPlan, xdpCtxPolicy, XDP_PACKET_HEADROOM } from './hooks/xdp.js';
+export { SkBuff, SkBuffField, skbTcCtxPlan, skbTcCtxPolicy, sockCommonPlan, PacketType } from './hooks/skb.js';
 export { TcAction, clsBpfAction, tcActionName } from './hooks/tc.js';
 export { TestRunner, TestRunFlag, type TestRunInput, type TestRunOutput, type TestRunnerOptions } from './hooks/testrun.js';
 export { XdpRunner, TcRunner, type XdpVerdict, type TcVerdict } from './hooks/run.js';

@@ -36,7 +36,7 @@ import { XskmapMap } from '../maps/xskmap.js';
 import { PAGE_SIZE } from '../vm/memory.js';
 import { OP_CALL } from '../isa/opcodes.js';
 import { createRunEnv } from '../vm/run.js';
-import type { RunEnv } from '../vm/program.js';
+import { r0u32, type RunEnv } from '../vm/program.js';
 import type { VmFault } from '../vm/fault.js';
 import type { SimInterface } from './interfaces.js';
 import { fibLookup, neighbourOf, nextHop, type Topology } from './topology.js';
@@ -139,6 +139,11 @@ export class Pipeline implements DatapathHooks {
   private readonly cpumapBuf: XdpBuff;
   private readonly result: FrameResult = { iface: '', queue: 0, cpu: 0, hooks: [], disposition: Disposition.HOST, out: [], hops: 0 };
   private readonly byIfindex = new Map<number, SimInterface>();
+  /** Records r.out is filled with, reused frame after frame (the result is valid until the next call). */
+  private readonly outPool: Array<{ iface: string; data: Uint8Array; xsk: number | undefined }> = [];
+  /** The XDP hook of the interface the last frame came in on (undefined: none attached). */
+  private lastHookIf = -1;
+  private lastHook: XdpHook | undefined;
 
   constructor(opts: PipelineOptions) {
     this.topology = opts.topology;
@@ -153,7 +158,7 @@ export class Pipeline implements DatapathHooks {
     for (const [ifindex, a] of opts.attach) {
       if (a.xdp === undefined) continue;
       const buf = new XdpBuff(opts.programs.mem);
-      this.xdpHooks.set(ifindex, { prog: a.xdp, buf, state: { kind: 'xdp', xdp: buf, datapath: this, redirect: newRedirectInfo() }, dirtyHi: buf.hardEnd, growsTail: callsAdjustTail(a.xdp), run: { hook: 'xdp', iface: this.byIfindex.get(ifindex)?.name ?? '', program: a.xdp.name, retval: 0, verdict: '' } });
+      this.xdpHooks.set(ifindex, { prog: a.xdp, buf, state: { kind: 'xdp', xdp: buf, datapath: this, redirect: newRedirectInfo() }, dirtyHi: buf.hardEnd, view: EMPTY, viewOf: EMPTY, viewFrom: 0, viewTo: 0, growsTail: callsHelper(a.xdp, XDP_ADJUST_TAIL), movesHead: callsHelper(a.xdp, XDP_ADJUST_HEAD) || callsHelper(a.xdp, XDP_ADJUST_META), run: { hook: 'xdp', iface: this.byIfindex.get(ifindex)?.name ?? '', program: a.xdp.name, retval: 0, verdict: '' } });
     }
     this.tc = new TcRunner(this.base, this, opts.topology.interfaces[0]);
     // Mapped up front: mapping regions later could grow (and detach) the memory frame views point into.
@@ -211,7 +216,12 @@ export class Pipeline implements DatapathHooks {
         data.set(frame.subarray(16), 12);
       }
     }
-    const hook = this.xdpHooks.get(dev.ifindex);
+    let hook = this.lastHook;
+    if (dev.ifindex !== this.lastHookIf) {
+      hook = this.xdpHooks.get(dev.ifindex);
+      this.lastHook = hook;
+      this.lastHookIf = dev.ifindex;
+    }
     let meta: Uint8Array = EMPTY;
     if (hook !== undefined) {
       if (data.length > XDP_MAX_FRAME) return this.end(r, Disposition.DROP, 'driver', `a ${data.length}-byte frame does not fit a multi-buffer xdp_buff`);
@@ -232,7 +242,7 @@ export class Pipeline implements DatapathHooks {
         r.hooks.push(hookRun('xdp', dev.name, hook.prog.name, 0, 'XDP_ABORTED', this.programs.describeFault(res.fault)));
         return this.end(r, Disposition.ABORTED, 'xdp', 'program fault');
       }
-      const retval = Number(BigInt.asUintN(32, res.r0));
+      const retval = r0u32(this.base);
       const run = hook.run;
       run.retval = retval;
       run.verdict = XDP_NAMES[retval] ?? xdpActionName(retval);
@@ -241,12 +251,12 @@ export class Pipeline implements DatapathHooks {
         case XdpAction.ABORTED:
           return this.end(r, Disposition.ABORTED, 'xdp', 'XDP_ABORTED');
         case XdpAction.TX:
-          r.out.push({ iface: dev.name, data: frameView(buf) });
+          this.emit(r, dev.name, hookView(hook), undefined);
           return this.end(r, Disposition.TX);
         case XdpAction.REDIRECT:
           return this.xdpRedirect(r, ri, frameView(buf).slice(), metaOf(buf), dev, queue);
         case XdpAction.PASS:
-          data = frameView(buf);
+          data = hookView(hook);
           meta = metaOf(buf);
           break;
         default:
@@ -254,6 +264,20 @@ export class Pipeline implements DatapathHooks {
       }
     }
     return this.stackReceive(r, data, dev, meta, hwTag);
+  }
+
+  /** emit adds a frame that leaves to r.out, in a pooled record. */
+  private emit(r: FrameResult, iface: string, data: Uint8Array, xsk: number | undefined): void {
+    let o = this.outPool[r.out.length];
+    if (o === undefined) {
+      o = { iface, data, xsk };
+      this.outPool.push(o);
+    } else {
+      o.iface = iface;
+      o.data = data;
+      o.xsk = xsk;
+    }
+    r.out.push(o);
   }
 
   private end(r: FrameResult, d: Disposition, at?: string, reason?: string): FrameResult {
@@ -314,7 +338,7 @@ export class Pipeline implements DatapathHooks {
             why = err;
             continue;
           }
-          r.out.push({ iface: target.name, data: out });
+          this.emit(r, target.name, out, undefined);
           sent++;
         }
         if (sent > 0 || (ri.flags !== 0 && keys.length === 0)) return this.end(r, Disposition.REDIRECT);
@@ -341,7 +365,7 @@ export class Pipeline implements DatapathHooks {
         const sock = map instanceof XskmapMap ? map.socketAt(ri.tgtIndex) : undefined;
         if (sock === undefined) return this.end(r, Disposition.DROP, 'xdp-redirect', `xskmap slot ${ri.tgtIndex} is empty`);
         if (sock !== queue) return this.end(r, Disposition.DROP, 'xdp-redirect', `AF_XDP socket of slot ${ri.tgtIndex} is bound to queue ${sock}, the frame came in on queue ${queue}`);
-        r.out.push({ iface: dev.name, data: frame, xsk: ri.tgtIndex });
+        this.emit(r, dev.name, frame, ri.tgtIndex);
         return this.end(r, Disposition.XSK);
       }
       default:
@@ -353,7 +377,7 @@ export class Pipeline implements DatapathHooks {
   private xdpXmit(r: FrameResult, frame: Uint8Array, target: SimInterface): FrameResult {
     const err = fwdError(target, frame.length);
     if (err !== undefined) return this.end(r, Disposition.DROP, 'xdp-redirect', err);
-    r.out.push({ iface: target.name, data: frame });
+    this.emit(r, target.name, frame, undefined);
     return this.end(r, Disposition.REDIRECT);
   }
 
@@ -385,7 +409,7 @@ export class Pipeline implements DatapathHooks {
       r.hooks.push(hookRun(`xdp-${kind}`, iface, prog.name, 0, 'XDP_ABORTED', this.programs.describeFault(res.fault)));
       return undefined;
     }
-    const retval = Number(BigInt.asUintN(32, res.r0));
+    const retval = r0u32(this.base);
     r.hooks.push(hookRun(`xdp-${kind}`, iface, prog.name, retval, xdpActionName(retval)));
     const ok = retval === XdpAction.PASS || (kind === 'cpumap' && retval === XdpAction.REDIRECT && state.redirect.set);
     if (!ok) return undefined;
@@ -398,7 +422,7 @@ export class Pipeline implements DatapathHooks {
     const progs = this.attach.get(dev.ifindex)?.tcIngress ?? [];
     if (progs.length === 0) {
       // Nothing observes the skb: the frame reaches the host as it is.
-      r.out.push({ iface: dev.name, data: hwTag === undefined ? data : insertVlan(data, hwTag) });
+      this.emit(r, dev.name, hwTag === undefined ? data : insertVlan(data, hwTag), undefined);
       return this.end(r, Disposition.HOST);
     }
     if (data.length > SKB_MAX_FRAME) return this.end(r, Disposition.DROP, 'stack', `a ${data.length}-byte frame does not fit the simulated sk_buff`);
@@ -425,7 +449,7 @@ export class Pipeline implements DatapathHooks {
   private ingress(r: FrameResult, dev: SimInterface): FrameResult {
     const decided = this.tcChain(r, dev, true);
     if (decided !== undefined) return decided;
-    r.out.push({ iface: dev.name, data: this.skbFrame() });
+    this.emit(r, dev.name, this.skbFrame(), undefined);
     return this.end(r, Disposition.HOST);
   }
 
@@ -433,7 +457,7 @@ export class Pipeline implements DatapathHooks {
   private egress(r: FrameResult, dev: SimInterface): FrameResult {
     const decided = this.tcChain(r, dev, false);
     if (decided !== undefined) return decided;
-    r.out.push({ iface: dev.name, data: this.skbFrame() });
+    this.emit(r, dev.name, this.skbFrame(), undefined);
     return this.end(r, Disposition.REDIRECT);
   }
 
@@ -552,6 +576,13 @@ interface XdpHook {
   dirtyHi: number;
   /** The object calls bpf_xdp_adjust_tail. */
   readonly growsTail: boolean;
+  /** The object calls bpf_xdp_adjust_head or bpf_xdp_adjust_meta (only they let a program write the headroom). */
+  readonly movesHead: boolean;
+  /** The last view hookView made, and the VM memory and bounds it covers. */
+  view: Uint8Array;
+  viewOf: Uint8Array;
+  viewFrom: number;
+  viewTo: number;
   /** The hook record of a run without fault, reused frame after frame. */
   readonly run: { -readonly [K in keyof HookRun]: HookRun[K] };
 }
@@ -559,8 +590,9 @@ interface XdpHook {
 /**
  * receive places a frame in an interface's buffer as XdpBuff.load does (frame at
  * XDP_PACKET_HEADROOM, no metadata, the rest in fragments) and leaves the page as load's full
- * zeroing would, zeroing only what earlier runs could have written: the headroom (adjust_head and
- * adjust_meta let programs write there) and, above the frame, up to the highest data_end seen —
+ * zeroing would, zeroing only what earlier runs could have written: the headroom when the object
+ * calls adjust_head or adjust_meta (only they let programs write there; helpers that write the
+ * packet stay within data .. data_end) and, above the frame, up to the highest data_end seen —
  * or up to the end of the linear area when the object calls bpf_xdp_adjust_tail (a program may
  * grow the tail, write and shrink it again). Measured: zeroing the whole page was a quarter of
  * the per-frame cost of a small parse program.
@@ -575,7 +607,7 @@ function receive(hook: XdpHook, data: Uint8Array, ifindex: number, queue: number
   const u8 = buf.mem.u8;
   const start = buf.hardStart + XDP_PACKET_HEADROOM;
   const end = start + data.length;
-  u8.fill(0, buf.hardStart, start);
+  if (hook.movesHead) u8.fill(0, buf.hardStart, start);
   const hi = hook.growsTail ? buf.hardEnd : hook.dirtyHi;
   if (hi > end) u8.fill(0, end, hi);
   u8.set(data, start);
@@ -593,11 +625,15 @@ function receive(hook: XdpHook, data: Uint8Array, ifindex: number, queue: number
 
 /** BPF_FUNC_xdp_adjust_tail. */
 const XDP_ADJUST_TAIL = 65;
+/** BPF_FUNC_xdp_adjust_head. */
+const XDP_ADJUST_HEAD = 44;
+/** BPF_FUNC_xdp_adjust_meta. */
+const XDP_ADJUST_META = 54;
 
-/** callsAdjustTail tells whether any program of the object (tail calls stay within it) calls bpf_xdp_adjust_tail. */
-function callsAdjustTail(prog: BoundProgram): boolean {
+/** callsHelper tells whether any program of the object (tail calls stay within it) calls helper `id`. */
+function callsHelper(prog: BoundProgram, id: number): boolean {
   for (const p of prog.object.programs.values()) {
-    for (const insn of p.insns) if (insn.opcode === OP_CALL && insn.src === 0 && insn.imm === XDP_ADJUST_TAIL) return true;
+    for (const insn of p.insns) if (insn.opcode === OP_CALL && insn.src === 0 && insn.imm === id) return true;
   }
   return false;
 }
@@ -610,6 +646,24 @@ const XDP_NAMES: readonly string[] = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XD
 /** frameView is data .. data_end of a buffer: a view into VM memory when linear, else a copy with the fragments. */
 function frameView(buf: XdpBuff): Uint8Array {
   return buf.frags.length === 0 ? buf.mem.u8.subarray(buf.data, buf.dataEnd) : buf.copyFrom(buf.data);
+}
+
+/**
+ * hookView is frameView of a hook's buffer, reusing the last view while the frame occupies the
+ * same bytes (frames of one size, programs that do not move data): a view per frame cost more
+ * than the copy into the buffer.
+ */
+function hookView(hook: XdpHook): Uint8Array {
+  const buf = hook.buf;
+  if (buf.frags.length > 0) return buf.copyFrom(buf.data);
+  const u8 = buf.mem.u8;
+  if (hook.viewOf !== u8 || hook.viewFrom !== buf.data || hook.viewTo !== buf.dataEnd) {
+    hook.view = u8.subarray(buf.data, buf.dataEnd);
+    hook.viewOf = u8;
+    hook.viewFrom = buf.data;
+    hook.viewTo = buf.dataEnd;
+  }
+  return hook.view;
 }
 
 function metaOf(buf: XdpBuff): Uint8Array {

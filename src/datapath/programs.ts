@@ -12,14 +12,16 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError, VerifyError } from '../errors.js';
+import { VerifyCode } from '../isa/validate.js';
+import { progTypeName } from '../object/sections.js';
 import { loadObject, type LoadedObject } from '../object/instantiate.js';
 import type { ObjectProgramSpec } from '../object/loader.js';
 import { Memory } from '../vm/memory.js';
 import { createRunEnv } from '../vm/run.js';
 import type { Engine, Executable, RunEnv, RunResult } from '../vm/program.js';
 import type { VmFault } from '../vm/fault.js';
-import { makeHelperTable } from '../helpers/table.js';
+import { findUnavailableHelperCall, makeHelperTable } from '../helpers/table.js';
 import { makeTailCallResolver } from '../helpers/tail-call.js';
 import { packetHelperDefs } from '../helpers/skb.js';
 import type { HelperServices } from '../helpers/services.js';
@@ -193,6 +195,15 @@ export class ProgramSet {
     if (spec === undefined || raw === undefined) throw new Error(`programs: ${name} is not in ${e.obj.spec.file}`);
     const progType = PACKET_TYPES.includes(spec.progType) ? spec.progType : ProgType.SCHED_CLS;
     const helpers = makeHelperTable(e.obj.registry, this.services, { license: spec.license, progType, extra: packetHelperDefs() });
+    const bad = findUnavailableHelperCall(spec.insns, helpers);
+    if (bad !== undefined) {
+      const file = e.obj.spec.file;
+      throw new VerifyError(
+        VerifyCode.UnknownHelper,
+        `${file}: section ${spec.section}: program ${name}: instruction ${bad.insn}: calls ${bad.name} (#${bad.helper}), which a ${progTypeName(progType)} program with license "${spec.license}" cannot use here`,
+        { file, section: spec.section, program: name, insn: bad.insn, helper: bad.helper },
+      );
+    }
     const env = createRunEnv(this.mem, { helpers, tailCall: makeTailCallResolver(e.obj.registry) });
     env.cpu = 0;
     const exec: Executable = {
@@ -204,6 +215,9 @@ export class ProgramSet {
         env.cpu = caller.cpu;
         const r = raw.run(env, arg1, arg2);
         env.hook = undefined;
+        // r0 in the caller's register file too, as every Executable leaves it (r0u32).
+        caller.regs[0] = env.regs[0];
+        caller.regs[1] = env.regs[1];
         // A run that faulted holding a bpf_spin_lock (the helpers key it by this env) must not
         // leave it held for the next frame: the kernel's verifier never lets a program end so.
         if (!r.ok) releaseHeldLock(env);

@@ -64,6 +64,17 @@ export function checkMem(env: RunEnv, addr: number, len: number, write: boolean,
   return env.mem.view(addr, len);
 }
 
+/**
+ * checkAddr makes checkMem's checks and returns `addr` instead of a view, for per-packet helpers
+ * that read guest memory in place.
+ */
+export function checkAddr(env: RunEnv, addr: number, len: number, write: boolean, helper: string, what: string, pktAccess = false): number {
+  const mem = env.mem;
+  if (len === 0 || (mem.isAccessible(addr, len, write) && (pktAccess || mem.regionAt(addr).kind !== RegionKind.Packet))) return addr;
+  checkMem(env, addr, len, write, helper, what, pktAccess);
+  return addr;
+}
+
 /** ptrMem reads pointer argument r`n` and checks `len` bytes behind it (pktAccess as for checkMem). */
 export function ptrMem(env: RunEnv, n: number, len: number, write: boolean, helper: string, what: string, pktAccess = false): Uint8Array {
   return checkMem(env, argPtr(env, n, helper), len, write, helper, what, pktAccess);

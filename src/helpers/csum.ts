@@ -13,7 +13,7 @@
  * seed are zero).
  */
 import type { RunEnv } from '../vm/program.js';
-import { argPtr, argU32, checkMem } from './args.js';
+import { argPtr, argU32, checkAddr } from './args.js';
 import type { HelperDef } from './table.js';
 
 /** add32c adds two u32 with end-around carry (csum_add). */
@@ -50,14 +50,36 @@ export function csumDiff(from: Uint8Array, to: Uint8Array, seed: number): number
   return csumFrom32to16(seed);
 }
 
-/** bpfCsumDiff is bpf_csum_diff(from, from_size, to, to_size, seed); a zero size allows a NULL pointer. */
+/** csumPartialAt is csumPartial over `len` bytes of `u8` from `at`, without making a view. */
+function csumPartialAt(u8: Uint8Array, at: number, len: number, seed: number): number {
+  let s = seed >>> 0;
+  const end = at + len;
+  let i = at;
+  for (; i + 4 <= end; i += 4) s = add32c(s, u8[i] | (u8[i + 1] << 8) | (u8[i + 2] << 16) | (u8[i + 3] << 24));
+  if (i < end) {
+    let w = 0;
+    for (let k = 0; i + k < end; k++) w |= u8[i + k] << (8 * k);
+    s = add32c(s, w);
+  }
+  return s;
+}
+
+/**
+ * bpfCsumDiff is bpf_csum_diff(from, from_size, to, to_size, seed); a zero size allows a NULL
+ * pointer. It sums guest memory in place (csumDiff's arithmetic, no views: a per-packet helper).
+ */
 function bpfCsumDiff(env: RunEnv): number {
   const h = 'bpf_csum_diff';
   const fromSize = argU32(env, 2);
   const toSize = argU32(env, 4);
-  const from = fromSize === 0 ? new Uint8Array(0) : checkMem(env, argPtr(env, 1, h), fromSize, false, h, 'from', true);
-  const to = toSize === 0 ? new Uint8Array(0) : checkMem(env, argPtr(env, 3, h), toSize, false, h, 'to', true);
-  return csumDiff(from, to, argU32(env, 5));
+  const from = fromSize === 0 ? 0 : checkAddr(env, argPtr(env, 1, h), fromSize, false, h, 'from', true);
+  const to = toSize === 0 ? 0 : checkAddr(env, argPtr(env, 3, h), toSize, false, h, 'to', true);
+  const seed = argU32(env, 5);
+  const u8 = env.mem.u8;
+  if (fromSize > 0 && toSize > 0) return csumFrom32to16(add32c(csumPartialAt(u8, to, toSize, seed), ~csumPartialAt(u8, from, fromSize, 0) >>> 0));
+  if (toSize > 0) return csumFrom32to16(csumPartialAt(u8, to, toSize, seed));
+  if (fromSize > 0) return csumFrom32to16(~csumPartialAt(u8, from, fromSize, ~seed >>> 0) >>> 0);
+  return csumFrom32to16(seed);
 }
 
 /** CSUM_HELPERS declares bpf_csum_diff. */

@@ -14,6 +14,8 @@
  * `helperInfo` and `isGplCompatible`).
  */
 import type { HelperImpl, HelperTable } from '../vm/program.js';
+import type { Insn } from '../isa/insn.js';
+import { OP_CALL, OP_LDDW } from '../isa/opcodes.js';
 import type { MapRegistry } from '../maps/registry.js';
 import type { HelperServices } from './services.js';
 import { helperName } from './ids.js';
@@ -110,4 +112,34 @@ export function makeHelperTable(registry: MapRegistry, services: HelperServices,
     table.set(d.id, d.make(ctx));
   }
   return table;
+}
+
+/** BPF_FUNC_TAIL_CALL (12) is run by the engines themselves. */
+const BPF_FUNC_TAIL_CALL = 12;
+
+/** UnavailableHelperCall is a call instruction to a helper a table does not offer. */
+export interface UnavailableHelperCall {
+  readonly insn: number;
+  readonly helper: number;
+  readonly name: string;
+}
+
+/**
+ * findUnavailableHelperCall returns the first `call` of a helper id `table` does not offer —
+ * one xdpsim lacks, one the program type may not use, or a GPL-only one from a non-GPL program —
+ * or undefined. The kernel refuses such a program at load (check_helper_call: "unknown func",
+ * "program of this type cannot use helper", "cannot call GPL-restricted function"), so hooks
+ * refuse it when they bind the table rather than when a packet reaches the call.
+ */
+export function findUnavailableHelperCall(insns: readonly Insn[], table: HelperTable): UnavailableHelperCall | undefined {
+  for (let i = 0; i < insns.length; i++) {
+    const insn = insns[i];
+    if (insn.opcode === OP_LDDW) {
+      i++;
+      continue;
+    }
+    // bpf_tail_call is the engines' own (src/vm/interp.ts BPF_FUNC_TAIL_CALL), never in a table.
+    if (insn.opcode === OP_CALL && insn.src === 0 && insn.imm !== BPF_FUNC_TAIL_CALL && !table.has(insn.imm)) return { insn: i, helper: insn.imm, name: helperName(insn.imm) };
+  }
+  return undefined;
 }

@@ -45,3 +45,16 @@ export function guestBytes(env: RunEnv, addr: number, len: number, write: boolea
   }
   return env.mem.view(addr, len);
 }
+
+/**
+ * guestAddr checks that [addr, addr+len) is accessible like guestBytes and returns `addr`, without
+ * making a view (helpers on the per-packet path copy with `mem.u8` directly).
+ */
+export function guestAddr(env: RunEnv, addr: number, len: number, write: boolean, what: string): number {
+  // The usual argument is a buffer on the program's stack: its live bounds are env.stack's, the
+  // region isAccessible would find (readable, writable, no policy), without the owner lookup.
+  const st = env.stack;
+  if ((addr >= st.lo && addr + len <= st.hi) || len === 0 || env.mem.isAccessible(addr, len, write)) return addr;
+  guestBytes(env, addr, len, write, what);
+  return addr;
+}

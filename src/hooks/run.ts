@@ -9,7 +9,7 @@
  * Each runner owns its buffers in the VM memory of the RunEnv it is given and reuses them for
  * every frame.
  */
-import type { Executable, RunEnv } from '../vm/program.js';
+import { r0u32, type Executable, type RunEnv } from '../vm/program.js';
 import type { VmFault } from '../vm/fault.js';
 import { XDP_BUFF_SIZE, XDP_PACKET_HEADROOM, SKB_SHARED_INFO_SIZE, XdpAction, XdpBuff, ETH_HLEN, MAX_SKB_FRAGS } from './xdp.js';
 import { EthP, SkBuff } from './skb.js';
@@ -83,7 +83,7 @@ export class XdpRunner {
       releaseHeldLock(this.env);
       return { retval: 0, action: XdpAction.ABORTED, frame: out, meta, redirect: state.redirect, fault: r.fault };
     }
-    const retval = Number(BigInt.asUintN(32, r.r0));
+    const retval = r0u32(this.env);
     const known = retval <= XdpAction.REDIRECT;
     return { retval, action: known ? (retval as XdpAction) : XdpAction.DROP, frame: out, meta, redirect: state.redirect };
   }
@@ -238,7 +238,7 @@ export class TcRunner {
       st.fault = r.fault;
       return st;
     }
-    st.retval = Number(BigInt.asUintN(32, r.r0));
+    st.retval = r0u32(this.env);
     st.action = clsBpfAction(st.retval);
     st.fault = undefined;
     return st;
@@ -265,7 +265,7 @@ export class TcRunner {
         releaseHeldLock(this.env);
         return { retval: 0, action: TcAction.SHOT, frame: this.frame(), redirect, fault: r.fault };
       }
-      retval = Number(BigInt.asUintN(32, r.r0));
+      retval = r0u32(this.env);
       action = clsBpfAction(retval);
       if (action !== TcAction.UNSPEC) break;
     }

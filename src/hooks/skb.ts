@@ -10,13 +10,14 @@
  * the kernel's u16 offsets.
  *
  * `__sk_buff` fields that programs may write (mark, priority, tc_index, tc_classid, cb[],
- * queue_mapping, tstamp) are stored in the ctx region; `pullCtx` takes them back into the skb
- * with the kernel's store semantics (bpf_convert_ctx_access: u16 fields truncate, a
- * queue_mapping of 0xffff or more is ignored) and `pushCtx` rewrites every field. Helpers call
- * both around their work; hooks call pullCtx after the program returns; a read of one of the
- * narrowed fields normalizes them first (through the ctx access policy).
+ * queue_mapping, tstamp) are stored in the ctx region, which the access plan (skbTcCtxPlan) keeps
+ * holding what the kernel would read back (u16 fields truncate, a queue_mapping of 0xffff or more
+ * is ignored: store hooks); `pullCtx` takes them back into the skb and `pushCtx` rewrites every
+ * field. Helpers that change what __sk_buff shows call both around their work, the others only
+ * settleCtx (see onSkb in src/helpers/skb.ts); hooks call pullCtx after the program returns.
  */
-import { type CtxAccessPolicy, type Memory, type Region, RegionKind } from '../vm/memory.js';
+import { type Memory, type Region, RegionKind } from '../vm/memory.js';
+import { CtxKind, CtxPlan, plainLoad, plainStore, REFUSE, type CtxAccessPolicy, type CtxStoreHook } from '../vm/ctx-plan.js';
 import { ETH_HLEN } from './xdp.js';
 import type { NetDevice } from './datapath.js';
 
@@ -85,52 +86,118 @@ export const EthP = {
 export const UNSET_HEADER = 0xffff;
 
 /**
- * skbTcCtxPolicy is tc_cls_act_is_valid_access over bpf_skb_is_valid_access (net/core/filter.c)
- * for SCHED_CLS and SCHED_ACT programs. `beforeNarrowedRead` runs before a read of tc_index,
- * queue_mapping or tc_classid (see SkBuff.normalizeCtx).
+ * SKB_NARROW_FIELDS lists the __sk_buff fields the kernel stores narrower than their 4-byte slot:
+ * [offset, target_size] as bpf_convert_ctx_access reports it (pkt_type is a 3-bit field read as a
+ * byte; the others are u16 in sk_buff, qdisc_skb_cb or skb_shared_info). vlan_present reads the
+ * u32 vlan_all and every other field is a u32, so a narrow read of those shifts and masks.
  */
-export function skbTcCtxPolicy(beforeNarrowedRead?: () => void): CtxAccessPolicy {
+const SKB_NARROW_FIELDS: ReadonlyArray<readonly [number, number]> = [
+  [SkBuffField.pkt_type, 1],
+  [SkBuffField.queue_mapping, 2],
+  [SkBuffField.protocol, 2],
+  [SkBuffField.vlan_tci, 2],
+  [SkBuffField.vlan_proto, 2],
+  [SkBuffField.tc_index, 2],
+  [SkBuffField.tc_classid, 2],
+  [SkBuffField.gso_segs, 2],
+  [SkBuffField.gso_size, 2],
+];
+
+/** NO_QUEUE_MAPPING (include/net/sock.h): the queue_mapping value meaning "none". */
+export const NO_QUEUE_MAPPING = 0xffff;
+
+/**
+ * storeU16 is the converted store of tc_index and tc_classid (BPF_EMIT_STORE(BPF_H, ...) in
+ * bpf_convert_ctx_access): the field keeps the value's low 16 bits.
+ */
+const storeU16: CtxStoreHook = (dv, at, lo) => dv.setUint32(at, lo & 0xffff, true);
+
+/**
+ * storeQueueMapping is the converted queue_mapping store (bpf_convert_ctx_access): BPF_STX stores
+ * the low 16 bits unless the whole 64-bit register is >= NO_QUEUE_MAPPING (BPF_JGE on src_reg);
+ * BPF_ST is dropped at load time when its immediate, as a signed 32-bit number, is >=
+ * NO_QUEUE_MAPPING, so a negative immediate is stored truncated.
+ */
+const storeQueueMapping: CtxStoreHook = (dv, at, lo, hi, kind) => {
+  const ignored = kind === CtxKind.StoreImm ? (lo | 0) >= NO_QUEUE_MAPPING : hi !== 0 || lo >>> 0 >= NO_QUEUE_MAPPING;
+  if (!ignored) dv.setUint32(at, lo & 0xffff, true);
+};
+
+/**
+ * skbTcAllowed is tc_cls_act_is_valid_access over bpf_skb_is_valid_access (net/core/filter.c) for
+ * SCHED_CLS and SCHED_ACT programs.
+ */
+function skbTcAllowed(off: number, size: number, write: boolean, sx: boolean): boolean {
   const F = SkBuffField;
-  return (off, size, write) => {
-    // tc_index, queue_mapping and tc_classid are narrower in the sk_buff than in __sk_buff: let the
-    // owner apply the kernel's store semantics to what the program wrote before it is read back.
-    if (!write && beforeNarrowedRead !== undefined && ((off >= F.queue_mapping && off < F.queue_mapping + 4) || (off >= F.tc_index && off < F.tc_index + 4) || (off >= F.tc_classid && off < F.tc_classid + 4))) {
-      beforeNarrowedRead();
-    }
+  if (write) {
+    const ok =
+      (off >= F.mark && off < F.mark + 4) ||
+      (off >= F.tc_index && off < F.tc_index + 4) ||
+      (off >= F.priority && off < F.priority + 4) ||
+      (off >= F.tc_classid && off < F.tc_classid + 4) ||
+      (off >= F.cb && off < F.cb + CB_SIZE) ||
+      (off >= F.tstamp && off < F.tstamp + 8) ||
+      (off >= F.queue_mapping && off < F.queue_mapping + 4);
+    if (!ok) return false;
+  }
+  // tc_cls_act_is_valid_access: the socket fields are not available to TC.
+  if (off >= F.family && off < F.local_port + 4) return false;
+  if (off === F.tstamp_type) return !write && size === 1;
+  // bpf_skb_is_valid_access
+  if (off < 0 || off >= F.SIZE) return false;
+  if (off % size !== 0) return false;
+  if (off >= F.cb && off < F.cb + CB_SIZE) return off + size <= F.cb + CB_SIZE;
+  if (
+    (off >= F.data && off < F.data + 4) ||
+    (off >= F.data_end && off < F.data_end + 4) ||
+    (off >= F.data_meta && off < F.data_meta + 4)
+  ) {
+    return !sx && size === 4;
+  }
+  if (off >= F.flow_keys && off < F.flow_keys + 8) return false;
+  if (off >= F.hwtstamp && off < F.hwtstamp + 8) return !write && size === 8;
+  if (off >= F.tstamp && off < F.tstamp + 8) return size === 8;
+  if (off >= F.sk && off < F.sk + 8) return !write && size === 8 && off === F.sk;
+  if (off > F.tstamp_type && off < F.hwtstamp) return false;
+  if (write) return size === 4;
+  // Narrow reads: 1, 2 or 4 bytes, aligned (bpf_ctx_narrow_access_ok).
+  return size === 1 || size === 2 || size === 4;
+}
+
+/**
+ * skbTcCtxPlan is the __sk_buff access plan of SCHED_CLS / SCHED_ACT programs: what
+ * tc_cls_act_is_valid_access allows, converted as tc_cls_act_convert_ctx_access /
+ * bpf_convert_ctx_access do it. Reads are plain mirror reads except a narrow read at least as wide
+ * as the kernel's storage of a narrow field (SKB_NARROW_FIELDS): convert_ctx_accesses
+ * (kernel/bpf/verifier.c) loads the field from its start and shifts/masks only when size <
+ * target_size, so such a read returns the whole field (e.g. a u16 read of protocol + 2 gives
+ * protocol, a u8 read of pkt_type + 3 gives pkt_type). Stores to tc_index, tc_classid and
+ * queue_mapping go through hooks with the kernel's store semantics; atomics are refused
+ * (check_atomic: no BPF_ATOMIC into ctx).
+ */
+export function skbTcCtxPlan(): CtxPlan {
+  return new CtxPlan('__sk_buff', (off, size, kind) => {
+    if (kind === CtxKind.Atomic) return REFUSE;
+    const write = kind === CtxKind.Store || kind === CtxKind.StoreImm;
+    if (!skbTcAllowed(off, size, write, kind === CtxKind.LoadSx)) return REFUSE;
+    const F = SkBuffField;
     if (write) {
-      const ok =
-        (off >= F.mark && off < F.mark + 4) ||
-        (off >= F.tc_index && off < F.tc_index + 4) ||
-        (off >= F.priority && off < F.priority + 4) ||
-        (off >= F.tc_classid && off < F.tc_classid + 4) ||
-        (off >= F.cb && off < F.cb + CB_SIZE) ||
-        (off >= F.tstamp && off < F.tstamp + 8) ||
-        (off >= F.queue_mapping && off < F.queue_mapping + 4);
-      if (!ok) return false;
+      if (off === F.tc_index || off === F.tc_classid) return plainStore(off, size, storeU16);
+      if (off === F.queue_mapping) return plainStore(off, size, storeQueueMapping);
+      return plainStore(off, size);
     }
-    // tc_cls_act_is_valid_access: the socket fields are not available to TC.
-    if (off >= F.family && off < F.local_port + 4) return false;
-    if (off === F.tstamp_type) return !write && size === 1;
-    // bpf_skb_is_valid_access
-    if (off < 0 || off >= F.SIZE) return false;
-    if (off % size !== 0) return false;
-    if (off >= F.cb && off < F.cb + CB_SIZE) return off + size <= F.cb + CB_SIZE;
-    if (
-      (off >= F.data && off < F.data + 4) ||
-      (off >= F.data_end && off < F.data_end + 4) ||
-      (off >= F.data_meta && off < F.data_meta + 4)
-    ) {
-      return size === 4;
+    if (size < 4) {
+      for (const [field, target] of SKB_NARROW_FIELDS) {
+        if (off >= field && off < field + 4) return size >= target ? plainLoad(field, size) : plainLoad(off, size);
+      }
     }
-    if (off >= F.flow_keys && off < F.flow_keys + 8) return false;
-    if (off >= F.hwtstamp && off < F.hwtstamp + 8) return !write && size === 8;
-    if (off >= F.tstamp && off < F.tstamp + 8) return size === 8;
-    if (off >= F.sk && off < F.sk + 8) return !write && size === 8 && off === F.sk;
-    if (off > F.tstamp_type && off < F.hwtstamp) return false;
-    if (write) return size === 4;
-    // Narrow reads: 1, 2 or 4 bytes, aligned (bpf_ctx_narrow_access_ok).
-    return size === 1 || size === 2 || size === 4;
-  };
+    return plainLoad(off, size);
+  });
+}
+
+/** skbTcCtxPolicy is skbTcCtxPlan as a boolean policy (plain loads and STX stores). */
+export function skbTcCtxPolicy(): CtxAccessPolicy {
+  return skbTcCtxPlan().policy();
 }
 
 /** BpfSockField gives the byte offsets of `struct bpf_sock` (include/uapi/linux/bpf.h). */
@@ -152,25 +219,41 @@ export const BpfSockField = {
   SIZE: 80,
 } as const;
 
-/**
- * sockCommonPolicy is bpf_sock_common_is_valid_access (net/core/filter.c): what a program may read
- * through __sk_buff->sk (PTR_TO_SOCK_COMMON): no writes, not type..priority, narrow reads of the
- * u32 fields, dst_port as u16 or u32.
- */
-export function sockCommonPolicy(): CtxAccessPolicy {
+/** sockCommonAllowed is bpf_sock_common_is_valid_access over bpf_sock_is_valid_access (net/core/filter.c). */
+function sockCommonAllowed(off: number, size: number): boolean {
   const F = BpfSockField;
-  return (off, size, write) => {
-    if (write || off < 0 || off >= F.SIZE || off % size !== 0) return false;
-    if (off >= F.type && off < F.priority + 4) return false;
-    // dst_port is a __be16 followed by padding: a u32 read of the whole, or narrow reads of the u16.
-    if (off >= F.dst_port && off < F.dst_port + 4) return size === 4 ? off === F.dst_port : (size === 1 || size === 2) && off + size <= F.dst_port + 2;
-    const narrow =
-      off === F.state || off === F.family || off === F.src_port || off === F.rx_queue_mapping ||
-      (off >= F.src_ip4 && off < F.src_ip4 + 4) || (off >= F.src_ip6 && off < F.src_ip6 + 16) ||
-      (off >= F.dst_ip4 && off < F.dst_ip4 + 4) || (off >= F.dst_ip6 && off < F.dst_ip6 + 16);
-    if (narrow) return size === 1 || size === 2 || size === 4;
-    return size === 4;
-  };
+  if (off < 0 || off >= F.SIZE || off % size !== 0) return false;
+  if (off >= F.type && off < F.priority + 4) return false;
+  // dst_port is a __be16 followed by padding: a u32 read of the whole, or narrow reads of the u16.
+  if (off >= F.dst_port && off < F.dst_port + 4) return size === 4 ? off === F.dst_port : (size === 1 || size === 2) && off + size <= F.dst_port + 2;
+  const narrow =
+    off === F.state || off === F.family || off === F.src_port || off === F.rx_queue_mapping ||
+    (off >= F.src_ip4 && off < F.src_ip4 + 4) || (off >= F.src_ip6 && off < F.src_ip6 + 16) ||
+    (off >= F.dst_ip4 && off < F.dst_ip4 + 4) || (off >= F.dst_ip6 && off < F.dst_ip6 + 16);
+  if (narrow) return size === 1 || size === 2 || size === 4;
+  return size === 4;
+}
+
+/**
+ * sockCommonPlan is the bpf_sock plan of what a program may read through __sk_buff->sk
+ * (PTR_TO_SOCK_COMMON): bpf_sock_common_is_valid_access, converted by bpf_sock_convert_ctx_access.
+ * No writes or atomics. Every read is a plain mirror read but rx_queue_mapping's: the kernel loads
+ * the u16 sk_rx_queue_mapping and turns NO_QUEUE_MAPPING into BPF_MOV64_IMM(-1), so a 4-byte read,
+ * and a 2-byte one (not narrower than the u16 field, so not masked), give a 64-bit -1; the mirror
+ * holds the s32 value, read sign-extended. A 1-byte read is masked to 0xff.
+ */
+export function sockCommonPlan(): CtxPlan {
+  return new CtxPlan('bpf_sock', (off, size, kind) => {
+    if (kind !== CtxKind.Load && kind !== CtxKind.LoadSx) return REFUSE;
+    if (!sockCommonAllowed(off, size)) return REFUSE;
+    if (off === BpfSockField.rx_queue_mapping && size >= 2) return { op: 'load', off, size: 4, signed: true };
+    return plainLoad(off, size);
+  });
+}
+
+/** sockCommonPolicy is sockCommonPlan as a boolean policy. */
+export function sockCommonPolicy(): CtxAccessPolicy {
+  return sockCommonPlan().policy();
 }
 
 /** SockInfo is what a test run's dummy socket holds (bpf_prog_test_run_skb, sock_init_data). */
@@ -253,8 +336,12 @@ export class SkBuff {
   dev: NetDevice;
   skbIif = 0;
   napiId = 0;
-  tstamp = 0n;
-  hwtstamp = 0n;
+  /** skb->tstamp as u32 halves (the `tstamp` accessor gives the u64): no BigInt per packet. */
+  tstampLo = 0;
+  tstampHi = 0;
+  /** skb_hwtstamps(skb)->hwtstamp as u32 halves (see `hwtstamp`). */
+  hwtstampLo = 0;
+  hwtstampHi = 0;
   wireLen = 0;
   gsoSegs = 0;
   gsoSize = 0;
@@ -277,15 +364,58 @@ export class SkBuff {
    */
   private dirtyLo: number;
   private dirtyHi: number;
+  /**
+   * u32 views the VM memory as host-order u32 words (little-endian, like the VM and WebAssembly),
+   * for the __sk_buff sync; re-made when memory growth replaces the buffer. Measured: DataView
+   * setters with a BigInt for the u64 fields made pushCtx most of a TC run's fixed cost.
+   */
+  private u32: Uint32Array;
+  /** The `mem.u8` that `u32` was made alongside (Memory replaces its views when it grows). */
+  private u32Of: Uint8Array;
 
   constructor(mem: Memory, dev: NetDevice) {
     this.mem = mem;
     this.pkt = mem.map(RegionKind.Packet, 'sk_buff', SKB_REGION_SIZE);
-    this.ctx = mem.map(RegionKind.Context, '__sk_buff', SkBuffField.SIZE, { ctxPolicy: skbTcCtxPolicy(() => this.normalizeCtx()) });
+    this.ctx = mem.map(RegionKind.Context, '__sk_buff', SkBuffField.SIZE, { ctxPlan: skbTcCtxPlan() });
     this.head = this.pkt.start;
     this.dev = dev;
     this.dirtyLo = this.pkt.start;
     this.dirtyHi = this.pkt.start + SKB_REGION_SIZE;
+    this.u32 = new Uint32Array(mem.u8.buffer);
+    this.u32Of = mem.u8;
+  }
+
+  /** tstamp is skb->tstamp as a u64. */
+  get tstamp(): bigint {
+    return (BigInt(this.tstampHi) << 32n) | BigInt(this.tstampLo);
+  }
+
+  set tstamp(v: bigint) {
+    this.tstampLo = Number(v & 0xffffffffn);
+    this.tstampHi = Number((v >> 32n) & 0xffffffffn);
+  }
+
+  /** hwtstamp is skb_hwtstamps(skb)->hwtstamp as a u64. */
+  get hwtstamp(): bigint {
+    return (BigInt(this.hwtstampHi) << 32n) | BigInt(this.hwtstampLo);
+  }
+
+  set hwtstamp(v: bigint) {
+    this.hwtstampLo = Number(v & 0xffffffffn);
+    this.hwtstampHi = Number((v >> 32n) & 0xffffffffn);
+  }
+
+  /**
+   * ctxWords returns the u32 view of VM memory, re-made after the memory grew (checked by view
+   * identity: reading `.buffer` of a view on WebAssembly memory is a slow builtin call).
+   */
+  private ctxWords(): Uint32Array {
+    const u8 = this.mem.u8;
+    if (this.u32Of !== u8) {
+      this.u32 = new Uint32Array(u8.buffer);
+      this.u32Of = u8;
+    }
+    return this.u32;
   }
 
   /** markDirty extends the dirty window by the skb's current [data - metaLen, data + len). */
@@ -315,25 +445,37 @@ export class SkBuff {
    * reset rebuilds the skb around `frame` with data at the frame's first byte and every field
    * cleared, as build_skb + skb_put would; the caller then runs ethTypeTrans and pushes as needed.
    * The region is left as if zeroed whole, but only the bytes earlier skbs may have written (the
-   * dirty window, and the last packet bounds a program saw) are cleared: measured, zeroing all
-   * 64 KiB was most of the per-frame cost of XDP + TC ingress.
+   * dirty window, and the last packet bounds a program saw) and the new frame and metadata will
+   * not overwrite are cleared: measured, zeroing all 64 KiB was most of the per-frame cost of XDP
+   * + TC ingress, and zeroing the previous frame's bytes just before copying the next one over
+   * them was most of what remained for large frames.
    */
   reset(frame: Uint8Array, init: SkBuffInit): void {
     const u8 = this.mem.u8;
-    const lo = this.pkt.lo < this.dirtyLo ? this.pkt.lo : this.dirtyLo;
-    const hi = this.pkt.hi > this.dirtyHi ? this.pkt.hi : this.dirtyHi;
+    const meta = init.meta ?? EMPTY;
+    const data = this.head + SKB_HEAD_RESERVE;
+    const lo0 = this.pkt.lo < this.dirtyLo ? this.pkt.lo : this.dirtyLo;
+    const hi0 = this.pkt.hi > this.dirtyHi ? this.pkt.hi : this.dirtyHi;
     const start = this.pkt.start;
     const end = start + SKB_REGION_SIZE;
-    if (hi > lo) u8.fill(0, lo > start ? lo : start, hi < end ? hi : end);
+    const lo = lo0 > start ? lo0 : start;
+    const hi = hi0 < end ? hi0 : end;
+    // [keepLo, keepHi) is about to be overwritten with the metadata and the frame.
+    const keepLo = data - meta.length;
+    const keepHi = data + frame.length;
+    if (hi > lo) {
+      if (keepLo > lo) u8.fill(0, lo, keepLo < hi ? keepLo : hi);
+      if (keepHi < hi) u8.fill(0, keepHi > lo ? keepHi : lo, hi);
+    }
+    // The ctx, cb[] included, is zero until pushCtx fills it.
     u8.fill(0, this.ctx.start, this.ctx.start + SkBuffField.SIZE);
-    this.data = this.head + SKB_HEAD_RESERVE;
-    u8.set(frame, this.data);
+    this.data = data;
+    u8.set(frame, data);
     this.len = frame.length;
-    const meta = init.meta ?? EMPTY;
-    u8.set(meta, this.data - meta.length);
+    if (meta.length !== 0) u8.set(meta, keepLo);
     this.metaLen = meta.length;
-    this.dirtyLo = this.data - this.metaLen;
-    this.dirtyHi = this.data + this.len;
+    this.dirtyLo = keepLo;
+    this.dirtyHi = keepHi;
     this.macHeader = UNSET_HEADER;
     this.networkHeader = UNSET_HEADER;
     this.transportHeader = UNSET_HEADER;
@@ -354,8 +496,10 @@ export class SkBuff {
     this.dev = init.dev;
     this.skbIif = 0;
     this.napiId = 0;
-    this.tstamp = 0n;
-    this.hwtstamp = 0n;
+    this.tstampLo = 0;
+    this.tstampHi = 0;
+    this.hwtstampLo = 0;
+    this.hwtstampHi = 0;
     this.wireLen = 0;
     this.gsoSegs = 0;
     this.gsoSize = 0;
@@ -367,7 +511,6 @@ export class SkBuff {
     this.atIngress = init.atIngress ?? false;
     this.tunnel = undefined;
     this.sockAddr = 0;
-    this.cb().fill(0);
   }
 
   /** cb returns the live 20 bytes of qdisc_skb_cb->data (stored in the ctx). */
@@ -472,21 +615,22 @@ export class SkBuff {
    * semantics (bpf_convert_ctx_access).
    */
   pullCtx(): void {
-    const dv = this.mem.dv;
-    const c = this.ctx.start;
+    const w = this.ctxWords();
+    const c = this.ctx.start >>> 2;
     const F = SkBuffField;
-    this.mark = dv.getUint32(c + F.mark, true);
-    this.priority = dv.getUint32(c + F.priority, true);
-    this.tcIndex = dv.getUint32(c + F.tc_index, true) & 0xffff;
-    this.tcClassid = dv.getUint32(c + F.tc_classid, true) & 0xffff;
-    const qm = dv.getUint32(c + F.queue_mapping, true);
+    this.mark = w[c + (F.mark >>> 2)];
+    this.priority = w[c + (F.priority >>> 2)];
+    this.tcIndex = w[c + (F.tc_index >>> 2)] & 0xffff;
+    this.tcClassid = w[c + (F.tc_classid >>> 2)] & 0xffff;
+    const qm = w[c + (F.queue_mapping >>> 2)];
     if (qm < 0xffff) this.queueMapping = qm;
-    this.tstamp = dv.getBigUint64(c + F.tstamp, true);
+    this.tstampLo = w[c + (F.tstamp >>> 2)];
+    this.tstampHi = w[c + (F.tstamp >>> 2) + 1];
   }
 
   /** setSock gives the skb an owning socket (a test run's dummy socket): __sk_buff->sk then points at it. */
   setSock(info: SockInfo): void {
-    const r = (this.sockRegion ??= this.mem.map(RegionKind.Context, 'bpf_sock', BpfSockField.SIZE, { ctxPolicy: sockCommonPolicy(), writable: false }));
+    const r = (this.sockRegion ??= this.mem.map(RegionKind.Context, 'bpf_sock', BpfSockField.SIZE, { ctxPlan: sockCommonPlan(), writable: false }));
     const u8 = this.mem.u8;
     const dv = this.mem.dv;
     const S = BpfSockField;
@@ -506,49 +650,62 @@ export class SkBuff {
   }
 
   /**
-   * normalizeCtx gives the u16 fields the value the kernel's narrowing store would have left
-   * (bpf_convert_ctx_access stores tc_index and tc_classid as u16 and ignores a queue_mapping of
-   * 0xffff or more), so a program reading back what it wrote sees what it would in the kernel.
+   * settleCtx does what pullCtx followed by pushCtx would when nothing else changed in between,
+   * as far as anything can observe: the narrowed fields get the kernel's store semantics in the
+   * ctx (tc_index and tc_classid truncated to u16; a queue_mapping of 0xffff or more replaced by
+   * the last one stored, and a valid one kept as the skb's), with stores only where a field needs
+   * one. mark, priority and tstamp stay in the ctx until the next pullCtx (last store wins for
+   * them, so no intermediate value matters). For helpers that read none of these fields and change
+   * nothing __sk_buff shows (onSkb in src/helpers/skb.ts). The context plan's store hooks already
+   * keep these fields normalised, so this finds nothing to do unless a store bypassed the plan.
    */
-  normalizeCtx(): void {
-    this.pullCtx();
-    const dv = this.mem.dv;
-    const c = this.ctx.start;
-    dv.setUint32(c + SkBuffField.queue_mapping, this.queueMapping, true);
-    dv.setUint32(c + SkBuffField.tc_index, this.tcIndex, true);
-    dv.setUint32(c + SkBuffField.tc_classid, this.tcClassid, true);
+  settleCtx(): void {
+    const w = this.ctxWords();
+    const c = this.ctx.start >>> 2;
+    const F = SkBuffField;
+    const qm = w[c + (F.queue_mapping >>> 2)];
+    if (qm < 0xffff) this.queueMapping = qm;
+    else w[c + (F.queue_mapping >>> 2)] = this.queueMapping;
+    const ti = w[c + (F.tc_index >>> 2)];
+    if (ti > 0xffff) w[c + (F.tc_index >>> 2)] = ti & 0xffff;
+    const tc = w[c + (F.tc_classid >>> 2)];
+    if (tc > 0xffff) w[c + (F.tc_classid >>> 2)] = tc & 0xffff;
   }
 
   /** pushCtx writes every __sk_buff field and moves the packet region to [data_meta, data_end). */
   pushCtx(): void {
-    const dv = this.mem.dv;
-    const c = this.ctx.start;
+    const w = this.ctxWords();
+    const c = this.ctx.start >>> 2;
     const F = SkBuffField;
-    const bswap16 = (v: number): number => ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
-    dv.setUint32(c + F.len, this.len, true);
-    dv.setUint32(c + F.pkt_type, this.pktType, true);
-    dv.setUint32(c + F.mark, this.mark >>> 0, true);
-    dv.setUint32(c + F.queue_mapping, this.queueMapping, true);
-    dv.setUint32(c + F.protocol, bswap16(this.protocol), true);
-    dv.setUint32(c + F.vlan_present, this.vlanPresent ? 1 : 0, true);
-    dv.setUint32(c + F.vlan_tci, this.vlanTci, true);
-    dv.setUint32(c + F.vlan_proto, bswap16(this.vlanProto), true);
-    dv.setUint32(c + F.priority, this.priority >>> 0, true);
-    dv.setUint32(c + F.ingress_ifindex, this.skbIif, true);
-    dv.setUint32(c + F.ifindex, this.dev.ifindex, true);
-    dv.setUint32(c + F.tc_index, this.tcIndex, true);
-    dv.setUint32(c + F.hash, this.hash >>> 0, true);
-    dv.setUint32(c + F.tc_classid, this.tcClassid, true);
-    dv.setUint32(c + F.data, this.data, true);
-    dv.setUint32(c + F.data_end, this.data + this.len, true);
-    dv.setUint32(c + F.napi_id, this.napiId, true);
-    dv.setUint32(c + F.data_meta, this.data - this.metaLen, true);
-    dv.setBigUint64(c + F.tstamp, this.tstamp, true);
-    dv.setUint32(c + F.wire_len, this.wireLen, true);
-    dv.setUint32(c + F.gso_segs, this.gsoSegs, true);
-    dv.setBigUint64(c + F.sk, BigInt(this.sockAddr), true);
-    dv.setUint32(c + F.gso_size, this.gsoSize, true);
-    dv.setBigUint64(c + F.hwtstamp, this.hwtstamp, true);
+    const proto = this.protocol;
+    const vproto = this.vlanProto;
+    w[c + (F.len >>> 2)] = this.len;
+    w[c + (F.pkt_type >>> 2)] = this.pktType;
+    w[c + (F.mark >>> 2)] = this.mark;
+    w[c + (F.queue_mapping >>> 2)] = this.queueMapping;
+    w[c + (F.protocol >>> 2)] = ((proto & 0xff) << 8) | ((proto >>> 8) & 0xff);
+    w[c + (F.vlan_present >>> 2)] = this.vlanPresent ? 1 : 0;
+    w[c + (F.vlan_tci >>> 2)] = this.vlanTci;
+    w[c + (F.vlan_proto >>> 2)] = ((vproto & 0xff) << 8) | ((vproto >>> 8) & 0xff);
+    w[c + (F.priority >>> 2)] = this.priority;
+    w[c + (F.ingress_ifindex >>> 2)] = this.skbIif;
+    w[c + (F.ifindex >>> 2)] = this.dev.ifindex;
+    w[c + (F.tc_index >>> 2)] = this.tcIndex;
+    w[c + (F.hash >>> 2)] = this.hash;
+    w[c + (F.tc_classid >>> 2)] = this.tcClassid;
+    w[c + (F.data >>> 2)] = this.data;
+    w[c + (F.data_end >>> 2)] = this.data + this.len;
+    w[c + (F.napi_id >>> 2)] = this.napiId;
+    w[c + (F.data_meta >>> 2)] = this.data - this.metaLen;
+    w[c + (F.tstamp >>> 2)] = this.tstampLo;
+    w[c + (F.tstamp >>> 2) + 1] = this.tstampHi;
+    w[c + (F.wire_len >>> 2)] = this.wireLen;
+    w[c + (F.gso_segs >>> 2)] = this.gsoSegs;
+    w[c + (F.sk >>> 2)] = this.sockAddr;
+    w[c + (F.sk >>> 2) + 1] = 0;
+    w[c + (F.gso_size >>> 2)] = this.gsoSize;
+    w[c + (F.hwtstamp >>> 2)] = this.hwtstampLo;
+    w[c + (F.hwtstamp >>> 2) + 1] = this.hwtstampHi;
     this.pkt.lo = this.data - this.metaLen;
     this.pkt.hi = this.data + this.len;
     this.markDirty();

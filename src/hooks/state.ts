@@ -41,7 +41,8 @@ export function xdpState(env: RunEnv, helper: string): XdpHookState {
 /** skbState returns the skb hook state of a run, or faults when the helper was called from another hook. */
 export function skbState(env: RunEnv, helper: string): SkbHookState {
   const h = env.hook;
-  if (isHookState(h) && h.kind === 'skb') return h;
+  // Per helper call: one property read instead of isHookState's `in` test (same outcome).
+  if (typeof h === 'object' && h !== null && (h as { kind?: unknown }).kind === 'skb') return h as SkbHookState;
   throw new GuestFault(FaultCode.HelperArgs, `${helper}: only available to TC programs run on an sk_buff`);
 }
 

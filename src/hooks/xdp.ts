@@ -17,7 +17,8 @@
  * xdp_md fields are real u32 VM addresses, so no context rewriting is needed; the region of the
  * packet is kept at [data_meta, data_end) so that a direct access outside it faults.
  */
-import { type CtxAccessPolicy, type Memory, type Region, RegionKind, PAGE_SIZE } from '../vm/memory.js';
+import { type Memory, type Region, RegionKind, PAGE_SIZE } from '../vm/memory.js';
+import { CtxKind, CtxPlan, plainLoad, REFUSE, type CtxAccessPolicy } from '../vm/ctx-plan.js';
 
 /** XDP_PACKET_HEADROOM (include/uapi/linux/bpf.h). */
 export const XDP_PACKET_HEADROOM = 256;
@@ -65,16 +66,24 @@ export const XdpMd = {
 } as const;
 
 /**
- * xdpCtxPolicy is xdp_is_valid_access (net/core/filter.c): only 4-byte, 4-aligned reads of the
- * six fields; no writes (writes are only for offloaded programs); egress_ifindex only for
- * programs attached to a devmap (expected_attach_type BPF_XDP_DEVMAP).
+ * xdpCtxPlan is the xdp_md access plan, xdp_is_valid_access (net/core/filter.c): only 4-byte,
+ * 4-aligned reads of the six fields, each a plain read (xdp_convert_ctx_access loads a u32 or a
+ * pointer); no sign-extending read of data, data_end or data_meta; no writes (those are only for
+ * offloaded programs) and no atomics; egress_ifindex only for programs attached to a devmap
+ * (expected_attach_type BPF_XDP_DEVMAP).
  */
+export function xdpCtxPlan(devmapProgram = false): CtxPlan {
+  return new CtxPlan('xdp_md', (off, size, kind) => {
+    if (kind !== CtxKind.Load && kind !== CtxKind.LoadSx) return REFUSE;
+    if (off === XdpMd.egress_ifindex && !devmapProgram) return REFUSE;
+    if (kind === CtxKind.LoadSx && (off === XdpMd.data || off === XdpMd.data_end || off === XdpMd.data_meta)) return REFUSE;
+    return off >= 0 && off < XdpMd.SIZE && size === 4 && off % 4 === 0 ? plainLoad(off, size) : REFUSE;
+  });
+}
+
+/** xdpCtxPolicy is xdpCtxPlan as a boolean policy. */
 export function xdpCtxPolicy(devmapProgram = false): CtxAccessPolicy {
-  return (off, size, write) => {
-    if (write) return false;
-    if (off === XdpMd.egress_ifindex && !devmapProgram) return false;
-    return off >= 0 && off < XdpMd.SIZE && size === 4 && off % 4 === 0;
-  };
+  return xdpCtxPlan(devmapProgram).policy();
 }
 
 /** XdpFrag is one fragment of a multi-buffer frame: a page and how much of it holds data. */
@@ -123,7 +132,7 @@ export class XdpBuff {
   constructor(mem: Memory, opts: { devmapProgram?: boolean } = {}) {
     this.mem = mem;
     this.pkt = mem.map(RegionKind.Packet, 'xdp_buff', XDP_BUFF_SIZE);
-    this.ctx = mem.map(RegionKind.Context, 'xdp_md', XdpMd.SIZE, { ctxPolicy: xdpCtxPolicy(opts.devmapProgram ?? false) });
+    this.ctx = mem.map(RegionKind.Context, 'xdp_md', XdpMd.SIZE, { ctxPlan: xdpCtxPlan(opts.devmapProgram ?? false) });
     this.hardStart = this.pkt.start;
   }
 

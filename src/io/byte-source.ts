@@ -6,7 +6,11 @@
  * the largest record requires), `skip(n)` advances. Records may span read chunks; the parser never
  * sees the boundaries. Memory stays bounded by the largest record plus one chunk whatever the
  * file size, and a Readable that pushes huge chunks is copied in piecewise, never held whole.
+ *
+ * A path source can also be read synchronously (`needSync`, `closeSync`), for readers that hand
+ * out frames one call at a time without a promise per batch (FrameCursor).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { CaptureError } from '../errors.js';
@@ -34,6 +38,7 @@ export class ByteSource {
   private base = 0;
   private eof = false;
   private fh: FileHandle | undefined;
+  private fd: number | undefined;
   private iter: AsyncIterator<unknown> | undefined;
   private pending: Uint8Array | undefined;
   private pendingOff = 0;
@@ -80,6 +85,19 @@ export class ByteSource {
     return true;
   }
 
+  /**
+   * needSync is `need` with synchronous reads, for path sources only (a Readable can only be read
+   * asynchronously: a host error).
+   */
+  needSync(n: number): boolean {
+    while (this.end - this.pos < n) {
+      if (this.eof) return false;
+      this.makeRoom(n);
+      this.fillSync();
+    }
+    return true;
+  }
+
   /** skip advances the cursor by n bytes that are available. */
   skip(n: number): void {
     this.pos += n;
@@ -112,6 +130,13 @@ export class ByteSource {
     const it = this.iter;
     this.iter = undefined;
     if (it?.return !== undefined) await it.return();
+  }
+
+  /** closeSync releases a file opened by `needSync`. */
+  closeSync(): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) closeSync(fd);
   }
 
   private makeRoom(n: number): void {
@@ -166,6 +191,25 @@ export class ByteSource {
     this.end += take;
     this.pendingOff += take;
     if (this.pendingOff >= this.pending.length) this.pending = undefined;
+  }
+
+  private fillSync(): void {
+    if (this.path === undefined) throw new Error('ByteSource.needSync: only a path source can be read synchronously');
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync(this.path, 'r');
+      } catch (e) {
+        throw new CaptureError('CAPTURE_IO', `${this.file}: cannot open: ${(e as Error).message}`, { file: this.file, offset: 0 }, { cause: e });
+      }
+    }
+    let got: number;
+    try {
+      got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
+    } catch (e) {
+      throw new CaptureError('CAPTURE_IO', `${this.file}: read failed at byte ${this.base + this.end}: ${(e as Error).message}`, { file: this.file, offset: this.base + this.end }, { cause: e });
+    }
+    if (got === 0) this.eof = true;
+    this.end += got;
   }
 
   private async nextChunk(): Promise<Uint8Array | undefined> {

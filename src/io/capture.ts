@@ -1,9 +1,10 @@
 /**
  * capture — open a capture of either format: the first four bytes say pcap or pcapng.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { CaptureSource } from './byte-source.js';
-import type { ReadOptions } from './frames.js';
-import { isPcapMagic, parsePcap } from './pcap.js';
+import type { FrameCursor, ReadOptions } from './frames.js';
+import { isPcapMagic, parsePcap, PcapCursor } from './pcap.js';
 import { isPcapngMagic, parsePcapng } from './pcapng.js';
 import { CaptureReader } from './reader.js';
 
@@ -18,4 +19,28 @@ export function readCapture(source: CaptureSource, opts: ReadOptions = {}): Capt
     if (isPcapMagic(magic)) return { format: 'pcap', parse: parsePcap };
     throw ctx.error('CAPTURE_BAD_MAGIC', `neither pcap nor pcapng: magic 0x${magic.toString(16).padStart(8, '0')}`, 0);
   });
+}
+
+/**
+ * openCursor opens a capture file for synchronous frame-by-frame reading (FrameCursor), when
+ * its format has a cursor: classic pcap. Undefined for anything else (pcapng, unknown or
+ * unreadable files): read those with readCapture, which also reports their errors.
+ */
+export function openCursor(path: string, opts: ReadOptions = {}): FrameCursor | undefined {
+  const magic = new Uint8Array(4);
+  let got = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      got = readSync(fd, magic, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  if (got < 4) return undefined;
+  const m = (magic[0] | (magic[1] << 8) | (magic[2] << 16) | (magic[3] << 24)) >>> 0;
+  if (isPcapngMagic(m) || !isPcapMagic(m)) return undefined;
+  return new PcapCursor(path, opts);
 }

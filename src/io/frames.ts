@@ -40,6 +40,25 @@ export interface Frame {
   fileOffset: number;
 }
 
+/**
+ * FrameCursor reads a capture synchronously, frame by frame: `next()` returns the next frame or
+ * undefined at the end, and throws a CaptureError (file, byte offset) at a bad record, after
+ * every good frame before it has been returned. The frame is a reused object whose `data` may be
+ * a view into the reader's buffer: both are valid only until the next call.
+ */
+export interface FrameCursor {
+  readonly file: string;
+  /** interfaces lists the capture's interfaces seen so far. */
+  readonly interfaces: readonly CaptureInterface[];
+  /** notes lists what the reader did or noticed so far. */
+  readonly notes: readonly CaptureNote[];
+  /** offset is the file offset of the next unread byte. */
+  readonly offset: number;
+  next(): Frame | undefined;
+  /** close releases the file (idempotent). */
+  close(): void;
+}
+
 /** FrameInput is what the writers need of a frame; every other Frame field is optional. */
 export type FrameInput = Pick<Frame, 'data' | 'tsSec' | 'tsNsec'> & Partial<Omit<Frame, 'data' | 'tsSec' | 'tsNsec'>>;
 

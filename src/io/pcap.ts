@@ -16,10 +16,10 @@
  * unsupported link type [CAPTURE_LINKTYPE]. Every frame before the bad record is yielded first.
  */
 import { CaptureError } from '../errors.js';
-import type { ByteSource, CaptureSource } from './byte-source.js';
-import { MAX_CAPLEN, type Frame, type FrameInput, type ReadOptions } from './frames.js';
+import { ByteSource, DEFAULT_CHUNK, type CaptureSource } from './byte-source.js';
+import { MAX_CAPLEN, type CaptureInterface, type CaptureNote, type Frame, type FrameCursor, type FrameInput, type ReadOptions } from './frames.js';
 import { LINKTYPE } from './linktype.js';
-import { Batch, CaptureReader, type ReaderContext } from './reader.js';
+import { Batch, CaptureReader, LinkMode, ReaderContext, type InterfaceState } from './reader.js';
 import { ByteSink, DEFAULT_WRITE_BUFFER, type CaptureTarget } from './sink.js';
 import { basename } from 'node:path';
 
@@ -27,6 +27,7 @@ import { basename } from 'node:path';
 export const PCAP_MAGIC = { MICRO: 0xa1b2c3d4, NANO: 0xa1b23c4d, MODIFIED: 0xa1b2cd34 } as const;
 
 const FILE_HEADER = 24;
+const EMPTY = new Uint8Array(0);
 const RECORD_HEADER = 16;
 
 /** isPcapMagic tells whether the first 4 bytes (read little-endian) start a classic pcap file. */
@@ -37,13 +38,25 @@ export function isPcapMagic(m: number): boolean {
   );
 }
 
-/** parsePcap is the classic pcap parser (see the module comment for what it refuses). */
-export async function* parsePcap(src: ByteSource, ctx: ReaderContext): AsyncGenerator<Frame[], void, undefined> {
-  if (!(await src.need(FILE_HEADER))) {
-    throw ctx.error('CAPTURE_TRUNCATED', `pcap file header truncated: ${src.available} of ${FILE_HEADER} bytes`, 0);
-  }
-  let v = src.view;
-  let p = src.pos;
+/** PcapHeader is what the file header says, as the record loop needs it. */
+interface PcapHeader {
+  readonly le: boolean;
+  /** fracScale turns the record's fraction into nanoseconds (1000 for microsecond files). */
+  readonly fracScale: number;
+  readonly snaplen: number;
+  /** limit is the largest caplen accepted. */
+  readonly limit: number;
+  readonly st: InterfaceState;
+}
+
+/**
+ * readHeader checks the 24-byte file header available at the cursor, registers the interface
+ * and skips the header; shared by the async parser and the synchronous cursor so both refuse
+ * the same files with the same errors.
+ */
+function readHeader(src: ByteSource, ctx: ReaderContext): PcapHeader {
+  const v = src.view;
+  const p = src.pos;
   const m = v.getUint32(p, true);
   let le: boolean;
   let nano: boolean;
@@ -80,7 +93,35 @@ export async function* parsePcap(src: ByteSource, ctx: ReaderContext): AsyncGene
   const st = ctx.addInterface(info, limit);
   ctx.useInterface(st, 0);
   src.skip(FILE_HEADER);
-  const fracScale = nano ? 1 : 1000;
+  return { le, fracScale: nano ? 1 : 1000, snaplen, limit, st };
+}
+
+function headerTruncated(src: ByteSource, ctx: ReaderContext): CaptureError {
+  return ctx.error('CAPTURE_TRUNCATED', `pcap file header truncated: ${src.available} of ${FILE_HEADER} bytes`, 0);
+}
+
+function recordHeaderTruncated(src: ByteSource, ctx: ReaderContext): CaptureError {
+  return ctx.error('CAPTURE_TRUNCATED', `record header truncated: ${src.available} of ${RECORD_HEADER} bytes`, src.offset);
+}
+
+function badLength(ctx: ReaderContext, h: PcapHeader, caplen: number, off: number): CaptureError {
+  return ctx.error(
+    'CAPTURE_BAD_LENGTH',
+    `record caplen ${caplen} exceeds ${caplen > MAX_CAPLEN ? `the ${MAX_CAPLEN}-byte maximum` : `the snaplen ${h.snaplen}`}`,
+    off,
+    { caplen, snaplen: h.snaplen },
+  );
+}
+
+function recordTruncated(src: ByteSource, ctx: ReaderContext, total: number, off: number, caplen: number): CaptureError {
+  return ctx.error('CAPTURE_TRUNCATED', `record truncated: ${src.available} of ${total} bytes`, off, { caplen });
+}
+
+/** parsePcap is the classic pcap parser (see the module comment for what it refuses). */
+export async function* parsePcap(src: ByteSource, ctx: ReaderContext): AsyncGenerator<Frame[], void, undefined> {
+  if (!(await src.need(FILE_HEADER))) throw headerTruncated(src, ctx);
+  const h = readHeader(src, ctx);
+  const { le, fracScale, limit, st } = h;
   const batch = new Batch();
   try {
     for (;;) {
@@ -88,30 +129,21 @@ export async function* parsePcap(src: ByteSource, ctx: ReaderContext): AsyncGene
         if (batch.size > 0) yield batch.take();
         if (!(await src.need(RECORD_HEADER))) {
           if (src.available === 0) return;
-          throw ctx.error('CAPTURE_TRUNCATED', `record header truncated: ${src.available} of ${RECORD_HEADER} bytes`, src.offset);
+          throw recordHeaderTruncated(src, ctx);
         }
       }
-      v = src.view;
-      p = src.pos;
+      const v = src.view;
+      const p = src.pos;
       const off = src.offset;
       const sec = v.getUint32(p, le);
       const frac = v.getUint32(p + 4, le);
       const caplen = v.getUint32(p + 8, le);
       const len = v.getUint32(p + 12, le);
-      if (caplen > limit) {
-        throw ctx.error(
-          'CAPTURE_BAD_LENGTH',
-          `record caplen ${caplen} exceeds ${caplen > MAX_CAPLEN ? `the ${MAX_CAPLEN}-byte maximum` : `the snaplen ${snaplen}`}`,
-          off,
-          { caplen, snaplen },
-        );
-      }
+      if (caplen > limit) throw badLength(ctx, h, caplen, off);
       const total = RECORD_HEADER + caplen;
       if (src.available < total) {
         if (batch.size > 0) yield batch.take();
-        if (!(await src.need(total))) {
-          throw ctx.error('CAPTURE_TRUNCATED', `record truncated: ${src.available} of ${total} bytes`, off, { caplen });
-        }
+        if (!(await src.need(total))) throw recordTruncated(src, ctx, total, off, caplen);
       }
       const data = src.copy(RECORD_HEADER, caplen);
       src.skip(total);
@@ -126,6 +158,112 @@ export async function* parsePcap(src: ByteSource, ctx: ReaderContext): AsyncGene
   } catch (e) {
     if (batch.size > 0) yield batch.take();
     throw e;
+  }
+}
+
+/**
+ * PcapCursor reads a classic pcap file synchronously, one frame per `next()`, with no copy: the
+ * frame it returns is one reused object whose `data` is a view into the read buffer, valid until
+ * the next call (process it, or copy what must be kept, before calling again). It refuses the
+ * same files with the same CaptureErrors as parsePcap, thrown by the `next()` after the last
+ * good frame. Measured on 64-byte frames: this, rather than batches() with a private copy per
+ * frame and a promise per batch, removed about a third of the per-frame cost of `xdpsim replay`.
+ */
+export class PcapCursor implements FrameCursor {
+  readonly file: string;
+  private readonly src: ByteSource;
+  private readonly ctx: ReaderContext;
+  private h: PcapHeader | undefined;
+  private readonly cur: Frame;
+  private done = false;
+
+  /** Use openCursor (capture.ts), which checks the magic first. */
+  constructor(path: string, opts: ReadOptions = {}) {
+    this.file = opts.fileName ?? basename(path);
+    this.src = ByteSource.open(path, this.file, opts.chunkSize ?? DEFAULT_CHUNK);
+    this.ctx = new ReaderContext(this.file, opts.convertLinkTypes ?? true, opts.onNote);
+    this.cur = { data: EMPTY, origLen: 0, tsSec: 0, tsNsec: 0, interfaceIndex: 0, linkType: 0, comment: undefined, flags: undefined, verdicts: undefined, index: 0, fileOffset: 0 };
+  }
+
+  /** interfaces lists the capture's interface (once the header is read). */
+  get interfaces(): readonly CaptureInterface[] {
+    return this.ctx.interfaces;
+  }
+
+  /** notes lists what the reader did or noticed so far. */
+  get notes(): readonly CaptureNote[] {
+    return this.ctx.notes;
+  }
+
+  /** offset is the file offset of the next unread byte. */
+  get offset(): number {
+    return this.src.offset;
+  }
+
+  /** next returns the next frame (a reused object, see the class comment) or undefined at the end. */
+  next(): Frame | undefined {
+    if (this.done) return undefined;
+    const src = this.src;
+    let h = this.h;
+    if (h === undefined) {
+      if (!src.needSync(FILE_HEADER)) throw this.fail(headerTruncated(src, this.ctx));
+      try {
+        h = this.h = readHeader(src, this.ctx);
+      } catch (e) {
+        throw this.fail(e);
+      }
+    }
+    const le = h.le;
+    if (src.available < RECORD_HEADER && !src.needSync(RECORD_HEADER)) {
+      if (src.available === 0) {
+        this.done = true;
+        return undefined;
+      }
+      throw this.fail(recordHeaderTruncated(src, this.ctx));
+    }
+    let v = src.view;
+    let p = src.pos;
+    const off = src.offset;
+    const caplen = v.getUint32(p + 8, le);
+    if (caplen > h.limit) throw this.fail(badLength(this.ctx, h, caplen, off));
+    const total = RECORD_HEADER + caplen;
+    if (src.available < total) {
+      if (!src.needSync(total)) throw this.fail(recordTruncated(src, this.ctx, total, off, caplen));
+      v = src.view;
+      p = src.pos;
+    }
+    const sec = v.getUint32(p, le);
+    const frac = v.getUint32(p + 4, le);
+    const len = v.getUint32(p + 12, le);
+    src.skip(total);
+    let nsec = frac * h.fracScale;
+    let s = sec;
+    if (nsec >= 1e9) {
+      s += Math.floor(nsec / 1e9);
+      nsec %= 1e9;
+    }
+    const data = src.buf.subarray(p + RECORD_HEADER, p + total);
+    if (h.st.mode !== LinkMode.AsIs) return this.ctx.frame(h.st, data, len, s, nsec, off, undefined, undefined, undefined);
+    const f = this.cur;
+    f.data = data;
+    f.origLen = len;
+    f.tsSec = s;
+    f.tsNsec = nsec;
+    f.linkType = h.st.info.linkType;
+    f.index = this.ctx.nextIndex();
+    f.fileOffset = off;
+    return f;
+  }
+
+  /** close releases the file. */
+  close(): void {
+    this.done = true;
+    this.src.closeSync();
+  }
+
+  private fail(e: unknown): unknown {
+    this.done = true;
+    return e;
   }
 }
 

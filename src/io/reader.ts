@@ -68,8 +68,9 @@ export const BATCH_BYTES = 1 << 20;
 export type FormatPicker = (magic: number | undefined, ctx: ReaderContext) => { format: CaptureFormat; parse: ParseFn };
 
 /** LinkMode says how frames of an interface are handed out. */
-const LinkMode = { Unchecked: 0, AsIs: 1, Convert: 2 } as const;
-type LinkMode = (typeof LinkMode)[keyof typeof LinkMode];
+export const LinkMode = { Unchecked: 0, AsIs: 1, Convert: 2 } as const;
+/** LinkMode is one of LinkMode's values. */
+export type LinkMode = (typeof LinkMode)[keyof typeof LinkMode];
 
 /** InterfaceState is a reader's working state for one interface. */
 export interface InterfaceState {
@@ -142,6 +143,11 @@ export class ReaderContext {
     st.mode = LinkMode.Convert;
     st.info.convertedFrom = lt;
     this.note('LINKTYPE_CONVERTED', `interface ${st.info.index}: ${conversionNote(lt)}`, offset, st.info.index);
+  }
+
+  /** nextIndex numbers a frame a reader builds itself (as `frame` numbers the ones it builds). */
+  nextIndex(): number {
+    return this.frameIndex++;
   }
 
   /** frame builds the Frame for captured bytes (already a private copy), converting if needed. */

@@ -133,8 +133,8 @@ export function instantiate(spec: ObjectSpec, registry: MapRegistry, only?: read
     }
   }
   const chosen = spec.programs.filter((p) => only === undefined || only.includes(p.name));
-  const refused = chosen.find((p) => p.unsupported !== undefined);
-  if (refused?.unsupported !== undefined) throw refused.unsupported;
+  const refused = chosen.find((p) => p.refused !== undefined);
+  if (refused?.refused !== undefined) throw refused.refused;
   const missing = spec.kconfig?.missing ?? [];
   if (missing.length > 0) {
     throw new LoadError('E_OBJ_KCONFIG', `${spec.file}: extern ${missing[0]} (kconfig): value not found (pass it in the kconfig option)`, { file: spec.file, symbol: missing[0] });

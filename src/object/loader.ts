@@ -22,10 +22,11 @@
  * Relocation tables of data sections (.data, .rodata, debug info) are ignored, as libbpf's
  * bpf_object__elf_collect skips every relocation section that patches neither code nor .maps.
  */
-import { LoadError, NotSupportedError, UsageError, type ErrorFields } from '../errors.js';
+import { LoadError, NotSupportedError, UsageError, VerifyError, type ErrorFields } from '../errors.js';
 import { decodeInsns } from '../isa/decode.js';
 import type { Insn } from '../isa/insn.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, OP_CALL, OP_LDDW } from '../isa/opcodes.js';
+import { validateProgram } from '../isa/validate.js';
 import { log } from '../log.js';
 import { MapFlag, MapType, PIN_BY_NAME, PIN_NONE, type MapSpec } from '../maps/spec.js';
 import type { ProgramSpec } from '../vm/program.js';
@@ -128,10 +129,11 @@ export interface ObjectProgramSpec extends ProgramSpec {
   /** BTF line records by the instruction index where each starts. */
   readonly lines: ReadonlyMap<number, LineInfo>;
   /**
-   * Why the program cannot be loaded (a kfunc, a CO-RE relocation, a __ksym), when it cannot; its
-   * insns are then the unlinked entry function. Parsing succeeds, instantiation refuses it.
+   * Why the program cannot be loaded, when it cannot: a feature xdpsim lacks (a kfunc, a CO-RE
+   * relocation, a __ksym: NotSupportedError; insns are then the unlinked entry function) or
+   * bytecode the kernel's verifier refuses (VerifyError). Parsing succeeds, instantiation refuses it.
    */
-  readonly unsupported?: NotSupportedError;
+  readonly refused?: NotSupportedError | VerifyError;
 }
 
 /** FunctionSpec is one function as it sits in its section, before linking (for disassembly). */
@@ -792,17 +794,39 @@ export function linkPrograms(ctx: Ctx, r: Resolver): ObjectProgramSpec[] {
     if (code.section.index === r.textIndex) continue;
     for (const f of code.funcs) {
       if (!f.entry) continue;
+      let spec: ObjectProgramSpec;
       try {
-        out.push(linkOne(ctx, r, code, f));
+        spec = linkOne(ctx, r, code, f);
       } catch (e) {
         // libbpf opens such an object and fails at load; so does xdpsim: the program is listed,
         // unlinked, with the reason, and instantiation refuses it.
         if (!(e instanceof NotSupportedError)) throw e;
         out.push(unsupportedProgram(r, code, f, e));
+        continue;
       }
+      const refused = verifyLinked(ctx, spec);
+      out.push(refused === undefined ? spec : { ...spec, refused });
     }
   }
   return out;
+}
+
+/**
+ * verifyLinked returns why the kernel's verifier would refuse a linked program before running it
+ * (bad encodings, jumps, r10 writes, unreachable code, registers read before any write: see
+ * isa/validate.ts), naming the file, section, program and instruction; undefined when it would
+ * not. Like libbpf, the object still opens and loading that program fails.
+ */
+function verifyLinked(ctx: Ctx, spec: ObjectProgramSpec): VerifyError | NotSupportedError | undefined {
+  try {
+    validateProgram(spec.insns, { name: spec.name, strict: true, regInit: true });
+  } catch (e) {
+    if (e instanceof VerifyError || e instanceof NotSupportedError) {
+      return e.withContext(`${ctx.file}: section ${spec.section}`, { file: ctx.file, section: spec.section });
+    }
+    throw e;
+  }
+  return undefined;
 }
 
 function unsupportedProgram(r: Resolver, code: SectionCode, f: SectionCode['funcs'][number], reason: NotSupportedError): ObjectProgramSpec {
@@ -821,7 +845,7 @@ function unsupportedProgram(r: Resolver, code: SectionCode, f: SectionCode['func
     mapRefs: [],
     functions: [{ name: f.name, section: code.section.name, start: 0, length: f.length }],
     lines,
-    unsupported: reason,
+    refused: reason,
   };
 }
 

@@ -4,6 +4,7 @@
  * applies the abort verdict and the run goes on with the next packet.
  */
 import type { InsnIndex } from '../isa/insn.js';
+import type { CtxKind } from './ctx-plan.js';
 import { MAX_MEMORY, type Memory, type Region } from './memory.js';
 import type { ProgramSpec } from './program.js';
 
@@ -76,11 +77,12 @@ export function makeFault(spec: ProgramSpec, pc: InsnIndex, code: FaultCode, mes
  * memoryFault explains a failed load or store of `size` bytes through register `reg` (value
  * hi:lo) plus `offv`: a pointer with upper bits set, an address outside the space, or the
  * region check that refused it. Every engine reports memory faults through this one function,
- * so the same access faults with the same words in all of them.
+ * so the same access faults with the same words in all of them. `ctxKind` names the instruction
+ * kind when it is not a plain load or STX store (a context region's plan depends on it).
  */
 export function memoryFault(
   mem: Memory, spec: ProgramSpec, pc: InsnIndex,
-  lo: number, hi: number, reg: number, offv: number, size: number, write: boolean,
+  lo: number, hi: number, reg: number, offv: number, size: number, write: boolean, ctxKind?: CtxKind,
 ): VmFault {
   const kind = write ? 'write' : 'read';
   if (hi !== 0) {
@@ -99,7 +101,7 @@ export function memoryFault(
   if (addr < 0 || addr + size > MAX_MEMORY) {
     reason = 'address is outside the address space';
   } else {
-    const c = mem.check(addr, size, write);
+    const c = mem.check(addr, size, write, ctxKind);
     reason = c.ok ? 'access check failed' : c.reason;
     region = c.region;
   }

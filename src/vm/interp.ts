@@ -37,6 +37,7 @@ import {
 } from '../isa/opcodes.js';
 import { makeInsn, type Insn } from '../isa/insn.js';
 import { MAX_MEMORY, Memory, PAGE_SHIFT, RegionKind, type Region } from './memory.js';
+import { CtxKind, isPlainAt, readPlanned, type CtxAccess, type CtxPlan } from './ctx-plan.js';
 import { createRunEnv } from './run.js';
 import { FaultCode, GuestFault, makeFault as makeSpecFault, memoryFault, type VmFault } from './fault.js';
 import { findRefusals, type Refusal } from './refusal.js';
@@ -107,7 +108,32 @@ interface Code {
    */
   readonly x: Int32Array;
   readonly refusals: ReadonlyMap<number, Refusal>;
+  /**
+   * Context access cache (see ctxAccess), per slot: the address it is for, plan, effective
+   * address; ctxFast holds the address only when the plan is an access of the instruction's own
+   * width and kind at ctxEff (the run loop then loads from ctxEff itself).
+   */
+  readonly ctxAddr: Float64Array;
+  readonly ctxFast: Float64Array;
+  readonly ctxPlan: Array<CtxAccess | undefined>;
+  readonly ctxEff: Int32Array;
+  /** The context regions the cache relies on, as they were, and the memory they belong to. */
+  ctxRecs: CtxRec[];
+  ctxMem: Memory | undefined;
 }
+
+/** CtxRec is a context region whose plans are in a Code's cache, with the state they were resolved in. */
+interface CtxRec {
+  readonly region: Region;
+  readonly lo: number;
+  readonly hi: number;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  readonly plan: CtxPlan | undefined;
+}
+
+/** NO_ADDR marks an empty context cache slot (no address equals it). */
+const NO_ADDR = -0.5;
 
 
 /** predecode turns a ProgramSpec into a Code. */
@@ -150,7 +176,11 @@ function predecode(spec: ProgramSpec): Code {
     x[2 * i] = op[i] | ((dst[i] >> 1) << 8) | ((src[i] >> 1) << 12) | (off[i] << 16);
     x[2 * i + 1] = imm[i];
   }
-  return { spec, name: spec.name, n, op, dst, src, off, imm, x, refusals };
+  const ctxAddr = new Float64Array(n + 1).fill(NO_ADDR);
+  const ctxFast = new Float64Array(n + 1).fill(NO_ADDR);
+  const ctxPlan = new Array<CtxAccess | undefined>(n + 1).fill(undefined);
+  const ctxEff = new Int32Array(n + 1);
+  return { spec, name: spec.name, n, op, dst, src, off, imm, x, refusals, ctxAddr, ctxFast, ctxPlan, ctxEff, ctxRecs: [], ctxMem: undefined };
 }
 
 /** CODE_CACHE keeps one predecoded Code per spec (tail-call targets prepared by other engines). */
@@ -201,8 +231,8 @@ class State {
    * the region behind window k (0: none). Region bounds change between and during runs (the
    * packet moves per frame and with bpf_xdp_adjust_head, the stack bound follows the call
    * depth), so windows are re-read from their regions at run start, after every helper call,
-   * on bpf-to-bpf calls and returns and on tail calls. Regions with a context policy never get
-   * a window.
+   * on bpf-to-bpf calls and returns and on tail calls. Regions with a context plan never get
+   * a window (see ctxAccess).
    */
   readonly win = new Int32Array(8);
   readonly winRegion = new Uint16Array(4);
@@ -228,23 +258,26 @@ function makeFault(code: Code, pc: number, fc: FaultCode, message: string, acces
 }
 
 /** memFault explains a failed access through base register b (an index into R) + off of `size` bytes. */
-function memFault(mem: Memory, code: Code, pc: number, R: Int32Array, b: number, offv: number, size: number, write: boolean): VmFault {
-  return memoryFault(mem, code.spec, pc, R[b], R[b + 1], b >> 1, offv, size, write);
+function memFault(mem: Memory, code: Code, pc: number, R: Int32Array, b: number, offv: number, size: number, write: boolean, kind?: CtxKind): VmFault {
+  return memoryFault(mem, code.spec, pc, R[b], R[b + 1], b >> 1, offv, size, write, kind);
 }
 
 
 /**
- * accessOk tells whether [a, a+size) may be read or written: one page-owner lookup, then the
- * region's live bounds, permission and context policy (the same rules as Memory.check).
+ * accessOk tells whether [a, a+size) may be read or written in place by an atomic (write) or a
+ * plain access: one page-owner lookup, then the region's live bounds, permission and, in a
+ * context region, a plan that is a plain access of the same bytes (the same rules as
+ * Memory.check).
  */
 function accessOk(regions: readonly Region[], owner: Uint16Array, a: number, size: number, write: boolean): boolean {
   if (a < 0 || a >= MAX_MEMORY) return false;
   const rg = regions[owner[a >>> PAGE_SHIFT]];
+  const plan = rg.ctxPlan;
   return (
     a >= rg.lo &&
     a + size <= rg.hi &&
     (write ? rg.writable : rg.readable) &&
-    (rg.ctxPolicy === undefined || rg.ctxPolicy(a - rg.lo, size, write))
+    (plan === undefined || isPlainAt(plan.resolve(a - rg.lo, size, write ? CtxKind.Atomic : CtxKind.Load), a - rg.lo, size))
   );
 }
 
@@ -253,7 +286,7 @@ function slowAccess(st: State, regions: readonly Region[], owner: Uint16Array, a
   if (!accessOk(regions, owner, a, size, write)) return false;
   const id = owner[a >>> PAGE_SHIFT];
   const rg = regions[id];
-  if (rg.ctxPolicy === undefined) {
+  if (rg.ctxPlan === undefined) {
     const win = st.win;
     const wr = st.winRegion;
     const k = write ? 2 : 0;
@@ -274,7 +307,7 @@ function refreshWindows(st: State, regions: readonly Region[]): void {
   for (let k = 0; k < 4; k++) {
     const id = wr[k];
     const rg = regions[id];
-    if (id !== 0 && (k < 2 ? rg.readable : rg.writable) && rg.ctxPolicy === undefined) {
+    if (id !== 0 && (k < 2 ? rg.readable : rg.writable) && rg.ctxPlan === undefined) {
       win[2 * k] = rg.lo;
       win[2 * k + 1] = rg.hi;
     } else {
@@ -283,6 +316,110 @@ function refreshWindows(st: State, regions: readonly Region[]): void {
       win[2 * k + 1] = 0;
     }
   }
+}
+
+// ---------------------------------------------------------------- context access plans
+//
+// Loads and stores the windows do not cover come here. A context region has no window (its
+// accesses are not plain memory: see ctx-plan.ts); instead each instruction slot caches the plan
+// it resolved, keyed by the address it accessed, so a hot context load (xdp_md.data on every
+// packet) costs a compare and a read in the run loop (ctxFast), with no policy call. The cache
+// belongs to the Code and is checked against its memory and regions (bounds, permissions, plan)
+// when a run starts with that Code or a tail call enters it; like the jit's inline caches, it
+// assumes a helper does not change a context region's bounds or plan in the middle of a run.
+
+/** WINDOW is what ctxAccess returns for a plain (non-context) access, for which it opened a window. */
+const WINDOW: CtxAccess = { op: 'load', off: 0, size: 1, signed: false };
+
+/** ctxEffective is the effective address of the access ctxAccess last resolved. */
+let ctxEffective = 0;
+
+/** checkCtxCache empties a Code's context cache if a region it relies on changed (or the memory did). */
+function checkCtxCache(code: Code, mem: Memory): void {
+  const recs = code.ctxRecs;
+  let stale = code.ctxMem !== mem && recs.length > 0;
+  for (let i = 0; i < recs.length && !stale; i++) {
+    const r = recs[i];
+    const rg = r.region;
+    stale = rg.lo !== r.lo || rg.hi !== r.hi || rg.readable !== r.readable || rg.writable !== r.writable || rg.ctxPlan !== r.plan;
+  }
+  if (stale) {
+    code.ctxAddr.fill(NO_ADDR);
+    code.ctxFast.fill(NO_ADDR);
+    code.ctxPlan.fill(undefined);
+    code.ctxRecs = [];
+  }
+  code.ctxMem = mem;
+}
+
+/**
+ * ctxAccess resolves the access of the slot at pc to address `a`: its cached context plan, or a
+ * full check — WINDOW for a plain region (a window is opened), the plan for a context region
+ * (cached), undefined when the access faults. Sets ctxEffective.
+ */
+function ctxAccess(st: State, code: Code, pc: number, a: number, size: number, kind: CtxKind): CtxAccess | undefined {
+  const mem = st.env.mem;
+  if (code.ctxAddr[pc] === a) {
+    ctxEffective = code.ctxEff[pc];
+    return code.ctxPlan[pc];
+  }
+  if (a < 0 || a >= MAX_MEMORY) return undefined;
+  const owner = mem.owner;
+  const id = owner[a >>> PAGE_SHIFT];
+  const rg = mem.regions[id];
+  const write = kind >= CtxKind.Store;
+  if (!(a >= rg.lo && a + size <= rg.hi && (write ? rg.writable : rg.readable))) return undefined;
+  const plan = rg.ctxPlan;
+  if (plan === undefined) {
+    slowAccess(st, mem.regions, owner, a, size, write);
+    ctxEffective = a;
+    return WINDOW;
+  }
+  const p = plan.resolve(a - rg.lo, size, kind);
+  if (p.op === 'refuse') return undefined;
+  if (!code.ctxRecs.some((r) => r.region === rg)) {
+    code.ctxRecs.push({ region: rg, lo: rg.lo, hi: rg.hi, readable: rg.readable, writable: rg.writable, plan });
+  }
+  code.ctxAddr[pc] = a;
+  code.ctxPlan[pc] = p;
+  code.ctxEff[pc] = ctxEffective = rg.lo + p.off;
+  if (p.size === size && (p.op === 'load' ? !p.signed : p.hook === undefined)) code.ctxFast[pc] = a;
+  return p;
+}
+
+/**
+ * loadSlow performs a load of `size` bytes at `a` into R[d] that the windows did not cover (sx:
+ * BPF_MEMSX); returns the fault, if any. b is the base register (for the fault).
+ */
+function loadSlow(st: State, code: Code, pc: number, d: number, b: number, a: number, size: number, sx: boolean): VmFault | undefined {
+  const kind = sx ? CtxKind.LoadSx : CtxKind.Load;
+  const p = ctxAccess(st, code, pc, a, size, kind);
+  const R = st.env.regs;
+  const mem = st.env.mem;
+  if (p === undefined || p.op !== 'load') return memFault(mem, code, pc, R, b, code.off[pc], size, false, kind);
+  readPlanned(mem.dv, ctxEffective, p === WINDOW ? size : p.size, p.signed, size, sx, R, d);
+  return undefined;
+}
+
+/**
+ * storeSlow performs a store of the value hi:lo (`size` bytes) at `a` that the windows did not
+ * cover (kind: Store for STX, StoreImm for ST); returns the fault, if any. d is the base register.
+ */
+function storeSlow(st: State, code: Code, pc: number, d: number, a: number, size: number, lo: number, hi: number, kind: CtxKind): VmFault | undefined {
+  const p = ctxAccess(st, code, pc, a, size, kind);
+  const mem = st.env.mem;
+  if (p === undefined || (p !== WINDOW && p.op !== 'store')) return memFault(mem, code, pc, st.env.regs, d, code.off[pc], size, true, kind);
+  const dv = mem.dv;
+  const at = ctxEffective;
+  if (p.op === 'store' && p.hook !== undefined) p.hook(dv, at, lo, hi, kind);
+  else if (size === 4) dv.setInt32(at, lo, true);
+  else if (size === 2) dv.setInt16(at, lo, true);
+  else if (size === 1) dv.setInt8(at, lo);
+  else {
+    dv.setInt32(at, lo, true);
+    dv.setInt32(at + 4, hi, true);
+  }
+  return undefined;
 }
 
 /** callHelper runs helper `id` for the instruction at pc; returns a fault or undefined. */
@@ -375,7 +512,6 @@ function hot(st: State, code: Code, pc: number): number {
   const env = st.env;
   const R = env.regs;
   const mem = env.mem;
-  const owner = mem.owner;
   const regions = mem.regions;
   const x = code.x;
   const win = st.win;
@@ -455,29 +591,33 @@ function hot(st: State, code: Code, pc: number): number {
       case 0x61: { // ldxw
         const b = (w >> 11) & 0x1e;
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[0] && a + 4 <= win[1]) || (a >= win[2] && a + 4 <= win[3]) || slowAccess(st, regions, owner, a, 4, false))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, b, (w >> 16), 4, false); return S_FAULT; }
-        R[d] = dv.getInt32(a, true); R[d + 1] = 0;
+        if ((a >= win[0] && a + 4 <= win[1]) || (a >= win[2] && a + 4 <= win[3])) { R[d] = dv.getInt32(a, true); R[d + 1] = 0; }
+        else if (code.ctxFast[p >> 1] === a) { const e = code.ctxEff[p >> 1]; R[d] = dv.getInt32(e, true); R[d + 1] = 0; }
+        else { const f = loadSlow(st, code, p >> 1, d, b, a, 4, false); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       case 0x69: { // ldxh
         const b = (w >> 11) & 0x1e;
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[0] && a + 2 <= win[1]) || (a >= win[2] && a + 2 <= win[3]) || slowAccess(st, regions, owner, a, 2, false))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, b, (w >> 16), 2, false); return S_FAULT; }
-        R[d] = dv.getUint16(a, true); R[d + 1] = 0;
+        if ((a >= win[0] && a + 2 <= win[1]) || (a >= win[2] && a + 2 <= win[3])) { R[d] = dv.getUint16(a, true); R[d + 1] = 0; }
+        else if (code.ctxFast[p >> 1] === a) { const e = code.ctxEff[p >> 1]; R[d] = dv.getUint16(e, true); R[d + 1] = 0; }
+        else { const f = loadSlow(st, code, p >> 1, d, b, a, 2, false); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       case 0x71: { // ldxb
         const b = (w >> 11) & 0x1e;
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[0] && a + 1 <= win[1]) || (a >= win[2] && a + 1 <= win[3]) || slowAccess(st, regions, owner, a, 1, false))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, b, (w >> 16), 1, false); return S_FAULT; }
-        R[d] = dv.getUint8(a); R[d + 1] = 0;
+        if ((a >= win[0] && a + 1 <= win[1]) || (a >= win[2] && a + 1 <= win[3])) { R[d] = dv.getUint8(a); R[d + 1] = 0; }
+        else if (code.ctxFast[p >> 1] === a) { const e = code.ctxEff[p >> 1]; R[d] = dv.getUint8(e); R[d + 1] = 0; }
+        else { const f = loadSlow(st, code, p >> 1, d, b, a, 1, false); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       case 0x79: { // ldxdw
         const b = (w >> 11) & 0x1e;
         const a = R[b + 1] === 0 ? (R[b] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[0] && a + 8 <= win[1]) || (a >= win[2] && a + 8 <= win[3]) || slowAccess(st, regions, owner, a, 8, false))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, b, (w >> 16), 8, false); return S_FAULT; }
-        R[d] = dv.getInt32(a, true); R[d + 1] = dv.getInt32(a + 4, true);
+        if ((a >= win[0] && a + 8 <= win[1]) || (a >= win[2] && a + 8 <= win[3])) { R[d] = dv.getInt32(a, true); R[d + 1] = dv.getInt32(a + 4, true); }
+        else if (code.ctxFast[p >> 1] === a) { const e = code.ctxEff[p >> 1]; R[d] = dv.getInt32(e, true); R[d + 1] = dv.getInt32(e + 4, true); }
+        else { const f = loadSlow(st, code, p >> 1, d, b, a, 8, false); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       // ---------------------------------------------------------------- ST (immediate; stdw sign-extends)
@@ -485,38 +625,42 @@ function hot(st: State, code: Code, pc: number): number {
         const o = w & 0xff;
         const size = o === 0x62 ? 4 : o === 0x6a ? 2 : o === 0x7a ? 8 : 1;
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[4] && a + size <= win[5]) || (a >= win[6] && a + size <= win[7]) || slowAccess(st, regions, owner, a, size, true))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, d, (w >> 16), size, true); return S_FAULT; }
         const v = x[p + 1];
-        if (size === 4) dv.setInt32(a, v, true);
-        else if (size === 2) dv.setInt16(a, v, true);
-        else if (size === 1) dv.setInt8(a, v);
-        else { dv.setInt32(a, v, true); dv.setInt32(a + 4, v >> 31, true); }
+        if ((a >= win[4] && a + size <= win[5]) || (a >= win[6] && a + size <= win[7])) {
+          if (size === 4) dv.setInt32(a, v, true);
+          else if (size === 2) dv.setInt16(a, v, true);
+          else if (size === 1) dv.setInt8(a, v);
+          else { dv.setInt32(a, v, true); dv.setInt32(a + 4, v >> 31, true); }
+        } else { const f = storeSlow(st, code, p >> 1, d, a, size, v, v >> 31, CtxKind.StoreImm); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       // ---------------------------------------------------------------- STX
       case 0x63: { // stxw
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[4] && a + 4 <= win[5]) || (a >= win[6] && a + 4 <= win[7]) || slowAccess(st, regions, owner, a, 4, true))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, d, (w >> 16), 4, true); return S_FAULT; }
-        dv.setInt32(a, R[(w >> 11) & 0x1e], true);
+        const s = (w >> 11) & 0x1e;
+        if ((a >= win[4] && a + 4 <= win[5]) || (a >= win[6] && a + 4 <= win[7])) dv.setInt32(a, R[s], true);
+        else { const f = storeSlow(st, code, p >> 1, d, a, 4, R[s], R[s + 1], CtxKind.Store); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       case 0x6b: { // stxh
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[4] && a + 2 <= win[5]) || (a >= win[6] && a + 2 <= win[7]) || slowAccess(st, regions, owner, a, 2, true))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, d, (w >> 16), 2, true); return S_FAULT; }
-        dv.setInt16(a, R[(w >> 11) & 0x1e], true);
+        const s = (w >> 11) & 0x1e;
+        if ((a >= win[4] && a + 2 <= win[5]) || (a >= win[6] && a + 2 <= win[7])) dv.setInt16(a, R[s], true);
+        else { const f = storeSlow(st, code, p >> 1, d, a, 2, R[s], R[s + 1], CtxKind.Store); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       case 0x73: { // stxb
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[4] && a + 1 <= win[5]) || (a >= win[6] && a + 1 <= win[7]) || slowAccess(st, regions, owner, a, 1, true))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, d, (w >> 16), 1, true); return S_FAULT; }
-        dv.setInt8(a, R[(w >> 11) & 0x1e]);
+        const s = (w >> 11) & 0x1e;
+        if ((a >= win[4] && a + 1 <= win[5]) || (a >= win[6] && a + 1 <= win[7])) dv.setInt8(a, R[s]);
+        else { const f = storeSlow(st, code, p >> 1, d, a, 1, R[s], R[s + 1], CtxKind.Store); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       case 0x7b: { // stxdw
         const a = R[d + 1] === 0 ? (R[d] >>> 0) + (w >> 16) : -1;
-        if (!((a >= win[4] && a + 8 <= win[5]) || (a >= win[6] && a + 8 <= win[7]) || slowAccess(st, regions, owner, a, 8, true))) { st.budget = budget; st.fault = memFault(mem, code, p >> 1, R, d, (w >> 16), 8, true); return S_FAULT; }
         const s = (w >> 11) & 0x1e;
-        dv.setInt32(a, R[s], true); dv.setInt32(a + 4, R[s + 1], true);
+        if ((a >= win[4] && a + 8 <= win[5]) || (a >= win[6] && a + 8 <= win[7])) { dv.setInt32(a, R[s], true); dv.setInt32(a + 4, R[s + 1], true); }
+        else { const f = storeSlow(st, code, p >> 1, d, a, 8, R[s], R[s + 1], CtxKind.Store); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } }
         break;
       }
       // ---------------------------------------------------------------- JMP, immediate (imm sign-extended to 64)
@@ -670,17 +814,22 @@ function rareOp(st: State, code: Code, pc: number, w: number): number {
       const size = o === 0x81 ? 4 : o === 0x89 ? 2 : 1;
       const offv = code.off[pc];
       const a = R[s + 1] === 0 ? (R[s] >>> 0) + offv : -1;
-      if (!rareCheck(st, a, size, false)) { st.fault = memFault(env.mem, code, pc, R, s, offv, size, false); return -1; }
-      const dv = env.mem.dv;
-      R[d] = size === 4 ? dv.getInt32(a, true) : size === 2 ? dv.getInt16(a, true) : dv.getInt8(a);
-      R[d + 1] = R[d] >> 31;
+      const win = st.win;
+      if ((a >= win[0] && a + size <= win[1]) || (a >= win[2] && a + size <= win[3])) {
+        const dv = env.mem.dv;
+        R[d] = size === 4 ? dv.getInt32(a, true) : size === 2 ? dv.getInt16(a, true) : dv.getInt8(a);
+        R[d + 1] = R[d] >> 31;
+      } else {
+        const f = loadSlow(st, code, pc, d, s, a, size, true);
+        if (f !== undefined) { st.fault = f; return -1; }
+      }
       break;
     }
     // ---------------------------------------------------------------- atomics (kernel: BPF_STX | BPF_ATOMIC)
     case 0xc3: { // 32-bit
       const offv = code.off[pc];
       const a = R[d + 1] === 0 ? (R[d] >>> 0) + offv : -1;
-      if (!rareCheck(st, a, 4, true)) { st.fault = memFault(env.mem, code, pc, R, d, offv, 4, true); return -1; }
+      if (!rareCheck(st, a, 4, true)) { st.fault = memFault(env.mem, code, pc, R, d, offv, 4, true, CtxKind.Atomic); return -1; }
       const dv = env.mem.dv;
       const old = dv.getInt32(a, true);
       switch (k & ~BPF_FETCH) {
@@ -701,7 +850,7 @@ function rareOp(st: State, code: Code, pc: number, w: number): number {
     case 0xdb: { // 64-bit
       const offv = code.off[pc];
       const a = R[d + 1] === 0 ? (R[d] >>> 0) + offv : -1;
-      if (!rareCheck(st, a, 8, true)) { st.fault = memFault(env.mem, code, pc, R, d, offv, 8, true); return -1; }
+      if (!rareCheck(st, a, 8, true)) { st.fault = memFault(env.mem, code, pc, R, d, offv, 8, true, CtxKind.Atomic); return -1; }
       const dv = env.mem.dv;
       const ol = dv.getInt32(a, true);
       const oh = dv.getInt32(a + 4, true);
@@ -757,6 +906,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
     st.winMem = mem;
   }
   refreshWindows(st, regions);
+  if (code0.ctxMem !== mem || code0.ctxRecs.length !== 0) checkCtxCache(code0, mem);
   return drive(st, code0, hot(st, code0, pc0), base);
 }
 
@@ -815,6 +965,7 @@ function drive(st: State, code0: Code, s0: number, base: number): VmFault | unde
         else {
           code = codeOf(target.spec);
           refreshWindows(st, regions);
+          if (code.ctxMem !== env.mem || code.ctxRecs.length !== 0) checkCtxCache(code, env.mem);
           pc = 0;
         }
       }
@@ -878,8 +1029,10 @@ class InterpExecutable implements Executable {
         st.winMem = mem;
       }
       refreshWindows(st, mem.regions);
-      const s = hot(st, this.code, 0);
-      const f = s === S_EXIT || s === S_HALT ? undefined : drive(st, this.code, s, 0);
+      const code = this.code;
+      if (code.ctxMem !== mem || code.ctxRecs.length !== 0) checkCtxCache(code, mem);
+      const s = hot(st, code, 0);
+      const f = s === S_EXIT || s === S_HALT ? undefined : drive(st, code, s, 0);
       const insnCount = env.insnBudget - st.budget;
       if (f !== undefined) return { ok: false, fault: f, insnCount };
       const lo = R[0];

@@ -11,7 +11,10 @@
  * A checked access resolves its region in O(1) through the page-owner table, then compares
  * against the region's live bounds [lo, hi) — live because the packet region moves with
  * bpf_xdp_adjust_head/meta/tail — and its permissions. Engines fault on any access that is not
- * entirely inside one region's bounds.
+ * entirely inside one region's bounds. A context region (xdp_md, __sk_buff, bpf_sock) is a
+ * mirror of the kernel's fields with an access plan (ctx-plan.ts) saying, per (offset, size,
+ * kind), what the kernel's converted access does: refused, a load (possibly of the field's start
+ * or sign-extended), or a store through a hook.
  *
  * Coarseness against the kernel: the kernel's verifier bounds a map-value pointer to one value;
  * here a map's whole value arena is one region, so an access that strays into a neighbouring
@@ -41,8 +44,9 @@ export const RegionKind = {
 } as const;
 export type RegionKind = (typeof RegionKind)[keyof typeof RegionKind];
 
-/** CtxAccessPolicy decides whether a program may touch bytes [off, off+size) of a context struct. */
-export type CtxAccessPolicy = (off: number, size: number, write: boolean) => boolean;
+import { CtxKind, planFromPolicy, type CtxAccessPolicy, type CtxPlan } from './ctx-plan.js';
+
+export type { CtxAccessPolicy } from './ctx-plan.js';
 
 /** Region is one mapped range. `start`/`end` are what is allocated; `lo`/`hi` what is accessible now. */
 export interface Region {
@@ -55,8 +59,11 @@ export interface Region {
   hi: number;
   readable: boolean;
   writable: boolean;
-  /** For context regions: the hook's field-by-field access rules (offsets relative to lo). */
-  ctxPolicy?: CtxAccessPolicy;
+  /**
+   * For context regions: the hook's field-by-field access plan (offsets relative to lo; see
+   * ctx-plan.ts). Engines cache resolved plans and compare this reference to notice a change.
+   */
+  ctxPlan?: CtxPlan;
 }
 
 /** AccessCheck is the result of checking an access: the region it hit, or why it failed. */
@@ -68,6 +75,9 @@ export type AccessCheck =
 export interface MapOptions {
   readable?: boolean;
   writable?: boolean;
+  /** A context region's access plan. */
+  ctxPlan?: CtxPlan;
+  /** A context region's access rules as a boolean policy (every permitted access is plain). */
   ctxPolicy?: CtxAccessPolicy;
   /** Alignment of the start address, a multiple of PAGE_SIZE (default PAGE_SIZE). */
   align?: number;
@@ -141,7 +151,7 @@ export class Memory {
       hi: start + size,
       readable: opts.readable ?? true,
       writable: opts.writable ?? true,
-      ctxPolicy: opts.ctxPolicy,
+      ctxPlan: opts.ctxPlan ?? (opts.ctxPolicy !== undefined ? planFromPolicy(name, opts.ctxPolicy) : undefined),
     };
     this.regions.push(region);
     this.owner.fill(region.id, start >>> PAGE_SHIFT, end >>> PAGE_SHIFT);
@@ -173,9 +183,10 @@ export class Memory {
 
   /**
    * check tells whether [addr, addr+size) is accessible for a read or write. `addr` must be a
-   * non-negative number below 2^32 (engines fault earlier on pointers with high bits set).
+   * non-negative number below 2^32 (engines fault earlier on pointers with high bits set). In a
+   * context region the access plan for `kind` decides (default: a plain load or STX store).
    */
-  check(addr: number, size: number, write: boolean): AccessCheck {
+  check(addr: number, size: number, write: boolean, kind?: CtxKind): AccessCheck {
     const region = this.regionAt(addr);
     if (region.id === 0) return { ok: false, reason: 'address is not mapped', region: undefined };
     if (addr < region.lo || addr + size > region.hi) {
@@ -188,7 +199,8 @@ export class Memory {
     if (write ? !region.writable : !region.readable) {
       return { ok: false, reason: `${regionLabel(region)} is not ${write ? 'writable' : 'readable'}`, region };
     }
-    if (region.ctxPolicy !== undefined && !region.ctxPolicy(addr - region.lo, size, write)) {
+    const plan = region.ctxPlan;
+    if (plan !== undefined && plan.resolve(addr - region.lo, size, kind ?? (write ? CtxKind.Store : CtxKind.Load)).op === 'refuse') {
       return {
         ok: false,
         reason: `${write ? 'write to' : 'read of'} ${region.name} at offset ${addr - region.lo} size ${size} is not permitted`,
@@ -198,7 +210,7 @@ export class Memory {
     return { ok: true, region };
   }
 
-  /** isAccessible is the boolean form of check, for hot paths. */
+  /** isAccessible is the boolean form of check (plain loads and STX stores), for hot paths. */
   isAccessible(addr: number, size: number, write: boolean): boolean {
     const region = this.regions[addr >= 0 && addr < MAX_MEMORY ? this.owner[addr >>> PAGE_SHIFT] : 0];
     return (
@@ -206,7 +218,7 @@ export class Memory {
       addr >= region.lo &&
       addr + size <= region.hi &&
       (write ? region.writable : region.readable) &&
-      (region.ctxPolicy === undefined || region.ctxPolicy(addr - region.lo, size, write))
+      (region.ctxPlan === undefined || region.ctxPlan.permits(addr - region.lo, size, write))
     );
   }
 

@@ -47,7 +47,10 @@ export type TailCallResolver = (mapAddr: number, index: number) => Executable | 
 /** RunEnv is everything one run of a program needs; hooks and helpers extend it through `hook`. */
 export interface RunEnv {
   readonly mem: Memory;
-  /** Register file, as described in the module comment. Engines keep it current at helper calls. */
+  /**
+   * Register file, as described in the module comment. Engines keep it current at helper calls,
+   * and a run that ends without a fault leaves its r0 in regs[0..1] (see r0u32).
+   */
   readonly regs: Int32Array;
   /** The stack region: MAX_CALL_FRAMES frames of MAX_BPF_STACK bytes. */
   readonly stack: Region;
@@ -89,10 +92,24 @@ export type RunResult =
   | { readonly ok: true; readonly r0: bigint; readonly insnCount: number }
   | { readonly ok: false; readonly fault: VmFault; readonly insnCount: number };
 
+/**
+ * r0u32 is the r0 of the run that just ended without a fault on `env`, as u32, read from the
+ * register file: what hooks turn into a verdict, without the BigInt operations RunResult.r0
+ * would cost per packet (measured: 30-60 ns of a ~100 ns XDP run). Equal to
+ * Number(BigInt.asUintN(32, result.r0)).
+ */
+export function r0u32(env: RunEnv): number {
+  return env.regs[0] >>> 0;
+}
+
 /** Executable is one program prepared by an engine. */
 export interface Executable {
   readonly spec: ProgramSpec;
-  /** run executes from instruction 0 with r1 = arg1 (u32 address or value), r10 = top of frame 0. */
+  /**
+   * run executes from instruction 0 with r1 = arg1 (u32 address or value), r10 = top of frame 0.
+   * A run that ends without a fault leaves r0 in env.regs[0..1] (r0u32), also when the program
+   * ran in another env (wrappers copy it back).
+   */
   run(env: RunEnv, arg1: number, arg2?: number): RunResult;
 }
 

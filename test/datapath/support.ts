@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { buildDatapath, type Datapath, type HookFlags } from '../../src/datapath/setup.js';
 import type { FrameResult } from '../../src/datapath/accounting.js';
-import { getEngine } from '../../src/vm/engines.js';
+import { DEFAULT_ENGINE, getEngine } from '../../src/vm/engines.js';
 import { deterministicServices } from '../../src/helpers/services.js';
 import type { BpfMap } from '../../src/maps/spec.js';
 
@@ -34,7 +34,7 @@ export function build(ifaces: string[], hooks: Partial<HookFlags>, opts: { cpus?
     ifaces,
     topologyFile: opts.topologyFile,
     hooks: { xdp: hooks.xdp ?? [], tcIngress: hooks.tcIngress ?? [], tcEgress: hooks.tcEgress ?? [] },
-    engine: getEngine(opts.engine ?? 'interp'),
+    engine: getEngine(opts.engine ?? DEFAULT_ENGINE),
     services: deterministicServices(),
     cpus: opts.cpus,
     maxHops: opts.maxHops,

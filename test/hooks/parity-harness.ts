@@ -10,7 +10,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { KernelTestRunner, type KernelObject } from '../../src/kernel/testrun.js';
 import { loadObject } from '../../src/object/instantiate.js';
 import { createRunEnv } from '../../src/vm/run.js';
-import { getEngine } from '../../src/vm/engines.js';
+import { DEFAULT_ENGINE, getEngine } from '../../src/vm/engines.js';
 import { packetHelperMap } from '../../src/helpers/skb.js';
 import { loopbackDatapath } from '../../src/hooks/datapath.js';
 import { TestRunner, type TestRunInput, type TestRunOutput } from '../../src/hooks/testrun.js';
@@ -32,7 +32,7 @@ export interface SimProgram {
 }
 
 /** loadSim loads `program` of the object at `path` into xdpsim's test-run emulation on `engine`. */
-export function loadSim(path: string, program: string, engine = 'interp'): SimProgram {
+export function loadSim(path: string, program: string, engine = DEFAULT_ENGINE): SimProgram {
   const obj = loadObject(path);
   const spec = obj.programs.get(program);
   if (spec === undefined) throw new Error(`${path}: no program ${program}`);

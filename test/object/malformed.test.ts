@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DecodeError, LoadError, NotSupportedError, XdpsimError } from '../../src/errors.js';
+import { DecodeError, LoadError, NotSupportedError, VerifyError, XdpsimError } from '../../src/errors.js';
+import { VerifyCode } from '../../src/isa/validate.js';
 import { parseElf } from '../../src/object/elf.js';
 import { parseObject } from '../../src/object/loader.js';
 import { BtfKind, parseBtf } from '../../src/object/btf/wire.js';
@@ -313,12 +314,41 @@ describe('unsupported features are named', () => {
     c.bytes[s.offset + 9] = 0x20;
     const spec = parseObject(c.bytes, { file: 'x.o' });
     const sum = spec.programs.find((p) => p.name === 'xdp_sum');
-    expect(sum?.unsupported).toBeInstanceOf(NotSupportedError);
-    expect(sum?.unsupported?.fields.feature).toBe('kfunc');
-    expect(sum?.unsupported?.fields.insn).toBe(1);
-    expect(spec.programs.find((p) => p.name === 'xdp_loop')?.unsupported).toBeUndefined();
+    expect(sum?.refused).toBeInstanceOf(NotSupportedError);
+    expect(sum?.refused?.fields.feature).toBe('kfunc');
+    expect(sum?.refused?.fields.insn).toBe(1);
+    expect(spec.programs.find((p) => p.name === 'xdp_loop')?.refused).toBeUndefined();
     const got = codeOf(() => loadObject(c.bytes, { file: 'x.o' }));
     expect(got.cls).toBe(NotSupportedError.name);
     expect(loadObject(c.bytes, { file: 'x.o', only: ['xdp_loop'] }).programs.has('xdp_loop')).toBe(true);
+  });
+});
+
+describe('bytecode the kernel verifier refuses is refused at load', () => {
+  it('a register read after a call scratched it: VerifyError naming file, section, program and instruction', () => {
+    const c = clone(CALLS);
+    const s = section(c.bytes, 'xdp');
+    // Insn 2 of xdp_sum is `w6 = w0` after `call checksum_prefix`; read r3 instead, which the call scratched.
+    expect(c.bytes[s.offset + 16]).toBe(0xbc);
+    expect(c.bytes[s.offset + 17]).toBe(0x06);
+    c.bytes[s.offset + 17] = 0x36;
+    const spec = parseObject(c.bytes, { file: 'x.o' });
+    const sum = spec.programs.find((p) => p.name === 'xdp_sum');
+    expect(sum?.refused).toBeInstanceOf(VerifyError);
+    expect(sum?.refused?.code).toBe(VerifyCode.UninitRegister);
+    expect(sum?.refused?.fields).toMatchObject({ file: 'x.o', section: 'xdp', program: 'xdp_sum', insn: 2, reg: 3 });
+    expect(sum?.refused?.message).toMatch(/^x\.o: section xdp: program xdp_sum: instruction 2 /);
+    const got = codeOf(() => loadObject(c.bytes, { file: 'x.o' }));
+    expect([got.cls, got.code]).toEqual(['VerifyError', VerifyCode.UninitRegister]);
+    // Like libbpf, the object still opens: the other program loads on its own.
+    expect(loadObject(c.bytes, { file: 'x.o', only: ['xdp_loop'] }).programs.has('xdp_loop')).toBe(true);
+  });
+
+  it('an unknown opcode is refused at load, not when a packet reaches it', () => {
+    const c = clone(CALLS);
+    const s = section(c.bytes, 'xdp');
+    c.bytes[s.offset + 16] = 0xff;
+    const got = codeOf(() => loadObject(c.bytes, { file: 'x.o', only: ['xdp_sum'] }));
+    expect([got.cls, got.code, got.fields.insn]).toEqual(['VerifyError', VerifyCode.UnknownOpcode, 2]);
   });
 });

@@ -26,7 +26,7 @@ describe('unsupported features', () => {
   it.each(CASES)('%s parses, lists its program with the reason, and refuses to load (%s)', (obj, feature, symbol) => {
     const spec = parseObject(new Uint8Array(readFileSync(`programs/${obj}`)), { file: obj });
     expect(spec.programs).toHaveLength(1);
-    const reason = spec.programs[0].unsupported;
+    const reason = spec.programs[0].refused;
     expect(reason).toBeInstanceOf(NotSupportedError);
     expect(reason?.fields.feature).toBe(feature);
     expect(reason?.fields.symbol).toBe(symbol);

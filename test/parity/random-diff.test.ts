@@ -49,12 +49,6 @@ const VALUE_BYTES = 48;
 /** Programs generated, then compared, per round. */
 const BATCH = 100;
 const SHOW = 5;
-/**
- * Context accesses where xdpsim is known to differ from the kernel (KNOWN_CTX_DIVERGENCES in
- * test/support/random-program.ts, reported against src/hooks/skb.ts) are left out so this run
- * looks for new differences; XDPSIM_DIFF_CTX_ALL=1 generates them too (and fails until fixed).
- */
-const CTX_KNOWN = process.env.XDPSIM_DIFF_CTX_ALL === '1' ? 'emit' : 'avoid';
 const KEY0 = new Uint8Array(4);
 
 const avail = await KernelTestRunner.open();
@@ -271,7 +265,6 @@ describe.skipIf(!avail.ok)(`random programs: every engine vs kernel${skipReason}
           packetBytes: PKT_BYTES,
           packetCtx: hook === 'xdp' ? 'xdp' : 'skb',
           ctxFields: true,
-          ctxKnownDivergences: CTX_KNOWN,
           ...(usesMap(seed) ? { mapValue: { index: 0, bytes: VALUE_BYTES } } : {}),
         });
         const frameRng = new Rng(seed ^ 0xf00df00d);

@@ -189,10 +189,7 @@ describe.skipIf(kernel.k === undefined)(`testrun parity: SCHED_CLS ${kernel.reas
 
   it.each(engineNames())('matches BPF_PROG_TEST_RUN on every frame (engine %s)', async (engine) => {
     const sim: SimProgram = loadSim(OBJ, 'tc_pkt', engine);
-    // Known gap: the jit engine caches a ctx access policy's verdict per load site, so the
-    // normalizing side effect that gives read-backs of narrowed __sk_buff fields the kernel's
-    // value (SkBuff.normalizeCtx) runs only on a site's first execution there.
-    const all = cases().filter(([label]) => engine === 'interp' || !label.startsWith('ctx narrowed read-back'));
+    const all = cases();
     const mismatches: Mismatch[] = [];
     const recs: GoldenRecord[] = [];
     for (const [label, input] of all) mismatches.push(...(await compareOne(k, kobj, sim, label, input, recs)));
@@ -209,7 +206,7 @@ describe('testrun golden: SCHED_CLS against recorded kernel results', () => {
     const golden = readGolden(GOLDEN);
     expect(golden.size, `${GOLDEN} is missing or empty; regenerate it as root with XDPSIM_UPDATE_GOLDEN=1`).toBeGreaterThan(0);
     const sim: SimProgram = loadSim(OBJ, 'tc_pkt', engine);
-    const all = cases().filter(([label]) => engine === 'interp' || !label.startsWith('ctx narrowed read-back'));
+    const all = cases();
     const mismatches: Mismatch[] = [];
     for (const [label, input] of all) {
       const r = sim.runner.run({ ...input, dataSizeOut: 256 << 10 });

@@ -119,30 +119,14 @@ export interface RandomProgramOptions {
   /**
    * Context fields (packet mode only): the prologue writes a few writable fields of the context
    * (__sk_buff: mark, queue_mapping, priority, tc_index, cb, tc_classid, tstamp; xdp_md has none)
-   * and reads a few readable ones (every size the kernel allows) into stack slots, which the
-   * epilogue folds into r0 like the rest of the stack.
+   * with STX (32-bit or full 64-bit register values, often near the u16 and NO_QUEUE_MAPPING
+   * limits) or ST (immediate), then reads a few readable ones (every size and sub-offset the
+   * kernel allows, sign-extending too with v4) into stack slots, which the epilogue folds into r0
+   * like the rest of the stack. Reads after writes cover the kernel's read-back of the narrower
+   * fields it stores (src/hooks/skb.ts skbTcCtxPlan).
    */
   readonly ctxFields?: boolean;
-  /**
-   * 'avoid' leaves out the context accesses where xdpsim is known to differ from the kernel (see
-   * KNOWN_CTX_DIVERGENCES) so a differential run can look for new differences; 'emit' (default)
-   * generates every access the kernel allows.
-   */
-  readonly ctxKnownDivergences?: 'emit' | 'avoid';
 }
-
-/**
- * KNOWN_CTX_DIVERGENCES lists the __sk_buff accesses where xdpsim (src/hooks/skb.ts) and the
- * kernel are known to differ, found by this generator and reported:
- *  - a narrow read at a non-zero offset inside a field whose kernel storage is narrower than the
- *    load (pkt_type +1..3, protocol +2, queue_mapping +2, tc_index +2, tc_classid +2, gso_segs +2,
- *    gso_size +2; vlan_tci/vlan_proto +2 presumably too, but test runs carry no VLAN tag to show
- *    it): the kernel returns the whole field
- *    (kernel/bpf/verifier.c convert_ctx_accesses shifts only when size < target_size);
- *  - a queue_mapping store of a value >= NO_QUEUE_MAPPING (0xffff): the kernel drops it (net/core/
- *    filter.c bpf_convert_ctx_access compares the whole 64-bit source register); xdpsim stores it.
- */
-export const KNOWN_CTX_DIVERGENCES = ['narrow-read-high-offset', 'queue-mapping-large-store'] as const;
 
 /** Readable __sk_buff fields for SCHED_CLS (tc_cls_act_is_valid_access): [offset, size of the field]. */
 const SKB_READS: ReadonlyArray<readonly [number, number]> = [
@@ -257,7 +241,6 @@ interface GenConfig {
   readonly packetCtx: 'xdp' | 'skb';
   readonly mapValue: { readonly index: number; readonly bytes: number } | undefined;
   readonly ctxFields: boolean;
-  readonly avoidKnown: boolean;
 }
 
 class Generator {
@@ -380,8 +363,9 @@ class Generator {
   }
 
   /**
-   * ctxAccesses writes some context fields (stx from r2: the verifier refuses BPF_ST into ctx) and
-   * reads some (narrow reads at the kernel's allowed sub-offsets) into stack slots below r10-8.
+   * ctxAccesses writes some context fields (STX from r2, or ST with an immediate: allowed into ctx
+   * since Linux 6.3) and reads some (narrow reads at the kernel's allowed sub-offsets, ldsx with
+   * v4) into stack slots below r10-8.
    */
   ctxAccesses(): Insn[] {
     const r = this.rng;
@@ -390,9 +374,12 @@ class Generator {
     if (skb) {
       for (let n = r.range(0, 3); n > 0; n--) {
         const [off, size] = r.pick(SKB_WRITES);
-        if (size === 8) out.push(...this.lddw(2, this.imm64()));
-        else if (off === 12 && this.cfg.avoidKnown) out.push(makeInsn(ALU | OP.mov | K, 2, 0, 0, r.below(0xffff)));
-        else out.push(makeInsn(ALU64 | OP.mov | K, 2, 0, 0, this.imm32()));
+        if (r.chance(0.25)) {
+          out.push(makeInsn(0x62 | SIZE_CODE[size], 1, 0, off, this.ctxValue32()));
+          continue;
+        }
+        if (size === 8 || r.chance(0.2)) out.push(...this.lddw(2, r.chance(0.5) ? this.imm64() : [this.ctxValue32(), r.pick([0, 1, -1])]));
+        else out.push(makeInsn(r.chance(0.5) ? ALU64 | OP.mov | K : ALU | OP.mov | K, 2, 0, 0, this.ctxValue32()));
         out.push(makeInsn(0x63 | SIZE_CODE[size], 1, 2, off, 0));
       }
     }
@@ -403,16 +390,26 @@ class Generator {
       let [off, size] = r.pick(reads);
       // Narrow reads of 4-byte __sk_buff fields: 1 or 2 bytes at an aligned offset inside the
       // field (bpf_ctx_narrow_access_ok); xdp_md allows only full 4-byte reads.
-      if (skb && size === 4 && r.chance(0.3)) {
+      if (skb && size === 4 && r.chance(0.4)) {
         const narrow = r.pick([1, 2]);
-        if (!this.cfg.avoidKnown) off += narrow * r.below(4 / narrow);
+        off += narrow * r.below(4 / narrow);
         size = narrow;
       }
-      out.push(makeInsn(0x61 | SIZE_CODE[size], 2, 1, off, 0)); // r2 = *(size *)(r1 + off)
+      const sx = this.v4 && size !== 8 && r.chance(0.2);
+      out.push(makeInsn((sx ? 0x81 : 0x61) | SIZE_CODE[size], 2, 1, off, 0)); // r2 = *(size *)(r1 + off)
       out.push(makeInsn(0x7b, 10, 2, slot, 0));
       this.ctxSlots.add(slot);
     }
     return out;
+  }
+
+  /** ctxValue32 is a 32-bit value for a context store: often near the u16 and NO_QUEUE_MAPPING limits. */
+  ctxValue32(): number {
+    const r = this.rng;
+    const k = r.below(4);
+    if (k === 0) return r.below(0x10000);
+    if (k === 1) return r.pick([0xfffe, 0xffff, 0x10000, 0x1fffe, -1, -0x10000, -0xffff]);
+    return this.imm32();
   }
 
   /** One random ALU instruction (or a short pattern ending in one). */
@@ -672,7 +669,6 @@ export function randomProgram(seed: number, opts: RandomProgramOptions = {}): Ra
     packetCtx: opts.packetCtx ?? 'xdp',
     mapValue: opts.mapValue,
     ctxFields: opts.ctxFields ?? false,
-    avoidKnown: opts.ctxKnownDivergences === 'avoid',
   };
   if (cfg.mapValue !== undefined && (cfg.mapValue.bytes < 8 || cfg.mapValue.bytes % 8 !== 0 || cfg.mapValue.bytes > 256)) {
     throw new RangeError(`randomProgram: mapValue.bytes must be a multiple of 8 in 8..256, got ${cfg.mapValue.bytes}`);

@@ -12,6 +12,7 @@ import { jitEngine } from '../../src/vm/compile/jit.js';
 import { ByteWriter, I64, ModuleBuilder, Op } from '../../src/vm/compile/wasm.js';
 import { interpEngine } from '../../src/vm/interp.js';
 import { Memory, RegionKind, type Region } from '../../src/vm/memory.js';
+import { planFromPolicy } from '../../src/vm/ctx-plan.js';
 import type { Engine, Executable, HelperImpl, RunEnv, RunResult } from '../../src/vm/program.js';
 import { createRunEnv } from '../../src/vm/run.js';
 
@@ -144,11 +145,11 @@ describe('region caches', () => {
       run,
       run,
       (s) => {
-        s.ctx.ctxPolicy = (off) => off !== 4;
+        s.ctx.ctxPlan = planFromPolicy('ctx', (off) => off !== 4);
         return run(s);
       },
       (s) => {
-        s.ctx.ctxPolicy = () => true;
+        s.ctx.ctxPlan = planFromPolicy('ctx', () => true);
         return run(s);
       },
       (s) => {

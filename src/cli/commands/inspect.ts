@@ -18,7 +18,7 @@ export interface InspectReport {
   gplCompatible: boolean;
   btf: boolean;
   lineInfo: boolean;
-  programs: Array<{ name: string; section: string; type: string; insns: number; subprograms: string[]; unsupported?: string }>;
+  programs: Array<{ name: string; section: string; type: string; insns: number; subprograms: string[]; refused?: string }>;
   maps: Array<{
     name: string;
     type: string;
@@ -71,7 +71,7 @@ export function inspectReport(spec: ObjectSpec): InspectReport {
       type: progTypeName(p.progType),
       insns: p.insns.length,
       subprograms: p.functions.slice(1).map((f) => f.name),
-      ...(p.unsupported !== undefined ? { unsupported: p.unsupported.message } : {}),
+      ...(p.refused !== undefined ? { refused: p.refused.message } : {}),
     })),
     maps: spec.maps.map((m) => mapRow(m, spec)),
     globals: spec.globals.map((g) => ({ name: g.name, map: g.map, offset: g.offset, size: g.size, ...(g.type !== undefined ? { type: g.type } : {}) })),
@@ -88,7 +88,7 @@ export function formatInspect(r: InspectReport): string {
   for (const p of r.programs) {
     const subs = p.subprograms.length > 0 ? `  calls ${p.subprograms.join(', ')}` : '';
     lines.push(`  ${p.name.padEnd(20)} section ${p.section.padEnd(18)} type ${p.type.padEnd(10)} ${String(p.insns).padStart(5)} insns${subs}`);
-    if (p.unsupported !== undefined) lines.push(`    cannot load: ${p.unsupported}`);
+    if (p.refused !== undefined) lines.push(`    cannot load: ${p.refused}`);
   }
   lines.push('', `maps (${r.maps.length}):`);
   for (const m of r.maps) {

@@ -13,7 +13,8 @@
 import type { Command } from 'commander';
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { CaptureError, UsageError, isXdpsimError } from '../../errors.js';
-import { readCapture } from '../../io/capture.js';
+import { openCursor, readCapture } from '../../io/capture.js';
+import type { CaptureReader } from '../../io/reader.js';
 import type { CaptureInterface, Frame } from '../../io/frames.js';
 import { DEFAULT_ENGINE, engineNames, getEngine } from '../../vm/engines.js';
 import { systemServices } from '../../helpers/services.js';
@@ -22,12 +23,12 @@ import { Accounting, type FrameResult } from '../../datapath/accounting.js';
 import { DEFAULT_MAX_HOPS } from '../../datapath/pipeline.js';
 import type { SimInterface } from '../../datapath/interfaces.js';
 import { ProgramSet, parseProgramRef, type BoundProgram } from '../../datapath/programs.js';
-import { TestRunner, type TestRunOutput } from '../../hooks/testrun.js';
+import type { TestRunOutput } from '../../hooks/testrun.js';
 import { loopbackDatapath } from '../../hooks/datapath.js';
 import { ProgType } from '../../hooks/tc.js';
 import { XdpMd } from '../../hooks/xdp.js';
 import { SkBuffField } from '../../hooks/skb.js';
-import { KernelTestRunner, type KernelObject, type KernelMapDump } from '../../kernel/testrun.js';
+import type { KernelTestRunner, KernelObject, KernelMapDump } from '../../kernel/testrun.js';
 import { DispositionCaptures, describeAttach, hex, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
 import { Progress } from '../progress.js';
 import { formatSummary } from '../summary.js';
@@ -169,6 +170,9 @@ class LineSink {
 }
 
 
+/** FLUSH_EVERY is how many frames the synchronous loop runs between results flushes and progress updates (a power of 2). */
+const FLUSH_EVERY = 256;
+
 /** runReplay runs the command and returns its exit code; user errors throw XdpsimError. */
 export async function runReplay(captures: string[], opts: ReplayOptions, io: ReplayIo): Promise<number> {
   const mode = opts.compareKernel === true && opts.mode === 'pipeline' ? 'test-run' : opts.mode;
@@ -210,7 +214,9 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
   let index = 0;
   try {
     outer: for (const file of captures) {
-      const reader = readCapture(file);
+      const cursor = openCursor(file);
+      const reader = cursor === undefined ? readCapture(file) : undefined;
+      const interfaces = (): readonly CaptureInterface[] => (cursor ?? (reader as CaptureReader)).interfaces;
       const total = statSync(file).size;
       const ifaceOf = new Map<number, SimInterface>();
       let lastIndex = -1;
@@ -219,26 +225,47 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
         if (i === lastIndex) return lastDev;
         let d = ifaceOf.get(i);
         if (d === undefined) {
-          d = mapInterface(reader.interfaces[i], i, dp.topology.interfaces);
+          d = mapInterface(interfaces()[i], i, dp.topology.interfaces);
           ifaceOf.set(i, d);
         }
         lastIndex = i;
         lastDev = d;
         return d;
       };
+      const handle = (frame: Frame): void => {
+        const dev = pick(frame.interfaceIndex);
+        const r = dp.pipeline.process(frame.data, dev);
+        acc.add(index, frame.data.length, r);
+        if (results !== undefined) resultLine(results, index, frame, r, multi ? file : undefined);
+        if (outDir !== undefined) outDir.frame(index, frame, r);
+        index++;
+      };
       try {
-        for await (const batch of reader.batches()) {
-          for (const frame of batch) {
-            if (index >= limit) break outer;
-            const dev = pick(frame.interfaceIndex);
-            const r = dp.pipeline.process(frame.data, dev);
-            acc.add(index, frame.data.length, r);
-            if (results !== undefined) resultLine(results, index, frame, r, multi ? file : undefined);
-            if (outDir !== undefined) outDir.frame(index, frame, r);
-            index++;
+        if (cursor !== undefined) {
+          // Synchronous, frame by frame, no copy: the frame is a view into the reader's buffer,
+          // done with before the next call.
+          try {
+            for (let frame = cursor.next(); frame !== undefined; frame = cursor.next()) {
+              if (index >= limit) break outer;
+              handle(frame);
+              if ((index & (FLUSH_EVERY - 1)) === 0) {
+                results?.flush();
+                progress.update(cursor.offset, total, index);
+              }
+            }
+          } finally {
+            cursor.close();
           }
           results?.flush();
-          progress.update(batch.length > 0 ? batch[batch.length - 1].fileOffset : 0, total, index);
+        } else if (reader !== undefined) {
+          for await (const batch of reader.batches()) {
+            for (const frame of batch) {
+              if (index >= limit) break outer;
+              handle(frame);
+            }
+            results?.flush();
+            progress.update(batch.length > 0 ? batch[batch.length - 1].fileOffset : 0, total, index);
+          }
         }
       } catch (e) {
         if (e instanceof CaptureError) {
@@ -401,7 +428,9 @@ async function runTestRun(captures: string[], opts: ReplayOptions, io: ReplayIo,
   }
   if (opts.iface.length > 0 || opts.topology !== undefined) throw new UsageError('E_USAGE', '--mode test-run runs in a namespace with only lo: --iface and --topology do not apply', {});
   const engine = getEngine(opts.engine);
-  const kernel = opts.compareKernel === true ? await KernelTestRunner.open() : undefined;
+  // Imported here, not at the top: pipeline runs (the common case) do not pay for loading them.
+  const { TestRunner } = await import('../../hooks/testrun.js');
+  const kernel = opts.compareKernel === true ? await (await import('../../kernel/testrun.js')).KernelTestRunner.open() : undefined;
   if (kernel !== undefined && !kernel.ok) {
     throw new UsageError('E_NO_KERNEL', `--compare-kernel: the kernel cannot run programs here: ${kernel.reason}`, {});
   }

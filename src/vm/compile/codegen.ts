@@ -18,10 +18,11 @@
  * Memory: every load/store computes the 64-bit effective address and accepts it on a fast path
  * of a subtract and an unsigned compare against a cached region held in locals (the packet
  * slot, the stack from this frame's bottom to the top of frame 0, and a "victim" slot for the
- * last other region hit), then a per-instruction inline cache for context fields (their policy
- * is per field; loads through a register known to hold the context try it first); otherwise it
- * calls the runtime's slow path, which does the interpreter's full check and faults with its
- * message. The check is dropped only for r10-relative accesses at constant offsets that stay
+ * last other region hit), then a per-instruction inline cache for context fields (keyed by the
+ * address, holding the effective address of the field's access plan, ctx-plan.ts; loads through
+ * a register known to hold the context try it first); otherwise it calls the runtime's slow
+ * path, which does the interpreter's full check and faults with its message, or performs a
+ * context access a plain wasm load or store cannot (a store hook, a sign-extended field). The check is dropped only for r10-relative accesses at constant offsets that stay
  * inside the current 512-byte frame (always inside the stack region's live bounds).
  *
  * Exports per program: `run` (entry 0 compiled once more for the per-packet call: budget, stack
@@ -30,6 +31,7 @@
  */
 import type { Insn } from '../../isa/insn.js';
 import { BPF_CMPXCHG, BPF_FETCH, BPF_XCHG, MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
+import { CtxKind } from '../ctx-plan.js';
 import { FaultCode } from '../fault.js';
 import { analyze, blocksFrom, Kind, type Analysis, type Block, type Refusal } from './analyze.js';
 import { BLOCK_VOID, ByteWriter, F64, I32, I64, ModuleBuilder, Op, type ValType } from './wasm.js';
@@ -53,6 +55,8 @@ export interface Site {
   readonly off: number;
   readonly size: number;
   readonly write: boolean;
+  /** Mem: the kind of instruction (a context region's plan depends on it). */
+  readonly access: CtxKind;
   /** Instructions charged on block entry but not executed when this site faults. */
   readonly refund: number;
   /** Helper: id (callx: -1, the id comes in at run time). */
@@ -84,6 +88,8 @@ export const IMPORT = {
   vWm: 'vWm',
   epoch: 'epoch',
   slow: 'slow',
+  ctxLo: 'ctxLo',
+  ctxHi: 'ctxHi',
   helper: 'helper',
   tail: 'tail',
   trap: 'trap',
@@ -246,6 +252,8 @@ class Emitter {
 /** Funcs holds the function indexes of the imports. */
 interface Funcs {
   slow: number;
+  ctxLo: number;
+  ctxHi: number;
   helper: number;
   tail: number;
   trap: number;
@@ -272,7 +280,7 @@ class FunctionCompiler {
     private readonly sites: Site[],
     private readonly funcs: Funcs,
     private readonly fnIndex: ReadonlyMap<number, number>,
-    private readonly icGlobals: () => [number, number],
+    private readonly icGlobals: () => [number, number, number],
     /** True for the run export: i32 parameters (see RUN_PARAMS), registers as plain locals. */
     private readonly asRun = false,
   ) {
@@ -329,8 +337,8 @@ class FunctionCompiler {
     return masks;
   }
 
-  private site(s: Omit<Site, 'base' | 'off' | 'size' | 'write' | 'helper' | 'refund'> & Partial<Site>): number {
-    this.sites.push({ base: 0, off: 0, size: 0, write: false, helper: 0, refund: 0, ...s });
+  private site(s: Omit<Site, 'base' | 'off' | 'size' | 'write' | 'access' | 'helper' | 'refund'> & Partial<Site>): number {
+    this.sites.push({ base: 0, off: 0, size: 0, write: false, access: CtxKind.Load, helper: 0, refund: 0, ...s });
     return this.sites.length - 1;
   }
 
@@ -452,9 +460,14 @@ class FunctionCompiler {
   /**
    * addr pushes the i32 address of a checked access through base register `base` + off. The
    * check faults (via the runtime) when the access is not allowed. `refund` is the number of
-   * instructions of the block charged but not reached if this one faults.
+   * instructions of the block charged but not reached if this one faults. `access` is the kind
+   * of instruction; a context access goes where its plan says (ctx-plan.ts): the inline cache
+   * holds the effective address, and when the runtime performed the access itself (a store hook,
+   * a load the instruction cannot express) `done` runs (pushing nothing) and control leaves the
+   * block enclosing this one — callers passing `done` wrap addr and the access in a block.
+   * `value` pushes a store's value as two i32 halves for the runtime (default: zeros).
    */
-  private addr(i: number, base: number, off: number, size: number, write: boolean, refund: number): void {
+  private addr(i: number, base: number, off: number, size: number, write: boolean, refund: number, access: CtxKind = CtxKind.Load, value?: () => void, done?: () => void): void {
     const e = this.e;
     if (base === 10 && !this.a.writesR10 && off >= -MAX_BPF_STACK && off + size <= 0) {
       e.get(L_FP).i32(off).op(Op.i32Add);
@@ -472,9 +485,11 @@ class FunctionCompiler {
       if (adj !== 0) e.i64(0, adj).op(Op.i64Add);
       e.op(Op.i64LeU).brIf(0);
     };
-    const [icA, icE] = this.icGlobals();
+    const [icA, icE, icF] = this.icGlobals();
     const ic = (): void => {
-      e.get(L_A).gget(icA).op(Op.i64Eq).gget(icE).gget(G_EPOCH).op(Op.i32Eq).op(Op.i32And).brIf(0);
+      e.get(L_A).gget(icA).op(Op.i64Eq).gget(icE).gget(G_EPOCH).op(Op.i32Eq).op(Op.i32And).if();
+      e.gget(icF).set(L_A).br(1);
+      e.end();
     };
     const ctxFirst = ((this.ctxMask >> base) & 1) !== 0;
     e.block();
@@ -492,19 +507,31 @@ class FunctionCompiler {
       () => e.get(write ? L_VWM : L_VRM),
     );
     if (!ctxFirst) ic();
-    const s = this.site({ kind: SiteKind.Mem, insn: i, base, off, size, write, refund });
+    const s = this.site({ kind: SiteKind.Mem, insn: i, base, off, size, write, access, refund });
     e.i32(s);
     this.getReg(base);
     e.op(Op.i32WrapI64);
     this.getReg(base);
     e.i64(0, 32).op(Op.i64ShrU).op(Op.i32WrapI64);
     e.get(L_FP);
+    if (value !== undefined) value();
+    else e.i32(0).i32(0);
     this.syncOut();
     e.call(this.funcs.slow);
+    e.set(L_X);
     this.loadSlots();
-    e.if();
+    // The runtime's answer: 0 a plain region (slots refreshed), 1 done by the runtime, else the
+    // effective address of a context access, cached per site.
+    e.get(L_X).i32(1).op(Op.i32GtU).if();
     e.get(L_A).gset(icA).gget(G_EPOCH).gset(icE);
+    e.get(L_X).op(Op.i64ExtendI32U).tee(L_A).gset(icF);
     e.end();
+    if (done !== undefined) {
+      e.get(L_X).i32(1).op(Op.i32Eq).if();
+      done();
+      e.br(2);
+      e.end();
+    }
     e.end();
     e.get(L_A).op(Op.i32WrapI64);
   }
@@ -531,7 +558,13 @@ class FunctionCompiler {
       // LDX (MEM zero-extends, MEMSX sign-extends)
       const sx = (o & 0xe0) === 0x80;
       const size = [4, 2, 1, 8][(o >> 3) & 3];
-      this.addr(i, s, insn.off, size, false, refund);
+      e.block();
+      this.addr(i, s, insn.off, size, false, refund, sx ? CtxKind.LoadSx : CtxKind.Load, undefined, () => {
+        // a context load the instruction cannot express: the runtime computed the value
+        e.call(this.funcs.ctxLo).op(Op.i64ExtendI32U);
+        e.call(this.funcs.ctxHi).op(Op.i64ExtendI32U).i64(0, 32).op(Op.i64Shl).op(Op.i64Or);
+        this.setReg(d);
+      });
       const op =
         size === 8 ? Op.i64Load
         : size === 4 ? (sx ? Op.i64Load32S : Op.i64Load32U)
@@ -539,12 +572,23 @@ class FunctionCompiler {
         : sx ? Op.i64Load8S : Op.i64Load8U;
       e.mem(op, 0);
       this.setReg(d);
+      e.end();
     } else if (cls === 2 || (cls === 3 && (o & 0xe0) === 0x60)) {
       const size = [4, 2, 1, 8][(o >> 3) & 3];
-      this.addr(i, d, insn.off, size, true, refund);
+      const value = (): void => {
+        if (cls === 2) e.i32(insn.imm).i32(insn.imm >> 31);
+        else {
+          this.getReg32(s);
+          this.getReg(s);
+          e.i64(0, 32).op(Op.i64ShrU).op(Op.i32WrapI64);
+        }
+      };
+      e.block();
+      this.addr(i, d, insn.off, size, true, refund, cls === 2 ? CtxKind.StoreImm : CtxKind.Store, value, () => {});
       if (cls === 2) e.i64s(insn.imm);
       else this.getReg(s);
       e.mem(size === 8 ? Op.i64Store : size === 4 ? Op.i64Store32 : size === 2 ? Op.i64Store16 : Op.i64Store8, 0);
+      e.end();
     } else if (cls === 3) {
       this.atomic(i, insn, refund);
     } else {
@@ -558,7 +602,7 @@ class FunctionCompiler {
     const size = wide ? 8 : 4;
     const aop = insn.imm;
     const s = insn.src;
-    this.addr(i, insn.dst, insn.off, size, true, refund);
+    this.addr(i, insn.dst, insn.off, size, true, refund, CtxKind.Atomic);
     e.set(L_X);
     // old value (i64, zero-extended for 32-bit) in L_T
     e.get(L_X).mem(wide ? Op.i64Load : Op.i64Load32U, 0).set(L_T);
@@ -1051,7 +1095,9 @@ export function compileProgram(insns: readonly Insn[], extraEntries: readonly nu
   const m = new ModuleBuilder();
   m.importMemory('x', IMPORT.mem);
   const funcs: Funcs = {
-    slow: m.importFunc('x', IMPORT.slow, [I32, I32, I32, I32], [I32]),
+    slow: m.importFunc('x', IMPORT.slow, [I32, I32, I32, I32, I32, I32], [I32]),
+    ctxLo: m.importFunc('x', IMPORT.ctxLo, [], [I32]),
+    ctxHi: m.importFunc('x', IMPORT.ctxHi, [], [I32]),
     helper: m.importFunc('x', IMPORT.helper, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [F64]),
     tail: m.importFunc('x', IMPORT.tail, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [F64]),
     trap: m.importFunc('x', IMPORT.trap, [I32], []),
@@ -1063,7 +1109,7 @@ export function compileProgram(insns: readonly Insn[], extraEntries: readonly nu
   const fnIndex = new Map<number, number>();
   for (const entry of a.entries) fnIndex.set(entry, m.declareFunc());
   const sites: Site[] = [];
-  const icGlobals = (): [number, number] => [m.global(I64, 0), m.global(I32, 0)];
+  const icGlobals = (): [number, number, number] => [m.global(I64, 0), m.global(I32, 0), m.global(I64, 0)];
   for (const entry of a.entries) {
     const body = new FunctionCompiler(insns, a, entry, sites, funcs, fnIndex, icGlobals).compile();
     m.defineFunc(fnIndex.get(entry) as number, FN_PARAMS, FN_RESULTS, EXTRA_LOCALS, body);

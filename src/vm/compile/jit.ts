@@ -31,14 +31,15 @@
  * instruction index, message, access details and instruction count. Known difference, only for
  * programs the verifier refuses (kernel/bpf/verifier.c treats these registers as uninitialised):
  * a tail-call target or a callback starts with r0 and r6-r9 zero, where the interpreter leaves
- * the values the caller had. Assumptions of the caches: a context region's ctxPolicy is a pure
- * function of (offset, size, write), and a context region's bounds, permissions or policy are
+ * the values the caller had. Assumptions of the caches: a context region's plan (ctx-plan.ts)
+ * depends only on (offset, size, kind), and a context region's bounds, permissions or plan are
  * not changed by a helper in the middle of a run (they are re-checked at the start of every run;
  * packet and other regions are re-checked after every helper call too).
  */
 import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from '../../isa/opcodes.js';
 import { FaultCode, GuestFault, makeFault, memoryFault, type VmFault } from '../fault.js';
 import { MAX_MEMORY, PAGE_SHIFT, RegionKind, type Memory, type Region } from '../memory.js';
+import { CtxKind, readPlanned } from '../ctx-plan.js';
 import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from '../program.js';
 import { setFromBigInt, setFromNumber, toBigU64 } from '../alu.js';
 import { compileProgram, IMPORT, SHARED_GLOBALS, SiteKind, type Compiled, type Site } from './codegen.js';
@@ -73,16 +74,11 @@ interface InstanceExports {
 }
 
 
-/** accessOk is the interpreter's access rule: region bounds, permission, context policy. */
-function accessOk(mem: Memory, a: number, size: number, write: boolean): Region | undefined {
+/** regionOk is the interpreter's region rule: live bounds and permission (context plans apart). */
+function regionOk(mem: Memory, a: number, size: number, write: boolean): Region | undefined {
   if (a < 0 || a >= MAX_MEMORY) return undefined;
   const rg = mem.regions[mem.owner[a >>> PAGE_SHIFT]];
-  const ok =
-    a >= rg.lo &&
-    a + size <= rg.hi &&
-    (write ? rg.writable : rg.readable) &&
-    (rg.ctxPolicy === undefined || rg.ctxPolicy(a - rg.lo, size, write));
-  return ok ? rg : undefined;
+  return a >= rg.lo && a + size <= rg.hi && (write ? rg.writable : rg.readable) ? rg : undefined;
 }
 
 
@@ -93,7 +89,7 @@ interface IcRecord {
   readonly hi: number;
   readonly readable: boolean;
   readonly writable: boolean;
-  readonly policy: Region['ctxPolicy'];
+  readonly plan: Region['ctxPlan'];
 }
 
 /**
@@ -107,7 +103,7 @@ class SlotCache {
   private hi = 0;
   private readable = false;
   private writable = false;
-  private policy: Region['ctxPolicy'];
+  private plan: Region['ctxPlan'];
   private top = -1;
   rlo = 0;
   rm = 0;
@@ -134,17 +130,17 @@ class SlotCache {
       this.rm = this.wm = MAX_BPF_STACK - 8;
       return true;
     }
-    if (rg.lo === this.lo && rg.hi === this.hi && rg.readable === this.readable && rg.writable === this.writable && rg.ctxPolicy === this.policy && top === this.top) {
+    if (rg.lo === this.lo && rg.hi === this.hi && rg.readable === this.readable && rg.writable === this.writable && rg.ctxPlan === this.plan && top === this.top) {
       return false;
     }
     this.lo = rg.lo;
     this.hi = rg.hi;
     this.readable = rg.readable;
     this.writable = rg.writable;
-    this.policy = rg.ctxPolicy;
+    this.plan = rg.ctxPlan;
     this.top = top;
     const span = rg.hi - rg.lo - 8;
-    const ok = span >= 0 && rg.ctxPolicy === undefined;
+    const ok = span >= 0 && rg.ctxPlan === undefined;
     const r = ok && rg.readable;
     const w = ok && rg.writable;
     this.rlo = r ? rg.lo : top - MAX_BPF_STACK;
@@ -158,7 +154,7 @@ class SlotCache {
 /** icChanged tells whether a context region changed since it was validated into inline caches. */
 function icChanged(r: IcRecord): boolean {
   const rg = r.region;
-  return rg.lo !== r.lo || rg.hi !== r.hi || rg.readable !== r.readable || rg.writable !== r.writable || rg.ctxPolicy !== r.policy;
+  return rg.lo !== r.lo || rg.hi !== r.hi || rg.readable !== r.readable || rg.writable !== r.writable || rg.ctxPlan !== r.plan;
 }
 
 /**
@@ -183,6 +179,8 @@ class Runtime {
   /** Register file saved around callbacks, per depth. */
   readonly cbSaved = new Int32Array(MAX_CALL_FRAMES * 22);
   active = 0;
+  /** A context load computed by the slow path (ctxLo/ctxHi hand it to the module). */
+  readonly ctxValue = new Int32Array(2);
   readonly callSubprog = (insn: number, args: readonly bigint[]): bigint => this.callback(insn, args);
 
   constructor(readonly mem: Memory) {
@@ -228,7 +226,7 @@ class Runtime {
 
   /** noteIc records a context region validated into an inline cache. */
   noteIc(rg: Region): void {
-    const rec: IcRecord = { region: rg, lo: rg.lo, hi: rg.hi, readable: rg.readable, writable: rg.writable, policy: rg.ctxPolicy };
+    const rec: IcRecord = { region: rg, lo: rg.lo, hi: rg.hi, readable: rg.readable, writable: rg.writable, plan: rg.ctxPlan };
     if (this.ic0 === undefined) this.ic0 = rec;
     else if (this.ic0.region !== rg && !this.icMore.some((r) => r.region === rg)) this.icMore.push(rec);
   }
@@ -313,25 +311,39 @@ class JitInstance {
     const imports: Record<string, WebAssembly.ImportValue> = {
       [IMPORT.mem]: mem.wasm,
       ...g,
-      [IMPORT.slow]: (site: number, lo: number, hi: number, fp: number): number => {
+      // Returns 0 for a plain region (slots refreshed: access L_A), 1 when it performed a context
+      // access itself, else the effective address of a context access (cached per site).
+      [IMPORT.slow]: (site: number, lo: number, hi: number, fp: number, vlo: number, vhi: number): number => {
         const s = sites[site];
         const env = rt.env as RunEnv;
         env.stack.lo = fp - MAX_BPF_STACK;
         const a = hi === 0 ? (lo >>> 0) + s.off : -1;
-        const rg = accessOk(mem, a, s.size, s.write);
-        if (rg === undefined) {
-          if (s.refund !== 0) g.left.value = (g.left.value as number) + s.refund;
-          throw fault(memoryFault(mem, spec, s.insn, lo, hi, s.base, s.off, s.size, s.write));
+        const rg = regionOk(mem, a, s.size, s.write);
+        const plan = rg?.ctxPlan;
+        if (rg !== undefined && plan === undefined) {
+          if (rg.kind === RegionKind.Packet) rt.pkt.set(rg);
+          else if (rg.kind !== RegionKind.Stack) rt.vic.set(rg);
+          rt.resync();
+          return 0;
         }
-        if (rg.ctxPolicy !== undefined) {
-          rt.noteIc(rg);
+        const p = rg !== undefined && plan !== undefined ? plan.resolve(a - rg.lo, s.size, s.access) : undefined;
+        if (rg === undefined || p === undefined || p.op === 'refuse') {
+          if (s.refund !== 0) g.left.value = (g.left.value as number) + s.refund;
+          throw fault(memoryFault(mem, spec, s.insn, lo, hi, s.base, s.off, s.size, s.write, s.access));
+        }
+        rt.noteIc(rg);
+        const at = rg.lo + p.off;
+        if (p.op === 'load') {
+          if (p.size === s.size && !p.signed) return at;
+          readPlanned(mem.dv, at, p.size, p.signed, s.size, s.access === CtxKind.LoadSx, rt.ctxValue, 0);
           return 1;
         }
-        if (rg.kind === RegionKind.Packet) rt.pkt.set(rg);
-        else if (rg.kind !== RegionKind.Stack) rt.vic.set(rg);
-        rt.resync();
-        return 0;
+        if (p.hook === undefined) return at;
+        p.hook(mem.dv, at, vlo, vhi, s.access);
+        return 1;
       },
+      [IMPORT.ctxLo]: (): number => rt.ctxValue[0],
+      [IMPORT.ctxHi]: (): number => rt.ctxValue[1],
       [IMPORT.helper]: (
         site: number, id: number,
         a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number,
