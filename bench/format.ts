@@ -47,6 +47,18 @@ export interface ReplayBench {
   pps: number | null;
   tcpdump_pps: number | null;
   ratio_to_tcpdump: number | null;
+  /** `xdpsim replay --workers 1` and `--workers 2` on the same capture (interleaved rounds, medians); null when skipped. */
+  workers?: WorkersBench | null;
+}
+
+/** WorkersBench is `replay --workers` throughput: one worker thread against two (issue 5's target: 2 ≥ 1.8× 1 on two cores). */
+export interface WorkersBench {
+  workers1_pps: number | null;
+  workers2_pps: number | null;
+  /** workers2_pps / workers1_pps. */
+  speedup: number | null;
+  /** Load average at the start of the measurement (other work on the machine skews the ratio). */
+  loadavg: number;
 }
 
 /** BenchReport is the whole JSON file. */

@@ -6,10 +6,10 @@
  * command exists (it is detected, not assumed); tcpdump's is null where tcpdump is not installed.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, writeSync, closeSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ReplayBench } from './format.js';
+import type { ReplayBench, WorkersBench } from './format.js';
 import { ipv4UdpFrame } from './frames.js';
 
 /** writeCapture writes a classic pcap (microsecond, Ethernet) of `frames` 64-byte UDP frames. */
@@ -59,6 +59,35 @@ function hasReplayCommand(cli: string): boolean {
   return r.status === 0 && /replay/.test(r.stdout);
 }
 
+/** median of a non-empty list. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/**
+ * benchWorkers times `replay --workers 1` and `--workers 2` on the same capture, alternating for
+ * WORKERS_ROUNDS rounds so both see the same machine load, and reports the medians.
+ */
+function benchWorkers(cli: string, capture: string, program: string, frames: number, notes: Record<string, string>): WorkersBench | null {
+  const WORKERS_ROUNDS = 3;
+  const loadavg = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  const times: [number[], number[]] = [[], []];
+  for (let r = 0; r < WORKERS_ROUNDS; r++) {
+    for (const w of [1, 2] as const) {
+      const t = timeCommand(process.execPath, [cli, 'replay', capture, '--xdp', program, '-q', '--workers', String(w)]);
+      if (!t.ok) {
+        notes.workers = `xdpsim replay --workers ${w} failed: ${t.stderr.slice(0, 300)}`;
+        return null;
+      }
+      times[w - 1].push(t.seconds);
+    }
+  }
+  const p1 = frames / median(times[0]);
+  const p2 = frames / median(times[1]);
+  return { workers1_pps: p1, workers2_pps: p2, speedup: p2 / p1, loadavg };
+}
+
 /** benchReplay measures both commands on a capture of `frames` frames; notes say what was skipped. */
 export function benchReplay(root: string, frames: number, notes: Record<string, string>): ReplayBench {
   const dir = mkdtempSync(join(tmpdir(), 'xdpsim-bench-'));
@@ -75,6 +104,7 @@ export function benchReplay(root: string, frames: number, notes: Record<string, 
     } else {
       notes.replay = 'the xdpsim CLI has no replay command yet';
     }
+    const workers = pps !== null ? benchWorkers(cli, capture, program, frames, notes) : null;
     let tcpdumpPps: number | null = null;
     const t = timeCommand('tcpdump', ['-r', capture, '-w', '/dev/null']);
     if (t.ok) tcpdumpPps = frames / t.seconds;
@@ -87,6 +117,7 @@ export function benchReplay(root: string, frames: number, notes: Record<string, 
       pps,
       tcpdump_pps: tcpdumpPps,
       ratio_to_tcpdump: pps !== null && tcpdumpPps !== null ? pps / tcpdumpPps : null,
+      workers,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

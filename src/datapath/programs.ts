@@ -73,6 +73,8 @@ export interface ProgramSetOptions {
   readonly cpus: number;
   /** Tells devmap updates which ifindexes exist. */
   readonly ifindexExists?: (ifindex: number) => boolean;
+  /** VM memory to use (a shared-mode one for replay --workers); a new Memory when absent. */
+  readonly mem?: Memory;
 }
 
 interface ObjectEntry {
@@ -86,11 +88,12 @@ const PACKET_TYPES: readonly number[] = [ProgType.XDP, ProgType.SCHED_CLS, ProgT
 /** ProgramSet owns the loaded objects of a replay and their programs. */
 export class ProgramSet {
   /** mem is the VM memory every object and hook shares. */
-  readonly mem = new Memory();
+  readonly mem: Memory;
   private readonly objects = new Map<string, ObjectEntry>();
   private readonly services: HelperServices;
 
   constructor(private readonly opts: ProgramSetOptions) {
+    this.mem = opts.mem ?? new Memory();
     this.services = { ...opts.services, packetBytes: hookPacketBytes };
   }
 

@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Engine } from '../vm/program.js';
+import type { Memory } from '../vm/memory.js';
 import type { HelperServices } from '../helpers/services.js';
 import { parseInterfaceSpec } from './interfaces.js';
 import { loadTopology, simpleTopology, type Topology } from './topology.js';
@@ -30,6 +31,8 @@ export interface DatapathOptions {
   /** Simulated CPUs; default: the most rx queues of any interface. */
   readonly cpus?: number;
   readonly maxHops?: number;
+  /** VM memory for every object and hook (a shared-mode one for replay --workers); a new one when absent. */
+  readonly mem?: Memory;
 }
 
 /** Datapath is a built pipeline with what it was built from. */
@@ -56,7 +59,7 @@ export function buildDatapath(opts: DatapathOptions): Datapath {
   const topology = opts.topologyFile !== undefined ? loadTopology(opts.topologyFile) : simpleTopology(opts.ifaces.map(parseInterfaceSpec));
   const cpus = opts.cpus ?? Math.max(1, ...topology.interfaces.map((d) => d.rxQueues));
   const known = new Set(topology.interfaces.map((d) => d.ifindex));
-  const programs = new ProgramSet({ engine: opts.engine, services: opts.services, cpus, ifindexExists: (i) => known.has(i) });
+  const programs = new ProgramSet({ engine: opts.engine, services: opts.services, cpus, ifindexExists: (i) => known.has(i), mem: opts.mem });
   const attach = new Map<number, Attachment>();
   for (const d of topology.interfaces) attach.set(d.ifindex, { tcIngress: [], tcEgress: [] });
   const place = (text: string, kind: HookKind, hook: 'xdp' | 'tcIngress' | 'tcEgress', flag: string): void => {

@@ -29,6 +29,7 @@ import { NotSupportedError, VerifyError, type ErrorFields } from '../errors.js';
 import type { Insn, InsnIndex } from './insn.js';
 import { disasmInsn, UNKNOWN } from './disasm.js';
 import { atomicOpName, mnemonic, OpcodeKind, opcodeInfo } from './mnemonic.js';
+import { findUninitRead } from './reg-init.js';
 import {
   BPF_ALU64,
   BPF_ARSH,
@@ -94,6 +95,8 @@ export const VerifyCode = {
   ShiftOutOfRange: 'E_SHIFT_OUT_OF_RANGE',
   /** strict only: an instruction no path from the entry reaches. */
   Unreachable: 'E_UNREACHABLE',
+  /** A register is read that no path from the entry has written (fields: reg). */
+  UninitRegister: 'E_UNINIT_REGISTER',
 } as const;
 /** VerifyCode is the type of one stable verify error code. */
 export type VerifyCode = (typeof VerifyCode)[keyof typeof VerifyCode];
@@ -114,6 +117,17 @@ export interface ValidateOptions {
   strict?: boolean;
   /** rfc9669 also refuses the reserved fields RFC 9669 defines and the kernel ignores (exit's off). */
   rfc9669?: boolean;
+  /**
+   * entryRegs are the registers holding a value at instruction 0 besides r10: the kernel passes
+   * the context in r1 (the default); the bpf_conformance suite passes r1 = memory and r2 = length.
+   */
+  entryRegs?: readonly number[];
+  /**
+   * regInit also refuses a read of a register no path from the entry has written (the kernel's
+   * "R%d !read_ok", see reg-init.ts). Off by default because it is a dataflow check, not an
+   * encoding one: the tables of single instructions in the tests read registers they never set.
+   */
+  regInit?: boolean;
 }
 
 /** BPF_LOAD_ACQ and BPF_STORE_REL (include/uapi/linux/bpf.h, kernel 6.15+): atomic imm values. */
@@ -416,6 +430,12 @@ class Checker {
       }
     }
     if (this.opts.strict === true) this.checkReachable(isTail);
+    const uninit = this.opts.regInit === true ? findUninitRead(this.insns, this.opts.entryRegs) : undefined;
+    if (uninit !== undefined) {
+      this.fail(VerifyCode.UninitRegister, uninit.insn, `reads r${uninit.reg}, which no path from the entry has written (the kernel: "R${uninit.reg} !read_ok")`, {
+        reg: uninit.reg,
+      });
+    }
   }
 
   /** checkReachable refuses instructions no path from the entry reaches (check_cfg: "unreachable insn"). */

@@ -11,6 +11,7 @@ import { MapType, mapTypeName, type BpfMap, type MapSpec } from './spec.js';
 import type { MapBase } from './base.js';
 import type { DevmapHost } from './devmap.js';
 import { MAP_CONSTRUCTORS } from './types.js';
+import { sharedMapConstructor } from './shared-types.js';
 
 /** RegistryOptions configures a registry. */
 export interface RegistryOptions {
@@ -58,7 +59,8 @@ export class MapRegistry implements DevmapHost {
     if (this.byName(spec.name) !== undefined) {
       throw new LoadError('E_MAP_NAME', `map ${spec.name}: a map with this name already exists`, { symbol: spec.name });
     }
-    const ctor = MAP_CONSTRUCTORS.get(spec.type);
+    // A shared-mode Memory (replay --workers) takes the shared implementations (maps/shared-types.ts).
+    const ctor = this.mem.shared !== undefined ? sharedMapConstructor(spec) : MAP_CONSTRUCTORS.get(spec.type);
     if (ctor === undefined) {
       const known = Object.values(MapType).includes(spec.type as MapType);
       if (!known) {

@@ -16,6 +16,15 @@
  * kind), what the kernel's converted access does: refused, a load (possibly of the field's start
  * or sign-extended), or a store through a hook.
  *
+ * Shared mode (`xdpsim replay --workers N`, src/datapath/workers): several Memory objects, one per
+ * thread, over one shared WebAssembly.Memory of MAX_MEMORY bytes allocated up front (it never
+ * grows, so no thread's views go stale). Map storage (RegionKind.MapValue, GlobalData) is placed
+ * in the shared heap [NULL_GUARD, SHARED_HEAP_END), everything else (contexts, stacks, packets,
+ * scratch) in the thread's own slot of SHARED_SLOT_SIZE bytes above it. Every thread builds the
+ * same maps in the same order, so a map's regions land at the same addresses in every thread;
+ * each thread's page-owner table knows only its own private regions, so another worker's packet
+ * is unmapped to it.
+ *
  * Coarseness against the kernel: the kernel's verifier bounds a map-value pointer to one value;
  * here a map's whole value arena is one region, so an access that strays into a neighbouring
  * value of the same map is not caught. Every other region is exact.
@@ -30,6 +39,13 @@ export const NULL_GUARD = 0x10000;
 const WASM_PAGE = 0x10000;
 /** MAX_MEMORY caps the address space at 1 GiB (plenty for maps; keeps the owner table small). */
 export const MAX_MEMORY = 0x4000_0000;
+
+/** SHARED_HEAP_END ends the shared map heap of a shared-mode memory (512 MiB). */
+export const SHARED_HEAP_END = 0x2000_0000;
+/** SHARED_SLOT_SIZE is the private address range of one thread of a shared-mode memory (32 MiB). */
+export const SHARED_SLOT_SIZE = 0x200_0000;
+/** SHARED_SLOTS is how many threads one shared-mode memory can serve (the coordinator and 15 workers). */
+export const SHARED_SLOTS = (MAX_MEMORY - SHARED_HEAP_END) / SHARED_SLOT_SIZE;
 
 /** RegionKind names what a region holds; faults report it. */
 export const RegionKind = {
@@ -83,6 +99,25 @@ export interface MapOptions {
   align?: number;
 }
 
+/** SharedMemoryOptions put a Memory over a shared WebAssembly.Memory (see the module comment). */
+export interface SharedMemoryOptions {
+  /** memory is the shared backing store, from createSharedBacking(). */
+  readonly memory: WebAssembly.Memory;
+  /** slot numbers this thread's private range, 0 .. SHARED_SLOTS-1. */
+  readonly slot: number;
+}
+
+/** createSharedBacking allocates the MAX_MEMORY-byte shared WebAssembly.Memory of shared mode (pages are committed by the OS only when touched). */
+export function createSharedBacking(): WebAssembly.Memory {
+  const pages = MAX_MEMORY / WASM_PAGE;
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+/** isSharedKind tells whether regions of this kind live in the shared heap of a shared-mode memory. */
+export function isSharedKind(kind: RegionKind): boolean {
+  return kind === RegionKind.MapValue || kind === RegionKind.GlobalData;
+}
+
 /** regionLabel names a region for messages: "stack", "map_value counters", "packet". */
 export function regionLabel(region: Region): string {
   return region.name === region.kind ? region.kind : `${region.kind} ${region.name}`;
@@ -99,12 +134,28 @@ export class Memory {
   /** owner[page] is the id of the region owning that page; 0 is the unmapped region. */
   owner: Uint16Array;
   readonly regions: Region[] = [];
+  /** shared is set in shared mode: the slot of this thread (see the module comment). */
+  readonly shared: SharedMemoryOptions | undefined;
   private brk = NULL_GUARD;
+  /** privateBrk and privateEnd bound this thread's private range in shared mode. */
+  private privateBrk = 0;
+  private privateEnd = 0;
   private growListeners: Array<() => void> = [];
 
-  constructor(initialBytes = 1 << 20) {
-    const pages = Math.max(2, Math.ceil(initialBytes / WASM_PAGE));
-    this.wasm = new WebAssembly.Memory({ initial: pages, maximum: MAX_MEMORY / WASM_PAGE });
+  constructor(initialBytes = 1 << 20, shared?: SharedMemoryOptions) {
+    if (shared !== undefined) {
+      if (!Number.isInteger(shared.slot) || shared.slot < 0 || shared.slot >= SHARED_SLOTS) {
+        throw new RangeError(`memory: shared slot ${shared.slot} outside [0, ${SHARED_SLOTS})`);
+      }
+      if (shared.memory.buffer.byteLength !== MAX_MEMORY) throw new RangeError('memory: a shared backing store must come from createSharedBacking()');
+      this.wasm = shared.memory;
+      this.shared = shared;
+      this.privateBrk = SHARED_HEAP_END + shared.slot * SHARED_SLOT_SIZE;
+      this.privateEnd = this.privateBrk + SHARED_SLOT_SIZE;
+    } else {
+      const pages = Math.max(2, Math.ceil(initialBytes / WASM_PAGE));
+      this.wasm = new WebAssembly.Memory({ initial: pages, maximum: MAX_MEMORY / WASM_PAGE });
+    }
     this.owner = new Uint16Array(MAX_MEMORY >>> PAGE_SHIFT);
     this.regions.push({
       id: 0,
@@ -134,11 +185,13 @@ export class Memory {
   map(kind: RegionKind, name: string, size: number, opts: MapOptions = {}): Region {
     if (this.regions.length >= 0xffff) throw new Error('memory: too many regions');
     const align = Math.max(PAGE_SIZE, opts.align ?? PAGE_SIZE);
-    const start = Math.ceil(this.brk / align) * align;
+    const priv = this.shared !== undefined && !isSharedKind(kind);
+    const start = Math.ceil((priv ? this.privateBrk : this.brk) / align) * align;
     const bytes = Math.max(PAGE_SIZE, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
     const end = start + bytes;
-    if (end > MAX_MEMORY) {
-      throw new RangeError(`memory: cannot map ${size} bytes for ${name}: address space is limited to ${MAX_MEMORY} bytes`);
+    const limit = this.shared === undefined ? MAX_MEMORY : priv ? this.privateEnd : SHARED_HEAP_END;
+    if (end > limit) {
+      throw new RangeError(`memory: cannot map ${size} bytes for ${name}: ${this.shared === undefined ? 'address space is limited to' : priv ? 'a worker\'s private range is' : 'the shared map heap is'} ${this.shared === undefined ? MAX_MEMORY : priv ? SHARED_SLOT_SIZE : SHARED_HEAP_END - NULL_GUARD} bytes`);
     }
     this.ensure(end);
     const region: Region = {
@@ -155,7 +208,8 @@ export class Memory {
     };
     this.regions.push(region);
     this.owner.fill(region.id, start >>> PAGE_SHIFT, end >>> PAGE_SHIFT);
-    this.brk = end;
+    if (priv) this.privateBrk = end;
+    else this.brk = end;
     return region;
   }
 

@@ -14,10 +14,11 @@ import { CONFORMANCE_HELPERS } from '../../conformance/helpers.js';
 /**
  * conformanceValidator validates like the suite expects: RFC 9669's reserved fields (rfc9669),
  * not the kernel's extra value checks (strict off: the suite shifts by out-of-range immediates
- * and uses callx), and the conformance helper table as the known helpers.
+ * and uses callx), registers read before any write (r1 = memory and r2 = its length at entry), and
+ * the conformance helper table as the known helpers.
  */
 export const conformanceValidator: Validator = (insns, name) =>
-  validateProgram(insns, { name, rfc9669: true, knownHelper: (id) => CONFORMANCE_HELPERS.has(id) });
+  validateProgram(insns, { name, rfc9669: true, regInit: true, entryRegs: [1, 2], knownHelper: (id) => CONFORMANCE_HELPERS.has(id) });
 
 /** registerConformance adds the `conformance` command. */
 export function registerConformance(program: Command): void {

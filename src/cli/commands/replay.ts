@@ -32,6 +32,7 @@ import type { KernelTestRunner, KernelObject, KernelMapDump } from '../../kernel
 import { DispositionCaptures, describeAttach, hex, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
 import { Progress } from '../progress.js';
 import { formatSummary } from '../summary.js';
+import { runReplayWorkers } from './replay-workers.js';
 
 /** ReplayOptions are the parsed flags of `xdpsim replay`. */
 export interface ReplayOptions {
@@ -51,6 +52,7 @@ export interface ReplayOptions {
   compareKernel?: boolean;
   cpus?: string;
   maxHops?: string;
+  workers?: string;
   quiet?: boolean;
 }
 
@@ -84,6 +86,7 @@ export function registerReplay(program: Command): void {
     .option('--compare-kernel', 'also run every frame through the kernel (BPF_PROG_TEST_RUN) and report differences')
     .option('--cpus <n>', 'simulated CPUs (default: the most rx queues of any interface)')
     .option('--max-hops <n>', `redirects one frame may take before the loop guard stops it (default ${DEFAULT_MAX_HOPS})`)
+    .option('--workers <n>', 'run frames on N worker threads, one rx queue and CPU each, spread by flow hash (maps shared; see replay-workers.ts)')
     .option('-q, --quiet', 'no summary')
     .action(async (captures: string[], opts: ReplayOptions) => {
       const code = await runReplay(captures, opts, { stdout: (s) => process.stdout.write(s), stderr: process.stderr });
@@ -109,13 +112,19 @@ const HEX_PAIRS: Uint8Array = (() => {
   return t;
 })();
 
+/** LineWriter is where resultLine renders a line: LineSink, or a worker's in-memory buffer (replay-worker.ts). */
+export interface LineWriter {
+  push(text: string): void;
+  pushHex(b: Uint8Array): void;
+}
+
 /**
  * LineSink writes text lines to a file in batches, synchronously (complete lines survive an
  * error). Lines are encoded straight into one byte buffer — text as UTF-8, packet bytes as hex
  * through HEX_PAIRS — and written with one write per flush (per batch of frames): measured, this
  * replaces a hex string, a joined string and its UTF-8 encoding per batch.
  */
-class LineSink {
+export class LineSink implements LineWriter {
   private readonly fd: number;
   private buf: Buffer = Buffer.allocUnsafe(1 << 20);
   private pos = 0;
@@ -188,10 +197,13 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
       throw new UsageError('E_CAPTURE_MISSING', `${c}: no such capture file`, { file: c });
     }
   }
+  const workers = posInt('--workers', opts.workers);
+  if (workers !== undefined && mode !== 'pipeline') throw new UsageError('E_USAGE', '--workers applies to --mode pipeline only', {});
   if (mode === 'test-run') return runTestRun(captures, opts, io, limit);
   if (opts.xdp.length + opts.tcIngress.length + opts.tcEgress.length === 0 && opts.topology === undefined) {
     throw new UsageError('E_USAGE', 'replay: give at least one program (--xdp, --tc-ingress, --tc-egress) or a --topology that attaches some', {});
   }
+  if (workers !== undefined) return runReplayWorkers(captures, opts, io, workers, limit, posInt('--max-hops', opts.maxHops));
   const dp = buildDatapath({
     ifaces: opts.iface,
     topologyFile: opts.topology,
@@ -304,7 +316,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
 }
 
 /** mapInterface picks the simulated interface of a capture interface: by name, then by position, else the first. */
-function mapInterface(ci: CaptureInterface | undefined, i: number, devs: readonly SimInterface[]): SimInterface {
+export function mapInterface(ci: CaptureInterface | undefined, i: number, devs: readonly SimInterface[]): SimInterface {
   if (ci?.name !== undefined) {
     const byName = devs.find((d) => d.name === ci.name);
     if (byName !== undefined) return byName;
@@ -333,7 +345,7 @@ function q(s: string): string {
  * through JSON.stringify (cached per distinct string) so it is always escaped; output bytes go
  * to the sink as hex directly.
  */
-function resultLine(sink: LineSink, index: number, frame: Frame, r: FrameResult, file: string | undefined): void {
+export function resultLine(sink: LineWriter, index: number, frame: Frame, r: FrameResult, file: string | undefined): void {
   let s = `{"index":${index}`;
   if (file !== undefined) s += `,"file":${q(file)},"file_index":${frame.index}`;
   s += `,"len":${frame.data.length},"iface":${q(r.iface)},"queue":${r.queue},"hooks":[`;

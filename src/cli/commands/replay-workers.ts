@@ -1,0 +1,466 @@
+/**
+ * replay-workers — `xdpsim replay --workers N`: the frames of the captures spread over N worker
+ * threads (replay-worker.ts) the way a NIC with N rx queues spreads them over N CPUs.
+ *
+ * - RSS: a frame goes to queue flowQueue(frame, N) (src/datapath/pipeline.ts: FNV-1a, not
+ *   symmetric, over the IPv4/IPv6 addresses and, for unfragmented TCP/UDP, the ports — not the
+ *   NIC's Toeplitz hash; IP fragments without ports hash by addresses, non-IP frames go to queue
+ *   0). One flow always lands on one worker, so its frames run in capture order. Worker i is rx
+ *   queue i (xdp_md.rx_queue_index) and CPU i (bpf_get_smp_processor_id, its copy of every
+ *   per-CPU value): every interface gets N rx queues and the datapath N CPUs. Queue 0 runs on the
+ *   main thread between dispatches (see WorkerPool), queues 1..N-1 on worker threads.
+ * - Maps: one shared WebAssembly.Memory for all threads (src/vm/memory.ts, shared mode); every
+ *   thread (this coordinator too, in slot 0) builds the same maps in the same order, so the maps
+ *   are one set of maps at the same addresses for all; which map types work and how is
+ *   src/maps/shared-types.ts, the others are refused with NotSupportedError E_WORKERS_MAP.
+ *   The alternative — maps owned by one thread, the others calling it — costs a message round
+ *   trip per helper call, far more than the program run itself.
+ * - Output order: results lines, --out captures and the accounting are merged back into the
+ *   original frame order (the coordinator keeps up to MAX_INFLIGHT batches in flight and writes
+ *   a batch once every worker has returned its part), so per-flow order holds trivially and the
+ *   files are deterministic.
+ * - What may differ from one worker, as on a multi-CPU kernel: anything that depends on the
+ *   order of frames of different flows — a global counter read back into a packet, the order in
+ *   which two flows insert into a hash (so the dump order of its keys), which of two flows finds
+ *   a full map. Per-CPU values split by CPU differently (their sum per key is the same).
+ * - Known limit: BPF atomic instructions (lock xadd, atomic fetch/cmpxchg) are executed by the
+ *   engines as plain read-modify-write; on a shared (not per-CPU) value two workers hitting the
+ *   same word at the same instant can lose an update. Helpers (map update/delete) are atomic.
+ *   The fix belongs to the engines (src/vm): Atomics.* on the shared buffer when mem.shared, and
+ *   a shared memory import in the wasm module, which would also let --engine jit run here.
+ */
+import { Worker } from 'node:worker_threads';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { CaptureError, NotSupportedError, UsageError } from '../../errors.js';
+import { readCapture } from '../../io/capture.js';
+import type { Frame } from '../../io/frames.js';
+import { getEngine } from '../../vm/engines.js';
+import { Memory, SHARED_SLOTS, createSharedBacking } from '../../vm/memory.js';
+import { systemServices } from '../../helpers/services.js';
+import { buildDatapath, type Datapath } from '../../datapath/setup.js';
+import { flowQueue } from '../../datapath/pipeline.js';
+import { Accounting, type FrameResult } from '../../datapath/accounting.js';
+import type { SimInterface } from '../../datapath/interfaces.js';
+import { markWorkersStarted } from '../../maps/shared-types.js';
+import { BatchRunner } from './replay-batch.js';
+import {
+  accountingJson,
+  ByteReader,
+  ByteWriter,
+  decodeResult,
+  deserializeError,
+  encodeFrame,
+  mergeAccounting,
+  type AccountingJson,
+  type FromWorker,
+  type RunFlags,
+  type ToWorker,
+  type WorkerInit,
+} from '../../datapath/workers/protocol.js';
+import { DispositionCaptures, describeAttach, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
+import { Progress } from '../progress.js';
+import { formatSummary } from '../summary.js';
+import { mapInterface, type ReplayIo, type ReplayOptions } from './replay.js';
+
+/** MAX_WORKERS is the most rx queues one shared memory serves (one slot each; queue 0 is the coordinator's). */
+export const MAX_WORKERS = SHARED_SLOTS;
+/**
+ * DISPATCH_FRAMES is how many frames the coordinator gathers (over several reader batches) before
+ * it sends them out, and MAX_INFLIGHT how many such batches may be out at once: every batch costs
+ * a message to and from each worker and wake-ups on both sides, measured as much as dispatching
+ * its frames when batches were the reader's 256 frames.
+ */
+const DISPATCH_FRAMES = 2048;
+const MAX_INFLIGHT = 3;
+
+/** workerIfaces gives every `--iface` spec N rx queues (refusing another explicit count); eth0 when none. */
+export function workerIfaces(specs: readonly string[], n: number): string[] {
+  const list = specs.length > 0 ? specs : ['eth0'];
+  return list.map((s) => {
+    const m = /(?:^|,)queues=([^,]*)/.exec(s);
+    if (m === null) return `${s},queues=${n}`;
+    if (m[1] !== String(n)) {
+      throw new UsageError('E_USAGE', `--iface ${s}: with --workers ${n} each worker is one rx queue, so an interface has ${n} queues (leave queues= out)`, { spec: s });
+    }
+    return s;
+  });
+}
+
+/**
+ * buildSharedDatapath builds the datapath of one thread over the shared memory: the same flags in
+ * every thread, so every map lands at the same address; then --preload (every thread applies it:
+ * replicated maps need it, shared ones are written the same bytes again before the first frame).
+ */
+export function buildSharedDatapath(init: WorkerInit, slot: number): Datapath {
+  const engine = getEngine(init.engine);
+  if (engine.name !== 'interp') {
+    throw new NotSupportedError('E_WORKERS_ENGINE', `--workers with --engine ${engine.name} is not supported: the compiled engine's WebAssembly module imports an unshared memory; use --engine interp`, { engine: engine.name });
+  }
+  const dp = buildDatapath({
+    ifaces: init.ifaces,
+    topologyFile: init.topology,
+    hooks: init.hooks,
+    engine,
+    services: systemServices(),
+    cpus: init.workers,
+    maxHops: init.maxHops,
+    mem: new Memory(undefined, { memory: init.backing, slot }),
+  });
+  for (const d of dp.topology.interfaces) {
+    if (d.rxQueues !== init.workers) {
+      throw new UsageError('E_USAGE', `interface ${d.name} has ${d.rxQueues} rx queues: with --workers ${init.workers} each worker is one rx queue, so every interface needs queues ${init.workers}`, { spec: d.name });
+    }
+  }
+  if (init.preload !== undefined) preloadMapsFile(dp.programs, init.preload);
+  return dp;
+}
+
+/** Batch is a run of consecutive frames of one capture out at the workers. */
+interface Batch {
+  readonly id: number;
+  readonly file: string | undefined;
+  /** frames are kept for --out only: held across batches they would outlive V8's young generation. */
+  readonly frames: Frame[];
+  count: number;
+  readonly first: number;
+  /** results are the FrameResults (with --out). */
+  readonly results: Array<FrameResult | undefined>;
+  /** lines are the rendered results lines by position: the worker's bytes, start and length (with --results). */
+  readonly lineBuf: Array<Uint8Array | undefined>;
+  readonly lineStart: number[];
+  readonly lineLen: number[];
+  remaining: number;
+}
+
+/** ResultsFile writes the merged results lines (rendered by the workers) in frame order. */
+class ResultsFile {
+  private readonly fd: number;
+
+  constructor(readonly file: string) {
+    try {
+      this.fd = openSync(file, 'w');
+    } catch (e) {
+      throw new UsageError('E_OUTPUT', `${file}: cannot create: ${(e as Error).message}`, { file });
+    }
+  }
+
+  /** write writes one batch's lines in frame order. */
+  write(b: Batch): void {
+    let total = 0;
+    for (const n of b.lineLen) total += n;
+    const out = Buffer.allocUnsafe(total);
+    let p = 0;
+    for (let i = 0; i < b.count; i++) {
+      const src = b.lineBuf[i];
+      if (src === undefined) throw new Error(`replay: no results line came back for frame ${b.first + i}`);
+      out.set(src.subarray(b.lineStart[i], b.lineStart[i] + b.lineLen[i]), p);
+      p += b.lineLen[i];
+    }
+    let off = 0;
+    while (off < p) off += writeSync(this.fd, out, off, p - off);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** spawnWorker starts a worker thread on replay-worker (its .ts source through tsx under vitest). */
+function spawnWorker(init: WorkerInit): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const entry = new URL('./replay-worker.ts', here).href;
+    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData: init });
+  }
+  return new Worker(new URL('./replay-worker.js', here), { workerData: init });
+}
+
+/**
+ * WorkerPool is the rx queues and what came back from them: queue 0 runs on the coordinator's
+ * own thread (`local`, between dispatches), queues 1..N-1 on worker threads (slot q of the shared
+ * memory). Measured on this 2-core machine: a coordinator that only reads and dispatches is a
+ * third busy thread on two cores, and its reading plus a third isolate's GC cost about what a
+ * worker saves.
+ */
+class WorkerPool {
+  readonly threads: Worker[] = [];
+  private readonly strings: string[][] = [];
+  private readonly batches = new Map<number, Batch>();
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readyCount = 0;
+  private readonly accs: Array<AccountingJson | undefined> = [];
+  /** framesPer counts the frames each rx queue ran. */
+  readonly framesPer: number[];
+
+  constructor(
+    base: Omit<WorkerInit, 'slot'>,
+    n: number,
+    private readonly local: BatchRunner,
+    private readonly backing: WebAssembly.Memory,
+  ) {
+    this.framesPer = new Array<number>(n).fill(0);
+    this.strings.push([]);
+    for (let q = 1; q < n; q++) {
+      const t = spawnWorker({ ...base, slot: q });
+      this.strings.push([]);
+      t.on('message', (m: FromWorker) => this.message(q, m));
+      t.on('error', (e: Error) => this.fail(e));
+      t.on('exit', (code) => {
+        if (code !== 0 && this.failure === undefined) this.fail(new Error(`replay: worker ${q} exited with code ${code}`));
+      });
+      this.threads.push(t);
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failure === undefined) this.failure = e;
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private message(q: number, m: FromWorker): void {
+    if (m.type === 'ready') {
+      this.readyCount++;
+    } else if (m.type === 'error') {
+      this.fail(deserializeError(m.error, q));
+    } else if (m.type === 'accounting') {
+      this.accs[q] = m.acc;
+    } else {
+      const table = this.strings[q];
+      for (const s of m.strings) table.push(s);
+      const b = this.batches.get(m.id);
+      if (b === undefined) {
+        this.fail(new Error(`replay: worker ${q} answered unknown batch ${m.id}`));
+        return;
+      }
+      if (m.lines !== undefined && m.lineIndex !== undefined) {
+        const bytes = new Uint8Array(m.lines);
+        const idx = m.lineIndex;
+        let start = 0;
+        for (let i = 0; i < idx.length; i += 2) {
+          const pos = idx[i];
+          b.lineBuf[pos] = bytes;
+          b.lineStart[pos] = start;
+          b.lineLen[pos] = idx[i + 1];
+          start += idx[i + 1];
+        }
+      }
+      if (m.results !== undefined) {
+        const rd = new ByteReader(m.results);
+        for (let i = 0; i < rd.count; i++) {
+          const { pos, result } = decodeResult(rd, table);
+          b.results[pos] = result;
+        }
+      }
+      b.remaining--;
+    }
+    this.poke();
+  }
+
+  /** until waits for `cond`, throwing what a worker threw. */
+  async until(cond: () => boolean): Promise<void> {
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      if (cond()) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  /** ready waits until every worker has built its datapath, then lets them (and queue 0 here) run. */
+  async ready(flags: RunFlags): Promise<void> {
+    await this.until(() => this.readyCount === this.threads.length);
+    this.local.flags = flags;
+    markWorkersStarted(this.backing);
+    for (const t of this.threads) t.postMessage({ type: 'go', flags } satisfies ToWorker);
+  }
+
+  /** send hands one batch to the queues 1..N-1 (`parts`, one per queue, may be empty; queue 0's frames ran already, `local` frames of them). */
+  send(b: Batch, parts: ByteWriter[], local: number): void {
+    this.batches.set(b.id, b);
+    parts.forEach((p, q) => {
+      if (p.count === 0 || q === 0) return;
+      this.framesPer[q] += p.count;
+      const buf = p.finish();
+      b.remaining++;
+      const msg: ToWorker = b.file === undefined ? { type: 'batch', id: b.id, buf } : { type: 'batch', id: b.id, buf, file: b.file };
+      this.threads[q - 1].postMessage(msg, [buf]);
+    });
+    if (local > 0) {
+      this.framesPer[0] += local;
+      b.remaining++;
+      this.message(0, this.local.end().done);
+    }
+  }
+
+  /** accounting collects every queue's counts, merged in queue order. */
+  async accounting(into: Accounting): Promise<void> {
+    for (const t of this.threads) t.postMessage({ type: 'finish' } satisfies ToWorker);
+    await this.until(() => this.accs.filter((a) => a !== undefined).length === this.threads.length);
+    mergeAccounting(into, accountingJson(this.local.acc));
+    for (const a of this.accs) if (a !== undefined) mergeAccounting(into, a);
+  }
+
+  /** forget drops a written batch. */
+  forget(b: Batch): void {
+    this.batches.delete(b.id);
+  }
+
+  /** close stops every worker. */
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.terminate()));
+  }
+}
+
+/** runReplayWorkers is runReplay's pipeline mode with `--workers n` (checked by the caller: n ≥ 1, flags valid). */
+export async function runReplayWorkers(captures: string[], opts: ReplayOptions, io: ReplayIo, n: number, limit: number, maxHops: number | undefined): Promise<number> {
+  if (n > MAX_WORKERS) throw new UsageError('E_USAGE', `--workers ${n}: at most ${MAX_WORKERS}`, {});
+  if (opts.cpus !== undefined && opts.cpus !== String(n)) {
+    throw new UsageError('E_USAGE', `--cpus ${opts.cpus} with --workers ${n}: each worker is one CPU, so --cpus is ${n} (leave it out)`, {});
+  }
+  const base: Omit<WorkerInit, 'slot'> = {
+    backing: createSharedBacking(),
+    workers: n,
+    ifaces: opts.topology !== undefined ? opts.iface : workerIfaces(opts.iface, n),
+    topology: opts.topology,
+    hooks: { xdp: opts.xdp, tcIngress: opts.tcIngress, tcEgress: opts.tcEgress },
+    engine: opts.engine,
+    maxHops,
+    preload: opts.preload,
+  };
+  // The coordinator's own copy (slot 0): maps created and preloaded first, dumped at the end.
+  const dp = buildSharedDatapath({ ...base, slot: 0 }, 0);
+  const devs = dp.topology.interfaces;
+  const local = new BatchRunner(dp);
+  const pool = new WorkerPool(base, n, local, base.backing);
+  const acc = new Accounting();
+  let results: ResultsFile | undefined;
+  let outDir: DispositionCaptures | undefined;
+  const progress = new Progress(io.stderr);
+  const multi = captures.length > 1;
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let error: CaptureError | undefined;
+  let index = 0;
+  let nextId = 0;
+  const inflight: Batch[] = [];
+  const emit = (b: Batch): void => {
+    results?.write(b);
+    if (outDir !== undefined) {
+      for (let i = 0; i < b.frames.length; i++) {
+        const r = b.results[i];
+        if (r === undefined) throw new Error(`replay: frame ${b.first + i} came back from no worker`);
+        outDir.frame(b.first + i, b.frames[i], r);
+      }
+    }
+    pool.forget(b);
+  };
+  const drain = async (max: number): Promise<void> => {
+    while (inflight.length > max) {
+      const head = inflight[0];
+      await pool.until(() => head.remaining === 0);
+      inflight.shift();
+      emit(head);
+    }
+  };
+  try {
+    await pool.ready({ results: opts.results !== undefined, frames: opts.out !== undefined });
+    results = opts.results !== undefined ? new ResultsFile(opts.results) : undefined;
+    outDir = opts.out !== undefined ? new DispositionCaptures(opts.out, devs.map((d) => d.name), 'replay') : undefined;
+    const parts = Array.from({ length: n }, () => new ByteWriter());
+    outer: for (const file of captures) {
+      const reader = readCapture(file);
+      const total = statSync(file).size;
+      const devOf = new Map<number, number>();
+      const pick = (i: number): number => {
+        let d = devOf.get(i);
+        if (d === undefined) {
+          const dev: SimInterface = mapInterface(reader.interfaces[i], i, devs);
+          d = devs.indexOf(dev);
+          devOf.set(i, d);
+        }
+        return d;
+      };
+      const fresh = (): Batch => {
+        const b: Batch = { id: nextId++, file: multi ? file : undefined, frames: [], count: 0, first: index, results: [], lineBuf: [], lineStart: [], lineLen: [], remaining: 0 };
+        local.begin(b.id);
+        return b;
+      };
+      let cur = fresh();
+      let localCount = 0;
+      const flush = async (): Promise<void> => {
+        if (cur.count === 0) return;
+        pool.send(cur, parts, localCount);
+        inflight.push(cur);
+        localCount = 0;
+        cur = fresh();
+        await drain(MAX_INFLIGHT);
+      };
+      try {
+        for await (const batch of reader.batches()) {
+          const take = Math.min(batch.length, limit - index);
+          for (let i = 0; i < take; i++) {
+            const frame = batch[i];
+            const q = flowQueue(frame.data, n);
+            // Queue 0's frames run here and now, in capture order like every queue's.
+            if (q === 0) {
+              local.frame(cur.count++, index + i, pick(frame.interfaceIndex), frame, cur.file);
+              localCount++;
+            } else {
+              encodeFrame(parts[q], cur.count++, index + i, pick(frame.interfaceIndex), frame);
+            }
+            if (outDir !== undefined) cur.frames.push(frame);
+          }
+          index += take;
+          if (cur.count >= DISPATCH_FRAMES) await flush();
+          progress.update(batch.length > 0 ? batch[batch.length - 1].fileOffset : 0, total, index);
+          if (index >= limit) break;
+        }
+      } catch (e) {
+        if (!(e instanceof CaptureError)) throw e;
+        error = e;
+      }
+      // The frames before the end, the limit or a bad record still run.
+      await flush();
+      if (error !== undefined || index >= limit) break outer;
+    }
+    await drain(0);
+    await pool.accounting(acc);
+  } finally {
+    progress.done();
+    await pool.close();
+    results?.close();
+    await outDir?.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const cpuSeconds = (cu.user + cu.system) / 1e6;
+  if (opts.maps !== undefined) writeMapsFile(dp.programs, opts.maps);
+  if (!acc.balanced()) throw new Error('replay: dispositions do not add up to the frames in (accounting bug)');
+  if (opts.quiet !== true) {
+    io.stdout(
+      formatSummary(acc, {
+        captures,
+        attached: describeAttach(dp),
+        engine: getEngine(opts.engine).name,
+        seconds,
+        cpuSeconds,
+        maps: mapEntryCounts(dp.programs),
+        error: error?.message,
+        notes: [
+          `workers: ${n} (rx queue and CPU i on worker i, queue 0 on the main thread; frames per queue ${pool.framesPer.join(', ')})`,
+          ...(outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : []),
+        ],
+      }),
+    );
+  }
+  if (error !== undefined) throw error;
+  return 0;
+}
