@@ -13,7 +13,10 @@
  * of one program (small enough for TurboFan to compile in a fraction of the time the single
  * loop took, and to keep its loop values in registers); `rareOp` runs the rest (64-bit mul, div
  * and mod, signed division, movsx, le and 64-bit swaps, sign-extending loads, atomics, refused
- * slots); `drive` handles exits, bpf-to-bpf calls and tail calls between frames. Registers are
+ * slots); `drive` handles exits, bpf-to-bpf calls and tail calls between frames. A load or store
+ * tests two access windows first; on a miss a load tries its slot's cached context access
+ * (ctxFast: a compare and a read), and anything else goes out of line to loadSlow/storeSlow,
+ * which follow the region's context plan (ctx-plan.ts). Registers are
  * int32 halves in env.regs (see program.ts); 64-bit arithmetic is in alu.ts. Nothing is
  * allocated per instruction; a run allocates at most its RunResult (and a BigInt for r0 when
  * r0 >= 1024), and none when it ends like the previous run.
