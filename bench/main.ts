@@ -3,9 +3,10 @@
  * xdpsim engine next to the kernel's BPF_PROG_TEST_RUN on the same object and the same frame,
  * measured in the same run, printed as a table with ratios (and written as JSON, bench/format.ts).
  *
- * Method. xdpsim: the object is loaded and the program prepared once (bench/sim.ts), then run
- * back to back on one hook buffer loaded once with the frame, exactly like the kernel's repeat
- * loop, which does not restore the frame between repetitions either; after a warm-up, SAMPLES
+ * Method. xdpsim: in a child process per engine, program and frame, the object is loaded and the
+ * program prepared once (bench/sim.ts), then run back to back on one hook buffer loaded once with
+ * the frame, exactly like the kernel's repeat loop, which does not restore the frame between
+ * repetitions either; after a warm-up (≥ 1 s of CPU), SAMPLES
  * batches of at least MIN_PACKETS/SAMPLES runs each, timed in process CPU time (so other
  * processes on a busy machine do not inflate it; the kernel's timer also pauses while its task is
  * rescheduled), and the median batch is reported. Kernel: xdpsim-ktest loads the object with
@@ -18,6 +19,7 @@
  * tailcall (PROG_ARRAY dispatcher), each on a 64- and a 1500-byte frame it really processes.
  * Both sides load the same committed .o: xdpsim through src/object, the kernel through libbpf.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -50,14 +52,43 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** timeEngine returns [median ns per packet, retval, method] for one engine. */
+/** WARMUP_CPU_MS: the warm-up lasts at least this much CPU time (V8 may take ~0.4 s to optimise a big function). */
+const WARMUP_CPU_MS = 1000;
+
+/** cpuMs is this process's user + system CPU time in milliseconds. */
+function cpuMs(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
+/**
+ * timeEngine returns [median ns per packet, retval, method] for one engine, measured in a child
+ * process of its own (timeEngineHere): one process running every engine and program makes V8's
+ * call sites in the bench loop and in the engines' run wrappers polymorphic, which slowed the jit
+ * 2-3x against the same program measured alone. A replay runs one program on one engine, so
+ * measuring each alone is what a user gets.
+ */
 function timeEngine(engineName: string, path: string, func: string, frame: Uint8Array, minPackets: number): [number, number, string] {
+  const args = [fileURLToPath(import.meta.url), '--child', engineName, path, func, Buffer.from(frame).toString('hex'), String(minPackets)];
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  const r = JSON.parse(out) as [number, number, string];
+  return [r[0], r[1], `${r[2]}; in a process of its own`];
+}
+
+/** timeEngineHere measures in this process (the child side of timeEngine). */
+function timeEngineHere(engineName: string, path: string, func: string, frame: Uint8Array, minPackets: number): [number, number, string] {
   const prog = loadSimProgram(path, func, engineName, frame);
   const first = prog.run();
   if (!first.ok) throw new Error(`bench: ${func} faults on ${engineName}: ${first.fault.message}`);
   const retval = Number(first.r0 & 0xffffffffn);
   const batch = Math.ceil(minPackets / SAMPLES);
-  for (let i = 0; i < batch; i++) prog.run(); // warm-up: let V8 optimise
+  // Warm-up: at least one batch and WARMUP_CPU_MS of CPU, so the timed batches run optimised code.
+  let warm = 0;
+  const w0 = cpuMs();
+  while (warm < batch || cpuMs() - w0 < WARMUP_CPU_MS) {
+    for (let i = 0; i < 10_000; i++) prog.run();
+    warm += 10_000;
+  }
   // CPU time (process.cpuUsage: user + system of this process), not wall time: like the kernel's
   // bpf_test_timer, which stops while the task is rescheduled, it leaves out the time other
   // processes hold the CPU. Wall time is recorded in the method string for comparison.
@@ -71,7 +102,7 @@ function timeEngine(engineName: string, path: string, func: string, frame: Uint8
     const c = process.cpuUsage(c0);
     cpu.push(((c.user + c.system) * 1000) / batch);
   }
-  const how = `CPU time, median of ${SAMPLES} batches of ${batch} runs after ${batch} warm-up runs (wall-clock median ${median(wall).toFixed(1)} ns)`;
+  const how = `CPU time, median of ${SAMPLES} batches of ${batch} runs after ${warm} warm-up runs (wall-clock median ${median(wall).toFixed(1)} ns)`;
   return [median(cpu), retval, how];
 }
 
@@ -81,6 +112,11 @@ function fmt(v: number | null, digits = 1): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === '--child') {
+    const [, engineName, path, func, hex, minPackets] = args;
+    process.stdout.write(JSON.stringify(timeEngineHere(engineName, path, func, new Uint8Array(Buffer.from(hex, 'hex')), Number(minPackets))));
+    return;
+  }
   const jsonAt = args.indexOf('--json');
   const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
   if (jsonAt >= 0 && (jsonFile === undefined || jsonFile.startsWith('--'))) throw new Error('bench: --json needs a file name');
