@@ -44,6 +44,10 @@ import { CtxKind, isPlainAt, readPlanned, type CtxAccess, type CtxPlan } from '.
 import { createRunEnv } from './run.js';
 import { FaultCode, GuestFault, makeFault as makeSpecFault, memoryFault, type VmFault } from './fault.js';
 import { findRefusals, type Refusal } from './refusal.js';
+import { sharedAtomic } from './atomics.js';
+
+/** ATOMIC_OLD receives the old value of an atomic done by sharedAtomic. */
+const ATOMIC_OLD = new Int32Array(2);
 import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from './program.js';
 import {
   arsh64,
@@ -833,6 +837,12 @@ function rareOp(st: State, code: Code, pc: number, w: number): number {
       const offv = code.off[pc];
       const a = R[d + 1] === 0 ? (R[d] >>> 0) + offv : -1;
       if (!rareCheck(st, a, 4, true)) { st.fault = memFault(env.mem, code, pc, R, d, offv, 4, true, CtxKind.Atomic); return -1; }
+      if (sharedAtomic(env.mem, a, false, k, R[s], R[s + 1], R[0], R[1], ATOMIC_OLD)) {
+        // Another thread may hold the same value (replay --workers): done with Atomics (atomics.ts).
+        if (k === BPF_CMPXCHG) { R[0] = ATOMIC_OLD[0]; R[1] = 0; }
+        else if ((k & BPF_FETCH) !== 0) { R[s] = ATOMIC_OLD[0]; R[s + 1] = 0; }
+        break;
+      }
       const dv = env.mem.dv;
       const old = dv.getInt32(a, true);
       switch (k & ~BPF_FETCH) {
@@ -854,6 +864,11 @@ function rareOp(st: State, code: Code, pc: number, w: number): number {
       const offv = code.off[pc];
       const a = R[d + 1] === 0 ? (R[d] >>> 0) + offv : -1;
       if (!rareCheck(st, a, 8, true)) { st.fault = memFault(env.mem, code, pc, R, d, offv, 8, true, CtxKind.Atomic); return -1; }
+      if (sharedAtomic(env.mem, a, true, k, R[s], R[s + 1], R[0], R[1], ATOMIC_OLD)) {
+        if (k === BPF_CMPXCHG) { R[0] = ATOMIC_OLD[0]; R[1] = ATOMIC_OLD[1]; }
+        else if ((k & BPF_FETCH) !== 0) { R[s] = ATOMIC_OLD[0]; R[s + 1] = ATOMIC_OLD[1]; }
+        break;
+      }
       const dv = env.mem.dv;
       const ol = dv.getInt32(a, true);
       const oh = dv.getInt32(a + 4, true);

@@ -239,6 +239,22 @@ describe('replay --workers', () => {
     expect(seen(cj)).toBe(FRAMES - Math.ceil(FRAMES / 3));
   }, 120_000);
 
+  it.each([
+    ['interp', 'xdp_atomics'],
+    ['jit', 'xdp_atomics'],
+    ['interp', 'xdp_atomics_call'],
+    ['jit', 'xdp_atomics_call'],
+  ])('%s: BPF atomic adds on one shared value from two workers add up exactly (%s)', async (engine, func) => {
+    const cap = join(tmp, `atomics-${engine}-${func}.pcap`);
+    await churnCapture(cap);
+    const two = await replay([cap], `${join(ROOT, 'programs', 'xdp_atomics.o')}:${func}`, 2, { quiet: true, engine });
+    expect(two.lines.every((l) => (l.hooks as Array<{ verdict: string }>)[0].verdict === 'XDP_PASS')).toBe(true);
+    expect(new Set(two.lines.map((l) => l.queue))).toEqual(new Set([0, 1]));
+    const v = Buffer.from(two.maps.find((m) => m.name === 'totals')?.entries[0].value ?? '', 'hex');
+    const want = FRAMES * 32; // programs/xdp_atomics.c ROUNDS
+    expect([Number(v.readBigUInt64LE(0)), v.readUInt32LE(8), Number(v.readBigUInt64LE(16))]).toEqual([want, want, want]);
+  }, 120_000);
+
   it('refuses test-run mode and a queue count other than N', async () => {
     const testRun = await replay([SAMPLE], FW, 2, { mode: 'test-run' }).catch((e: unknown) => e);
     expect(testRun).toBeInstanceOf(UsageError);

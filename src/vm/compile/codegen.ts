@@ -220,6 +220,11 @@ class Emitter {
     this.w.byte(op).u32(align).u32(0);
     return this;
   }
+  /** atomic emits a threads-proposal atomic memory instruction (prefix 0xfe) at offset 0. */
+  atomic(op: number, alignLog2: number): this {
+    this.w.byte(0xfe).u32(op).u32(alignLog2).u32(0);
+    return this;
+  }
   block(): this {
     this.w.byte(Op.block).byte(BLOCK_VOID);
     this.nest++;
@@ -283,6 +288,8 @@ class FunctionCompiler {
     private readonly icGlobals: () => [number, number, number],
     /** True for the run export: i32 parameters (see RUN_PARAMS), registers as plain locals. */
     private readonly asRun = false,
+    /** True when the module imports a shared memory: atomics use wasm's atomic instructions. */
+    private readonly shared = false,
   ) {
     if (asRun) this.e.localBase = RUN_PARAMS.length;
     this.blocks = blocksFrom(a, entry);
@@ -604,6 +611,13 @@ class FunctionCompiler {
     const s = insn.src;
     this.addr(i, insn.dst, insn.off, size, true, refund, CtxKind.Atomic);
     e.set(L_X);
+    if (this.shared) {
+      // Another thread may update the same value (replay --workers): wasm atomics, which need
+      // natural alignment; a misaligned operand takes the plain path below.
+      e.get(L_X).i32(size - 1).op(Op.i32And).op(Op.i32Eqz).if();
+      this.atomicShared(insn, wide);
+      e.else();
+    }
     // old value (i64, zero-extended for 32-bit) in L_T
     e.get(L_X).mem(wide ? Op.i64Load : Op.i64Load32U, 0).set(L_T);
     const store = (): void => {
@@ -622,6 +636,7 @@ class FunctionCompiler {
       e.end();
       e.get(L_T);
       this.setReg(0);
+      if (this.shared) e.end();
       return;
     }
     e.get(L_X);
@@ -636,7 +651,36 @@ class FunctionCompiler {
       e.get(L_T);
       this.setReg(s);
     }
+    if (this.shared) e.end();
   }
+
+  /**
+   * atomicShared emits the atomic form of a BPF atomic whose aligned address is in L_X: the
+   * threads proposal's i64.atomic.rmw / rmw32 (zero-extending) add, or, and, xor, xchg and
+   * cmpxchg, whose result is the old value, as BPF_FETCH wants it.
+   */
+  private atomicShared(insn: Insn, wide: boolean): void {
+    const e = this.e;
+    const aop = insn.imm;
+    const s = insn.src;
+    // Opcode groups of the threads proposal: i64 form = group + 1, i64 rmw32_u form = group + 6.
+    const group = aop === BPF_CMPXCHG ? 0x48 : aop === BPF_XCHG ? 0x41 : ((aop & ~BPF_FETCH) === 0x00 ? 0x1e : (aop & ~BPF_FETCH) === 0x40 ? 0x33 : (aop & ~BPF_FETCH) === 0x50 ? 0x2c : 0x3a);
+    const op = wide ? group + 1 : group + 6;
+    const align = wide ? 3 : 2;
+    e.get(L_X);
+    if (aop === BPF_CMPXCHG) {
+      this.getReg(0);
+      this.getReg(s);
+      e.atomic(op, align);
+      this.setReg(0);
+      return;
+    }
+    this.getReg(s);
+    e.atomic(op, align);
+    if ((aop & BPF_FETCH) !== 0) this.setReg(s);
+    else e.op(Op.drop);
+  }
+
 
   /** src64 pushes the 64-bit source operand (register, or sign-extended immediate). */
   private src64(insn: Insn): void {
@@ -1114,7 +1158,7 @@ export function compileProgram(insns: readonly Insn[], extraEntries: readonly nu
   const sites: Site[] = [];
   const icGlobals = (): [number, number, number] => [m.global(I64, 0), m.global(I32, 0), m.global(I64, 0)];
   for (const entry of a.entries) {
-    const body = new FunctionCompiler(insns, a, entry, sites, funcs, fnIndex, icGlobals).compile();
+    const body = new FunctionCompiler(insns, a, entry, sites, funcs, fnIndex, icGlobals, false, sharedPages !== undefined).compile();
     m.defineFunc(fnIndex.get(entry) as number, FN_PARAMS, FN_RESULTS, EXTRA_LOCALS, body);
     m.exportFunc(`f${entry}`, fnIndex.get(entry) as number);
   }
@@ -1150,7 +1194,7 @@ export function compileProgram(insns: readonly Insn[], extraEntries: readonly nu
   // run(arg1, arg2, left, top, slots...): one call per packet, entry 0 compiled once more as
   // the export itself (no inner call), returning r0 and the count packed (see returnRegs).
   const runFn = m.declareFunc();
-  const runBody = new FunctionCompiler(insns, a, 0, sites, funcs, fnIndex, icGlobals, true).compile();
+  const runBody = new FunctionCompiler(insns, a, 0, sites, funcs, fnIndex, icGlobals, true, sharedPages !== undefined).compile();
   m.defineFunc(runFn, RUN_PARAMS, [F64], [...FN_PARAMS, ...EXTRA_LOCALS], runBody);
   m.exportFunc('run', runFn);
   // left() reads the shared budget global (for insnCount after a run).

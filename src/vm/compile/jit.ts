@@ -46,6 +46,7 @@ import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from '../prog
 import {
   arsh64, div32, div64, lsh64, mod32, mod64, rsh64, sdiv32, sdiv64, setFromBigInt, setFromNumber, smod32, smod64, toBigU64, umulhi32,
 } from '../alu.js';
+import { sharedAtomic } from '../atomics.js';
 import { compileProgram, IMPORT, SHARED_GLOBALS, SiteKind, type Compiled, type Site } from './codegen.js';
 import { compileJs, type JsCompiled } from './jsgen.js';
 
@@ -645,6 +646,9 @@ interface JsKit {
   WP: JitProgram;
   CS: Runtime['jsCallSubprog'];
   SMALL: readonly bigint[];
+  /** Atomics on a shared-mode memory (replay --workers; src/vm/atomics.ts) and its old value. */
+  SA: typeof sharedAtomic;
+  AO: Int32Array;
   fail: (e: unknown, budget: number) => RunResult;
   result: (hi: number, lo: number, count: number) => RunResult;
 }
@@ -698,6 +702,8 @@ class JsInstance {
       WP: prog,
       CS: rt.jsCallSubprog,
       SMALL: SMALL_BIGINTS,
+      SA: sharedAtomic,
+      AO: new Int32Array(2),
       fail: (e: unknown, budget: number): RunResult => {
         if (e instanceof JitFault) return { ok: false, fault: e.fault, insnCount: budget - rt.js.left };
         if (e !== EXIT_SIGNAL) throw e;

@@ -174,7 +174,7 @@ class Gen {
     const decl = [...ics, ...hs];
     return [
       "'use strict';",
-      'const { rt, st, mem, slow, trap, hErr, conv, tail, EXIT, umulhi32, S, div64, mod64, sdiv64, smod64, div32, mod32, sdiv32, smod32, lsh64, rsh64, arsh64, unknown, NAME, WP, CS, SMALL, fail, result } = K;',
+      'const { rt, st, mem, slow, trap, hErr, conv, tail, EXIT, umulhi32, S, div64, mod64, sdiv64, smod64, div32, mod32, sdiv32, smod32, lsh64, rsh64, arsh64, unknown, NAME, WP, CS, SMALL, SA, AO, fail, result } = K;',
       'const P = rt.pkt, V = rt.vic, CV = rt.ctxValue;',
       decl.length > 0 ? `let ${decl.join(', ')};` : '',
       // Context inline caches (see icNote): valid while ie<k> === E; E moves on when the context
@@ -449,6 +449,9 @@ class Gen {
     const sh = this.hi(s);
     // Atomics into a context are refused (check_atomic), so the runtime never performs one itself.
     this.addr(i, insn.dst, insn.off, wide ? 8 : 4, true, refund, CtxKind.Atomic, [sl, sh]);
+    // On a shared memory (replay --workers) another thread may update the same value: Atomics.
+    const post = aop === BPF_CMPXCHG ? 'l0 = AO[0]; h0 = AO[1];' : (aop & BPF_FETCH) !== 0 && s !== 10 ? `l${s} = AO[0]; h${s} = AO[1];` : '';
+    this.emit(`if (mem.shared !== undefined && SA(mem, a, ${wide}, ${aop}, ${sl}, ${sh}, l0, h0, AO)) { ${post} } else {`);
     // old value in (t, u), zero-extended for the 32-bit form
     this.emit(wide ? 't = dv.getInt32(a, true); u = dv.getInt32(a + 4, true);' : 't = dv.getInt32(a, true); u = 0;');
     const store = (lo: string, hi: string): void => {
@@ -459,6 +462,7 @@ class Gen {
       store(sl, sh);
       this.emit('}');
       this.emit('l0 = t; h0 = u;');
+      this.emit('}');
       return;
     }
     const base = aop & ~BPF_FETCH;
@@ -473,6 +477,7 @@ class Gen {
       store('bl', 'bh');
     }
     if ((aop & BPF_FETCH) !== 0 && s !== 10) this.emit(`l${s} = t; h${s} = u;`);
+    this.emit('}');
   }
 
   private alu64(insn: Insn): void {
