@@ -23,11 +23,9 @@
  *   order of frames of different flows — a global counter read back into a packet, the order in
  *   which two flows insert into a hash (so the dump order of its keys), which of two flows finds
  *   a full map. Per-CPU values split by CPU differently (their sum per key is the same).
- * - Known limit: BPF atomic instructions (lock xadd, atomic fetch/cmpxchg) are executed by the
- *   engines as plain read-modify-write; on a shared (not per-CPU) value two workers hitting the
- *   same word at the same instant can lose an update. Helpers (map update/delete) are atomic.
- *   The fix belongs to the engines (src/vm): Atomics.* on the shared buffer when mem.shared (the
- *   jit's module imports the shared memory already: compileProgram's sharedPages).
+ * - BPF atomic instructions (lock xadd, atomic fetch/xchg/cmpxchg) are atomic across workers: the
+ *   engines use Atomics / wasm atomics on a shared-mode memory (src/vm/atomics.ts); map update
+ *   and delete helpers take the shared tables' locks.
  */
 import { Worker } from 'node:worker_threads';
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
