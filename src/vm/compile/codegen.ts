@@ -302,46 +302,7 @@ class FunctionCompiler {
       if ((k === Kind.Ja || k === Kind.Cond) && (this.blockOf.get(t) as number) <= i) loop = true;
     }
     this.hasLoop = loop;
-    this.ctxIn = this.contextMasks(entry === 0);
-  }
-
-  /**
-   * contextMasks computes, per block, which registers surely still hold the context pointer
-   * (r1 at entry to the program), through register moves. Only used to order the memory checks:
-   * loads through the context try its inline cache first. Blocks reached by a backward jump
-   * start with nothing known.
-   */
-  private contextMasks(main: boolean): Uint16Array {
-    const nb = this.blocks.length;
-    const masks = new Uint16Array(nb);
-    const known = new Uint8Array(nb);
-    const meet = (j: number, m: number): void => {
-      masks[j] = known[j] === 0 ? m : masks[j] & m;
-      known[j] = 1;
-    };
-    if (main) meet(0, 1 << 1);
-    for (let bi = 0; bi < nb; bi++) {
-      const b = this.blocks[bi];
-      let m = known[bi] === 1 ? masks[bi] : 0;
-      masks[bi] = m;
-      known[bi] = 1;
-      for (const i of b.insns) m = ctxTransfer(this.insns[i], this.a.kind[i], m);
-      const last = b.insns[b.insns.length - 1];
-      const k = this.a.kind[last];
-      const succ: number[] = [];
-      if (k === Kind.Ja) succ.push(this.a.target[last]);
-      else if (k === Kind.Cond) succ.push(last + 1, this.a.target[last]);
-      else if (k !== Kind.Exit && k !== Kind.Refused) succ.push(k === Kind.Lddw ? last + 2 : last + 1);
-      for (const t of succ) {
-        const j = this.blockOf.get(t);
-        if (j === undefined) continue;
-        if (j <= bi) {
-          masks[j] = 0;
-          known[j] = 1;
-        } else meet(j, m);
-      }
-    }
-    return masks;
+    this.ctxIn = contextMasks(insns, a, this.blocks, this.blockOf, entry === 0);
   }
 
   private site(s: Omit<Site, 'base' | 'off' | 'size' | 'write' | 'access' | 'helper' | 'refund'> & Partial<Site>): number {
@@ -1131,6 +1092,46 @@ export function ctxTransfer(insn: Insn | undefined, kind: number, mask: number):
   if (cls === 4 || cls === 7 || cls === 1) return mask & ~(1 << insn.dst);
   if (o === 0xc3 || o === 0xdb) return insn.imm === BPF_CMPXCHG ? mask & ~1 : (insn.imm & BPF_FETCH) !== 0 ? mask & ~(1 << insn.src) : mask;
   return mask;
+}
+
+/**
+ * contextMasks computes, per block of `blocks` (blockOf: start instruction → block index), which
+ * registers surely still hold the context pointer (r1 at entry to the program when `main`),
+ * through register moves (ctxTransfer). Only used to order the memory checks: loads through the
+ * context try its inline cache first. Blocks reached by a backward jump start with nothing known.
+ * Shared by the wasm and the JavaScript back ends.
+ */
+export function contextMasks(insns: readonly Insn[], a: Analysis, blocks: readonly Block[], blockOf: ReadonlyMap<number, number>, main: boolean): Uint16Array {
+  const nb = blocks.length;
+  const masks = new Uint16Array(nb);
+  const known = new Uint8Array(nb);
+  const meet = (j: number, m: number): void => {
+    masks[j] = known[j] === 0 ? m : masks[j] & m;
+    known[j] = 1;
+  };
+  if (main) meet(0, 1 << 1);
+  for (let bi = 0; bi < nb; bi++) {
+    const b = blocks[bi];
+    let m = known[bi] === 1 ? masks[bi] : 0;
+    masks[bi] = m;
+    known[bi] = 1;
+    for (const i of b.insns) m = ctxTransfer(insns[i], a.kind[i], m);
+    const last = b.insns[b.insns.length - 1];
+    const k = a.kind[last];
+    const succ: number[] = [];
+    if (k === Kind.Ja) succ.push(a.target[last]);
+    else if (k === Kind.Cond) succ.push(last + 1, a.target[last]);
+    else if (k !== Kind.Exit && k !== Kind.Refused) succ.push(k === Kind.Lddw ? last + 2 : last + 1);
+    for (const t of succ) {
+      const j = blockOf.get(t);
+      if (j === undefined) continue;
+      if (j <= bi) {
+        masks[j] = 0;
+        known[j] = 1;
+      } else meet(j, m);
+    }
+  }
+  return masks;
 }
 
 /**

@@ -42,7 +42,7 @@
 import type { Insn } from '../../isa/insn.js';
 import { BPF_CMPXCHG, BPF_FETCH, BPF_XCHG, MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { analyze, blocksFrom, Kind, type Analysis, type Block } from './analyze.js';
-import { ctxTransfer, SiteKind, type Site } from './codegen.js';
+import { contextMasks, ctxTransfer, SiteKind, type Site } from './codegen.js';
 import { CtxKind } from '../ctx-plan.js';
 
 /** JsCompiled is a program translated to the source of a JavaScript factory. */
@@ -119,41 +119,7 @@ class Gen {
     }
     this.hasLoop = loop;
     this.maxPath = loop ? 0 : total;
-    this.ctxIn = this.contextMasks();
-  }
-
-  /** contextMasks: per block, the registers surely holding the context pointer (r1 at entry). */
-  private contextMasks(): Uint16Array {
-    const nb = this.blocks.length;
-    const masks = new Uint16Array(nb);
-    const known = new Uint8Array(nb);
-    const meet = (j: number, m: number): void => {
-      masks[j] = known[j] === 0 ? m : masks[j] & m;
-      known[j] = 1;
-    };
-    meet(0, 1 << 1);
-    for (let bi = 0; bi < nb; bi++) {
-      const b = this.blocks[bi];
-      let m = known[bi] === 1 ? masks[bi] : 0;
-      masks[bi] = m;
-      known[bi] = 1;
-      for (const i of b.insns) m = ctxTransfer(this.insns[i], this.a.kind[i], m);
-      const last = b.insns[b.insns.length - 1];
-      const k = this.a.kind[last];
-      const succ: number[] = [];
-      if (k === Kind.Ja) succ.push(this.a.target[last]);
-      else if (k === Kind.Cond) succ.push(last + 1, this.a.target[last]);
-      else if (k !== Kind.Exit && k !== Kind.Refused) succ.push(k === Kind.Lddw ? last + 2 : last + 1);
-      for (const t of succ) {
-        const j = this.blockOf.get(t);
-        if (j === undefined) continue;
-        if (j <= bi) {
-          masks[j] = 0;
-          known[j] = 1;
-        } else meet(j, m);
-      }
-    }
-    return masks;
+    this.ctxIn = contextMasks(insns, a, this.blocks, this.blockOf, true);
   }
 
   private emit(s: string): void {
