@@ -25,26 +25,24 @@ struct {
 
 #define ROUNDS 32
 
+/* BUMP is the body of both variants: ROUNDS atomic adds of each kind. */
+#define BUMP(c)                                                                 \
+	for (int i = 0; i < ROUNDS; i++) {                                      \
+		__sync_fetch_and_add(&(c)->add64, 1);                           \
+		__sync_fetch_and_add(&(c)->add32, 1);                           \
+		if (__sync_fetch_and_add(&(c)->fetch64, 1) > (1ULL << 40))      \
+			return XDP_ABORTED;                                     \
+	}                                                                       \
+	return XDP_PASS
+
 static __always_inline int bump_inline(struct counters *c)
 {
-	for (int i = 0; i < ROUNDS; i++) {
-		__sync_fetch_and_add(&c->add64, 1);
-		__sync_fetch_and_add(&c->add32, 1);
-		if (__sync_fetch_and_add(&c->fetch64, 1) > (1ULL << 40))
-			return XDP_ABORTED;
-	}
-	return XDP_PASS;
+	BUMP(c);
 }
 
 static __noinline int bump_call(struct counters *c)
 {
-	for (int i = 0; i < ROUNDS; i++) {
-		__sync_fetch_and_add(&c->add64, 1);
-		__sync_fetch_and_add(&c->add32, 1);
-		if (__sync_fetch_and_add(&c->fetch64, 1) > (1ULL << 40))
-			return XDP_ABORTED;
-	}
-	return XDP_PASS;
+	BUMP(c);
 }
 
 SEC("xdp")
