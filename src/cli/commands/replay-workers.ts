@@ -55,10 +55,9 @@ import {
   type ToWorker,
   type WorkerInit,
 } from '../../datapath/workers/protocol.js';
-import { DispositionCaptures, describeAttach, mapEntryCounts, preloadMapsFile, writeMapsFile } from '../outputs.js';
+import { DispositionCaptures, preloadMapsFile } from '../outputs.js';
 import { Progress } from '../progress.js';
-import { formatSummary } from '../summary.js';
-import { mapInterface, type ReplayIo, type ReplayOptions } from './replay.js';
+import { finishReplay, mapInterface, type ReplayIo, type ReplayOptions } from './replay.js';
 
 /** MAX_WORKERS is the most rx queues one shared memory serves (one slot each; queue 0 is the coordinator's). */
 export const MAX_WORKERS = SHARED_SLOTS;
@@ -434,28 +433,15 @@ export async function runReplayWorkers(captures: string[], opts: ReplayOptions, 
     results?.close();
     await outDir?.close();
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const cu = process.cpuUsage(c0);
-  const cpuSeconds = (cu.user + cu.system) / 1e6;
-  if (opts.maps !== undefined) writeMapsFile(dp.programs, opts.maps);
-  if (!acc.balanced()) throw new Error('replay: dispositions do not add up to the frames in (accounting bug)');
-  if (opts.quiet !== true) {
-    io.stdout(
-      formatSummary(acc, {
-        captures,
-        attached: describeAttach(dp),
-        engine: getEngine(opts.engine).name,
-        seconds,
-        cpuSeconds,
-        maps: mapEntryCounts(dp.programs),
-        error: error?.message,
-        notes: [
-          `workers: ${n} (rx queue and CPU i on worker i, queue 0 on the main thread; frames per queue ${pool.framesPer.join(', ')})`,
-          ...(outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : []),
-        ],
-      }),
-    );
-  }
-  if (error !== undefined) throw error;
-  return 0;
+  return finishReplay(dp, acc, opts, io, {
+    captures,
+    engine: getEngine(opts.engine).name,
+    t0,
+    c0,
+    error,
+    notes: [
+      `workers: ${n} (rx queue and CPU i on worker i, queue 0 on the main thread; frames per queue ${pool.framesPer.join(', ')})`,
+      ...(outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : []),
+    ],
+  });
 }

@@ -18,7 +18,7 @@ import type { CaptureReader } from '../../io/reader.js';
 import type { CaptureInterface, Frame } from '../../io/frames.js';
 import { DEFAULT_ENGINE, engineNames, getEngine } from '../../vm/engines.js';
 import { systemServices } from '../../helpers/services.js';
-import { buildDatapath, splitIface } from '../../datapath/setup.js';
+import { buildDatapath, splitIface, type Datapath } from '../../datapath/setup.js';
 import { Accounting, type FrameResult } from '../../datapath/accounting.js';
 import { DEFAULT_MAX_HOPS } from '../../datapath/pipeline.js';
 import type { SimInterface } from '../../datapath/interfaces.js';
@@ -292,26 +292,54 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
     results?.close();
     await outDir?.close();
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const cu = process.cpuUsage(c0);
+  return finishReplay(dp, acc, opts, io, {
+    captures,
+    engine: engine.name,
+    t0,
+    c0,
+    error,
+    notes: outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : [],
+  });
+}
+
+/** ReplayEnd is how a pipeline replay ended, for finishReplay. */
+export interface ReplayEnd {
+  readonly captures: readonly string[];
+  readonly engine: string;
+  /** performance.now() and process.cpuUsage() when the frames started. */
+  readonly t0: number;
+  readonly c0: NodeJS.CpuUsage;
+  /** The capture error that ended the replay early, if any (rethrown after the summary). */
+  readonly error: CaptureError | undefined;
+  readonly notes: readonly string[];
+}
+
+/**
+ * finishReplay is the end of a pipeline replay, single-threaded or with --workers: writes --maps,
+ * checks that the dispositions add up, prints the summary unless -q, and rethrows a capture error
+ * once every output is whole. Returns the exit code.
+ */
+export function finishReplay(dp: Datapath, acc: Accounting, opts: ReplayOptions, io: ReplayIo, end: ReplayEnd): number {
+  const seconds = (performance.now() - end.t0) / 1000;
+  const cu = process.cpuUsage(end.c0);
   const cpuSeconds = (cu.user + cu.system) / 1e6;
   if (opts.maps !== undefined) writeMapsFile(dp.programs, opts.maps);
   if (!acc.balanced()) throw new Error('replay: dispositions do not add up to the frames in (accounting bug)');
   if (opts.quiet !== true) {
     io.stdout(
       formatSummary(acc, {
-        captures,
+        captures: [...end.captures],
         attached: describeAttach(dp),
-        engine: engine.name,
+        engine: end.engine,
         seconds,
         cpuSeconds,
         maps: mapEntryCounts(dp.programs),
-        error: error?.message,
-        notes: outDir !== undefined ? [`captures written: ${outDir.files().join(', ') || 'none'}`] : [],
+        error: end.error?.message,
+        notes: [...end.notes],
       }),
     );
   }
-  if (error !== undefined) throw error;
+  if (end.error !== undefined) throw end.error;
   return 0;
 }
 
