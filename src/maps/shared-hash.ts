@@ -162,24 +162,12 @@ export class SharedHashMap extends HashMap {
     return this.values.start + e * this.slotSize;
   }
 
-  /** find returns the element number holding the key at `off` in `b`, or -1 (lock held). */
+  /**
+   * find returns the element number holding the key at `off` in `b`, or -1, with the lock held.
+   * It is findRacy's walk: under the lock the chain is consistent and the bounds never cut it.
+   */
   private find(b: Uint8Array, off: number, h: number): number {
-    const i32 = this.i32;
-    const ks = this.spec.keySize;
-    const kb = this.keyBytes;
-    let n = i32[this.buckets + (h & this.mask)];
-    while (n !== 0) {
-      const e = n - 1;
-      const r = this.rec(e);
-      if (i32[r + E_HASH] === h) {
-        const k = (r + E_WORDS) << 2;
-        let i = 0;
-        while (i < ks && kb[k + i] === b[off + i]) i++;
-        if (i === ks) return e;
-      }
-      n = i32[r + E_CHAIN];
-    }
-    return -1;
+    return this.findRacy(b, off, h);
   }
 
   private keyOf(e: number): Uint8Array {
