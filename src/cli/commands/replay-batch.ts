@@ -9,43 +9,7 @@ import { Accounting } from '../../datapath/accounting.js';
 import type { Datapath } from '../../datapath/setup.js';
 import { ByteReader, ByteWriter, StringTable, decodeFrame, encodeResult, newInFrame, type BatchDone, type RunFlags } from '../../datapath/workers/protocol.js';
 import type { Frame } from '../../io/frames.js';
-import { resultLine, type LineWriter } from './replay.js';
-
-/** BufferLines collects results lines in memory (the LineWriter of replay's resultLine). */
-class BufferLines implements LineWriter {
-  private buf: Buffer = Buffer.allocUnsafe(1 << 16);
-  private pos = 0;
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  push(text: string): void {
-    this.room(text.length * 3);
-    this.pos += this.buf.write(text, this.pos, 'utf8');
-  }
-
-  pushHex(b: Uint8Array): void {
-    this.room(2 * b.length);
-    this.pos += this.buf.write(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex'), this.pos, 'latin1');
-  }
-
-  /** length is the number of bytes so far. */
-  get length(): number {
-    return this.pos;
-  }
-
-  /** take returns the bytes so far as a transferable buffer and starts again. */
-  take(): ArrayBuffer {
-    const out = new ArrayBuffer(this.pos);
-    new Uint8Array(out).set(this.buf.subarray(0, this.pos));
-    this.pos = 0;
-    return out;
-  }
-}
+import { LineBuffer, resultLine } from './replay.js';
 
 /** BatchRunner runs batches of one rx queue on a datapath. */
 export class BatchRunner {
@@ -55,7 +19,7 @@ export class BatchRunner {
   flags: RunFlags = { results: false, frames: false };
   private readonly strings = new StringTable();
   private readonly out = new ByteWriter();
-  private readonly lines = new BufferLines();
+  private readonly lines = new LineBuffer();
   private readonly inf = newInFrame();
 
   constructor(private readonly dp: Datapath) {}

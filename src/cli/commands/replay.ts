@@ -112,29 +112,23 @@ const HEX_PAIRS: Uint8Array = (() => {
   return t;
 })();
 
-/** LineWriter is where resultLine renders a line: LineSink, or a worker's in-memory buffer (replay-worker.ts). */
+/** LineWriter is where resultLine renders a line: a LineSink, or a worker's LineBuffer (replay-batch.ts). */
 export interface LineWriter {
   push(text: string): void;
   pushHex(b: Uint8Array): void;
 }
 
 /**
- * LineSink writes text lines to a file in batches, synchronously (complete lines survive an
- * error). Lines are encoded straight into one byte buffer — text as UTF-8, packet bytes as hex
- * through HEX_PAIRS — and written with one write per flush (per batch of frames): measured, this
- * replaces a hex string, a joined string and its UTF-8 encoding per batch.
+ * LineBuffer collects lines in one growing byte buffer: text as UTF-8, packet bytes as hex through
+ * HEX_PAIRS. Measured, this replaces a hex string, a joined string and its UTF-8 encoding per
+ * batch. A --workers thread keeps its lines in one (replay-batch.ts); LineSink writes one to a file.
  */
-export class LineSink implements LineWriter {
-  private readonly fd: number;
-  private buf: Buffer = Buffer.allocUnsafe(1 << 20);
-  private pos = 0;
+export class LineBuffer implements LineWriter {
+  protected buf: Buffer;
+  protected pos = 0;
 
-  constructor(readonly file: string) {
-    try {
-      this.fd = openSync(file, 'w');
-    } catch (e) {
-      throw new UsageError('E_OUTPUT', `${file}: cannot create: ${(e as Error).message}`, { file });
-    }
+  constructor(initialBytes = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
   private room(n: number): void {
@@ -163,6 +157,36 @@ export class LineSink implements LineWriter {
       p += 2;
     }
     this.pos = p;
+  }
+
+  /** length is the number of bytes so far. */
+  get length(): number {
+    return this.pos;
+  }
+
+  /** take returns the bytes so far as a transferable buffer and starts again. */
+  take(): ArrayBuffer {
+    const out = new ArrayBuffer(this.pos);
+    new Uint8Array(out).set(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    return out;
+  }
+}
+
+/**
+ * LineSink writes text lines to a file in batches, synchronously (complete lines survive an
+ * error), one write per flush (per batch of frames).
+ */
+export class LineSink extends LineBuffer {
+  private readonly fd: number;
+
+  constructor(readonly file: string) {
+    super(1 << 20);
+    try {
+      this.fd = openSync(file, 'w');
+    } catch (e) {
+      throw new UsageError('E_OUTPUT', `${file}: cannot create: ${(e as Error).message}`, { file });
+    }
   }
 
   flush(): void {
