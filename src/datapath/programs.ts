@@ -203,7 +203,7 @@ export class ProgramSet {
       const file = e.obj.spec.file;
       throw new VerifyError(
         VerifyCode.UnknownHelper,
-        `${file}: section ${spec.section}: program ${name}: instruction ${bad.insn}: calls ${bad.name} (#${bad.helper}), which a ${progTypeName(progType)} program with license "${spec.license}" cannot use here`,
+        `${file}: section ${spec.section}: program ${name}: instruction ${bad.insn}: calls ${bad.name} (#${bad.helper}), which ${progTypeName(progType)} programs with license "${spec.license}" cannot call`,
         { file, section: spec.section, program: name, insn: bad.insn, helper: bad.helper },
       );
     }
