@@ -22,8 +22,13 @@ export interface SummaryInput {
   readonly maps?: ReadonlyArray<{ name: string; entries: number }>;
 }
 
+/**
+ * count groups digits by thousands, as toLocaleString('en-US') does for integers; by hand because
+ * the first toLocaleString call loads ICU's number formatting, measured at 60 ms of a replay's start.
+ */
 function count(n: number): string {
-  return n.toLocaleString('en-US');
+  if (!Number.isSafeInteger(n)) return n.toLocaleString('en-US');
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 function bytes(n: number): string {
