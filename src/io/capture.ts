@@ -5,7 +5,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import type { CaptureSource } from './byte-source.js';
 import type { FrameCursor, ReadOptions } from './frames.js';
 import { isPcapMagic, parsePcap, PcapCursor } from './pcap.js';
-import { isPcapngMagic, parsePcapng } from './pcapng.js';
+import { isPcapngMagic, parsePcapng, PcapngCursor } from './pcapng.js';
 import { CaptureReader } from './reader.js';
 
 /**
@@ -22,9 +22,9 @@ export function readCapture(source: CaptureSource, opts: ReadOptions = {}): Capt
 }
 
 /**
- * openCursor opens a capture file for synchronous frame-by-frame reading (FrameCursor), when
- * its format has a cursor: classic pcap. Undefined for anything else (pcapng, unknown or
- * unreadable files): read those with readCapture, which also reports their errors.
+ * openCursor opens a pcap or pcapng file for synchronous frame-by-frame reading (FrameCursor).
+ * Undefined for anything else (unknown magic, shorter than a magic, unreadable): read those with
+ * readCapture, which reports their errors.
  */
 export function openCursor(path: string, opts: ReadOptions = {}): FrameCursor | undefined {
   const magic = new Uint8Array(4);
@@ -41,6 +41,7 @@ export function openCursor(path: string, opts: ReadOptions = {}): FrameCursor | 
   }
   if (got < 4) return undefined;
   const m = (magic[0] | (magic[1] << 8) | (magic[2] << 16) | (magic[3] << 24)) >>> 0;
-  if (isPcapngMagic(m) || !isPcapMagic(m)) return undefined;
+  if (isPcapngMagic(m)) return new PcapngCursor(path, opts);
+  if (!isPcapMagic(m)) return undefined;
   return new PcapCursor(path, opts);
 }

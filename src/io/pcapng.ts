@@ -23,20 +23,23 @@
  */
 import { basename } from 'node:path';
 import { CaptureError, UsageError } from '../errors.js';
-import type { ByteSource, CaptureSource } from './byte-source.js';
+import { ByteSource, DEFAULT_CHUNK, FrameScratch, SCRATCH_MAX, type CaptureSource } from './byte-source.js';
 import {
   EPB_VERDICT_TYPE,
   MAX_CAPLEN,
   timestampToUnits,
   unitsToTimestamp,
+  type CaptureInterface,
+  type CaptureNote,
   type EpbVerdict,
   type Frame,
+  type FrameCursor,
   type FrameInput,
   type ReadOptions,
   type TsResolution,
 } from './frames.js';
 import { LINKTYPE } from './linktype.js';
-import { Batch, CaptureReader, type InterfaceState, type ReaderContext } from './reader.js';
+import { Batch, CaptureReader, ReaderContext, type InterfaceState } from './reader.js';
 import { ByteSink, DEFAULT_WRITE_BUFFER, type CaptureTarget } from './sink.js';
 
 /** BLOCK holds the pcapng block types xdpsim knows. */
@@ -128,36 +131,60 @@ export async function* parsePcapng(src: ByteSource, ctx: ReaderContext): AsyncGe
   }
 }
 
-async function* blocks(src: ByteSource, ctx: ReaderContext, batch: Batch): AsyncGenerator<Frame[], void, undefined> {
-  let sec: Section | undefined;
-  let sections = 0;
-  for (;;) {
-    const off = src.offset;
-    if (src.available < 12 && batch.size > 0) yield batch.take();
-    if (src.available < 12 && !(await src.need(12))) {
-      if (src.available === 0 && sec !== undefined) return;
-      if (sec === undefined && src.available < 4) {
-        throw ctx.error('CAPTURE_TRUNCATED', `file shorter than a pcapng section header (${src.available} bytes)`, off);
-      }
-      if (sec === undefined && src.view.getUint32(src.pos, true) !== BLOCK.SHB) {
-        throw ctx.error('CAPTURE_BAD_MAGIC', 'not a pcapng file: no Section Header Block at the start', off);
-      }
-      throw ctx.error('CAPTURE_TRUNCATED', `block header truncated: ${src.available} of 12 bytes`, off);
+/**
+ * BlockReader is the block-by-block state shared by the async parser and the synchronous cursor
+ * (the current section, and the header of the block at the cursor), so both read and refuse
+ * the same files with the same errors; only how they wait for bytes differs.
+ */
+class BlockReader {
+  sec: Section | undefined;
+  sections = 0;
+  /** The block at the cursor, once `header` has checked it. */
+  type = 0;
+  le = true;
+  blockLen = 0;
+  off = 0;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly ctx: ReaderContext,
+    /**
+     * Undefined: frames get a private copy of their bytes (the async parser). Else frame bytes are
+     * valid until the next block: short ones in this scratch, longer ones views of the read buffer.
+     */
+    private readonly scratch: FrameScratch | undefined,
+  ) {}
+
+  /** shortHeader is the end of the input with fewer than 12 bytes left: undefined at a clean end, else the error. */
+  shortHeader(): CaptureError | undefined {
+    const { src, ctx, off } = this;
+    if (src.available === 0 && this.sec !== undefined) return undefined;
+    if (this.sec === undefined && src.available < 4) {
+      return ctx.error('CAPTURE_TRUNCATED', `file shorter than a pcapng section header (${src.available} bytes)`, off);
     }
-    let v = src.view;
-    let p = src.pos;
+    if (this.sec === undefined && src.view.getUint32(src.pos, true) !== BLOCK.SHB) {
+      return ctx.error('CAPTURE_BAD_MAGIC', 'not a pcapng file: no Section Header Block at the start', off);
+    }
+    return ctx.error('CAPTURE_TRUNCATED', `block header truncated: ${src.available} of 12 bytes`, off);
+  }
+
+  /** header checks the 12 available header bytes of the block at the cursor (type, byte order, length). */
+  header(): void {
+    const { src, ctx, off } = this;
+    const v = src.view;
+    const p = src.pos;
     let type = v.getUint32(p, true);
     let le: boolean;
     if (type === BLOCK.SHB) {
       const bom = v.getUint32(p + 8, true);
       if (bom === BYTE_ORDER_MAGIC) le = true;
       else if (bom === 0x4d3c2b1a) le = false;
-      else if (sec === undefined) throw ctx.error('CAPTURE_BAD_MAGIC', `not a pcapng file: byte-order magic 0x${bom.toString(16).padStart(8, '0')}`, off);
+      else if (this.sec === undefined) throw ctx.error('CAPTURE_BAD_MAGIC', `not a pcapng file: byte-order magic 0x${bom.toString(16).padStart(8, '0')}`, off);
       else throw ctx.error('CAPTURE_BAD_BLOCK', `Section Header Block with byte-order magic 0x${bom.toString(16).padStart(8, '0')}`, off, { blockType: type });
-    } else if (sec === undefined) {
+    } else if (this.sec === undefined) {
       throw ctx.error('CAPTURE_BAD_MAGIC', 'not a pcapng file: no Section Header Block at the start', off);
     } else {
-      le = sec.le;
+      le = this.sec.le;
       type = v.getUint32(p, le);
     }
     const blockLen = v.getUint32(p + 4, le);
@@ -166,17 +193,28 @@ async function* blocks(src: ByteSource, ctx: ReaderContext, batch: Batch): Async
       const why = blockLen < min ? `below the minimum ${min}` : blockLen % 4 !== 0 ? 'not a multiple of 4' : `above the ${MAX_BLOCK}-byte maximum`;
       throw ctx.error('CAPTURE_BAD_LENGTH', `block type 0x${type.toString(16)} length ${blockLen} is ${why}`, off, { blockType: type, blockLength: blockLen });
     }
-    if (src.available < blockLen && batch.size > 0) yield batch.take();
-    if (src.available < blockLen && !(await src.need(blockLen))) {
-      throw ctx.error('CAPTURE_TRUNCATED', `block type 0x${type.toString(16)} truncated: ${src.available} of ${blockLen} bytes`, off, { blockType: type, blockLength: blockLen });
-    }
-    v = src.view;
-    p = src.pos;
+    this.type = type;
+    this.le = le;
+    this.blockLen = blockLen;
+  }
+
+  /** truncated is the error for a block whose `blockLen` bytes the input does not hold. */
+  truncated(): CaptureError {
+    const { type, blockLen } = this;
+    return this.ctx.error('CAPTURE_TRUNCATED', `block type 0x${type.toString(16)} truncated: ${this.src.available} of ${blockLen} bytes`, this.off, { blockType: type, blockLength: blockLen });
+  }
+
+  /** body reads the whole block, available at the cursor, skips it, and returns its frame if it is a packet. */
+  body(): Frame | undefined {
+    const { src, ctx, off, type, le, blockLen } = this;
+    const v = src.view;
+    const p = src.pos;
     const trailer = v.getUint32(p + blockLen - 4, le);
     if (trailer !== blockLen) {
       throw ctx.error('CAPTURE_BAD_LENGTH', `block type 0x${type.toString(16)} trailing length ${trailer} differs from its leading length ${blockLen}`, off, { blockType: type, blockLength: blockLen, trailer });
     }
     const bodyEnd = p + blockLen - 4;
+    const sec = this.sec;
     let frame: Frame | undefined;
     switch (type) {
       case BLOCK.SHB: {
@@ -186,7 +224,7 @@ async function* blocks(src: ByteSource, ctx: ReaderContext, batch: Batch): Async
           throw ctx.error('CAPTURE_BAD_BLOCK', `pcapng version ${major}.${minor} is not supported (expected 1.x)`, off, { major, minor });
         }
         readOptions(ctx, v, p + 24, bodyEnd, le, off, () => undefined);
-        sec = { le, index: sections++, ifaces: [] };
+        this.sec = { le, index: this.sections++, ifaces: [] };
         break;
       }
       case BLOCK.IDB:
@@ -194,10 +232,10 @@ async function* blocks(src: ByteSource, ctx: ReaderContext, batch: Batch): Async
         break;
       case BLOCK.EPB:
       case BLOCK.PB:
-        if (sec !== undefined) frame = readPacket(ctx, sec, src, v, p, bodyEnd, blockLen, le, off, type === BLOCK.PB);
+        if (sec !== undefined) frame = readPacket(ctx, sec, src, v, p, bodyEnd, blockLen, le, off, type === BLOCK.PB, this.scratch);
         break;
       case BLOCK.SPB:
-        if (sec !== undefined) frame = readSimplePacket(ctx, sec, src, v, p, blockLen, le, off);
+        if (sec !== undefined) frame = readSimplePacket(ctx, sec, src, v, p, blockLen, le, off, this.scratch);
         break;
       default: {
         const name = SKIPPED_NAMES[type] ?? `unknown block type 0x${type.toString(16).padStart(8, '0')}`;
@@ -205,7 +243,95 @@ async function* blocks(src: ByteSource, ctx: ReaderContext, batch: Batch): Async
       }
     }
     src.skip(blockLen);
+    return frame;
+  }
+}
+
+async function* blocks(src: ByteSource, ctx: ReaderContext, batch: Batch): AsyncGenerator<Frame[], void, undefined> {
+  const b = new BlockReader(src, ctx, undefined);
+  for (;;) {
+    b.off = src.offset;
+    if (src.available < 12 && batch.size > 0) yield batch.take();
+    if (src.available < 12 && !(await src.need(12))) {
+      const e = b.shortHeader();
+      if (e === undefined) return;
+      throw e;
+    }
+    b.header();
+    if (src.available < b.blockLen && batch.size > 0) yield batch.take();
+    if (src.available < b.blockLen && !(await src.need(b.blockLen))) throw b.truncated();
+    const frame = b.body();
     if (frame !== undefined && batch.add(frame)) yield batch.take();
+  }
+}
+
+/**
+ * PcapngCursor reads a pcapng file synchronously, one frame per `next()` (FrameCursor), with the
+ * async parser's block reader, so it yields the same frames and refuses the same files with the
+ * same CaptureErrors (file and byte offset), thrown by the `next()` after the last good frame.
+ * Frame bytes are valid until the next call (short ones in a FrameScratch, longer ones views of
+ * the read buffer); memory is bounded by the largest block (MAX_BLOCK) plus one read chunk,
+ * whatever the file size.
+ */
+export class PcapngCursor implements FrameCursor {
+  readonly file: string;
+  private readonly src: ByteSource;
+  private readonly ctx: ReaderContext;
+  private readonly blocks: BlockReader;
+  private done = false;
+
+  /** Use openCursor (capture.ts), which checks the magic first. */
+  constructor(path: string, opts: ReadOptions = {}) {
+    this.file = opts.fileName ?? basename(path);
+    this.src = ByteSource.open(path, this.file, opts.chunkSize ?? DEFAULT_CHUNK);
+    this.ctx = new ReaderContext(this.file, opts.convertLinkTypes ?? true, opts.onNote);
+    this.blocks = new BlockReader(this.src, this.ctx, new FrameScratch());
+  }
+
+  /** interfaces lists the interfaces declared so far. */
+  get interfaces(): readonly CaptureInterface[] {
+    return this.ctx.interfaces;
+  }
+
+  /** notes lists what the reader did or noticed so far. */
+  get notes(): readonly CaptureNote[] {
+    return this.ctx.notes;
+  }
+
+  /** offset is the file offset of the next unread byte. */
+  get offset(): number {
+    return this.src.offset;
+  }
+
+  /** next returns the next frame (its bytes valid until the next call) or undefined at the end. */
+  next(): Frame | undefined {
+    if (this.done) return undefined;
+    const src = this.src;
+    const b = this.blocks;
+    try {
+      for (;;) {
+        b.off = src.offset;
+        if (src.available < 12 && !src.needSync(12)) {
+          const e = b.shortHeader();
+          this.done = true;
+          if (e === undefined) return undefined;
+          throw e;
+        }
+        b.header();
+        if (src.available < b.blockLen && !src.needSync(b.blockLen)) throw b.truncated();
+        const frame = b.body();
+        if (frame !== undefined) return frame;
+      }
+    } catch (e) {
+      this.done = true;
+      throw e;
+    }
+  }
+
+  /** close releases the file. */
+  close(): void {
+    this.done = true;
+    this.src.closeSync();
   }
 }
 
@@ -295,6 +421,7 @@ function readPacket(
   le: boolean,
   off: number,
   obsolete: boolean,
+  scratch: FrameScratch | undefined,
 ): Frame {
   const id = obsolete ? v.getUint16(p + 8, le) : v.getUint32(p + 8, le);
   const ifc = iface(ctx, sec, id, off);
@@ -322,8 +449,15 @@ function readPacket(
   const ts = ifc.res.base === 10 && ifc.res.exponent === 9 && hi < 0x200000
     ? fastNs(hi, lo)
     : unitsToTimestamp(hi, lo, ifc.res);
-  const data = src.copy(28, caplen);
+  const data = packetBytes(src, v, 28, caplen, scratch);
   return ctx.frame(ifc.st, data, origLen, ts.sec + ifc.tsOffset, ts.nsec, off, comment, flags, verdicts);
+}
+
+/** packetBytes returns the caplen bytes at `at` of the block at the cursor: a private copy without a scratch, else see BlockReader. */
+function packetBytes(src: ByteSource, v: DataView, at: number, caplen: number, scratch: FrameScratch | undefined): Uint8Array {
+  if (scratch === undefined) return src.copy(at, caplen);
+  const from = src.pos + at;
+  return caplen <= SCRATCH_MAX ? scratch.take(src.buf, v, from, caplen) : src.buf.subarray(from, from + caplen);
 }
 
 function fastNs(hi: number, lo: number): { sec: number; nsec: number } {
@@ -344,13 +478,14 @@ function readVerdict(v: DataView, at: number, len: number, le: boolean): EpbVerd
   return { kind: 'hardware', bytes: new Uint8Array(v.buffer.slice(v.byteOffset + at + 1, v.byteOffset + at + len)) };
 }
 
-function readSimplePacket(ctx: ReaderContext, sec: Section, src: ByteSource, v: DataView, p: number, blockLen: number, le: boolean, off: number): Frame {
+function readSimplePacket(ctx: ReaderContext, sec: Section, src: ByteSource, v: DataView, p: number, blockLen: number, le: boolean, off: number, scratch: FrameScratch | undefined): Frame {
   const ifc = iface(ctx, sec, 0, off);
   const origLen = v.getUint32(p + 8, le);
   const snap = ifc.st.info.snaplen;
   const caplen = snap !== 0 && origLen > snap ? snap : origLen;
   checkCaplen(ctx, ifc.st, caplen, blockLen - 16, off);
-  return ctx.frame(ifc.st, src.copy(12, caplen), origLen, 0, 0, off, undefined, undefined, undefined);
+  const data = packetBytes(src, v, 12, caplen, scratch);
+  return ctx.frame(ifc.st, data, origLen, 0, 0, off, undefined, undefined, undefined);
 }
 
 /** readPcapng reads a pcapng file or stream (see CaptureReader). */

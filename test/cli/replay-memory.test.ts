@@ -1,8 +1,8 @@
 /**
- * Memory stays flat in the capture's size: replay streams (one batch at a time) and keeps no
- * per-frame state. A child process replays a small and a 30x larger generated capture (full-size
- * frames, with --results and --out writing as it goes) and reports its peak RSS; the peak may
- * not grow with the capture.
+ * Memory stays flat in the capture's size: replay streams (frame by frame through a cursor) and
+ * keeps no per-frame state. A child process replays a small and a 30x larger generated capture
+ * (full-size frames, with --results and --out writing as it goes), as classic pcap and as pcapng,
+ * and reports its peak RSS; the peak may not grow with the capture.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -10,13 +10,14 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter } from '../../src/io/pcap.js';
+import { PcapngWriter } from '../../src/io/pcapng.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'xdpsim-rss-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function capture(path: string, frames: number): Promise<void> {
-  const w = new PcapWriter(path);
+  const w = path.endsWith('.pcapng') ? new PcapngWriter(path) : new PcapWriter(path);
   const f = new Uint8Array(1514);
   f.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0x99, 0x08, 0x00, 0x45, 0, 0x05, 0xdc, 0, 1, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 7, 10, 0, 0, 1]);
   for (let i = 0; i < frames; i++) {
@@ -42,14 +43,14 @@ process.stdout.write(String(process.resourceUsage().maxRSS));
 }
 
 describe('replay memory', () => {
-  it('does not grow with the capture', async () => {
-    const small = join(tmp, 'small.pcap');
-    const big = join(tmp, 'big.pcap');
+  it.each(['pcap', 'pcapng'])('does not grow with the capture (%s)', async (ext) => {
+    const small = join(tmp, `small.${ext}`);
+    const big = join(tmp, `big.${ext}`);
     await capture(small, 4_000);
     await capture(big, 120_000);
     expect(statSync(big).size).toBeGreaterThan(170 * 2 ** 20);
-    const a = peakRss(small, 'small');
-    const b = peakRss(big, 'big');
+    const a = peakRss(small, `small-${ext}`);
+    const b = peakRss(big, `big-${ext}`);
     // 175 MiB more capture (and as much again written out) may cost at most 48 MiB more peak RSS.
     expect(b - a, `peak RSS ${(a / 2 ** 20).toFixed(0)} MiB → ${(b / 2 ** 20).toFixed(0)} MiB`).toBeLessThan(48 * 2 ** 20);
   }, 300_000);

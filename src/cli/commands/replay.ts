@@ -4,11 +4,12 @@
  * as BPF_PROG_TEST_RUN runs it (src/hooks/testrun.ts), optionally side by side with the kernel
  * (`--compare-kernel`).
  *
- * Streaming: frames come from the readers' batches() (one await per batch of up to 256 frames),
- * results and captures are written as they go, so memory stays flat in the capture's size. A bad
- * capture stops the run after every frame before the bad record has been processed and written;
- * the output files are closed (valid up to that frame), the summary is printed and the command
- * fails with the CaptureError naming the file and byte offset.
+ * Streaming: a pipeline replay reads pcap and pcapng through a synchronous FrameCursor (frame by
+ * frame, no copy, no promise); test-run mode through the readers' batches() (one await per batch
+ * of up to 256 frames). Results and captures are written as they go, so memory stays flat in the
+ * capture's size. A bad capture stops the run after every frame before the bad record has been
+ * processed and written; the output files are closed (valid up to that frame), the summary is
+ * printed and the command fails with the CaptureError naming the file and byte offset.
  */
 import type { Command } from 'commander';
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
