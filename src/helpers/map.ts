@@ -14,6 +14,7 @@ import { MapFlag, MapType } from '../maps/spec.js';
 import type { MapBase } from '../maps/base.js';
 import type { MapRegistry } from '../maps/registry.js';
 import { QueueStackMap } from '../maps/queue-stack.js';
+import { ArrayMap } from '../maps/array.js';
 import { Errno } from '../maps/errno.js';
 import { argFlags, argU32, helperFault, mapArg, ptrMem } from './args.js';
 import type { HelperDef } from './table.js';
@@ -76,22 +77,47 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       // The last map looked up, by handle, once it passed the type check: a registry never
       // removes or reassigns a handle, so a program calling with the same map skips the Map and
       // Set lookups (resolving the map was the largest part of this helper in a profile of the
-      // jit running programs/bench/parse_count).
+      // jit running programs/bench/parse_count). For an ARRAY or PERCPU_ARRAY (global data
+      // included) its layout is kept too (arrMax >= 0), and the value address is computed here
+      // as array_map_lookup_elem / percpu_array_map_lookup_elem find it: NULL for an index at or
+      // above max_entries.
       let lastHandle = -1;
       let lastMap: MapBase | undefined;
+      let arrMax = -1;
+      let arrBase = 0;
+      let arrIndexStride = 0;
+      let arrCpuStride = 0;
       return (env) => {
+        const R = env.regs;
         let map: MapBase;
-        if (env.regs[3] === 0 && env.regs[2] >>> 0 === lastHandle && lastMap !== undefined) map = lastMap;
+        if (R[3] === 0 && R[2] >>> 0 === lastHandle && lastMap !== undefined) map = lastMap;
         else {
           map = mapArg(registry, env, 1, 'bpf_map_lookup_elem');
           if (!LOOKUP_MAPS.has(map.spec.type)) requireType(map, LOOKUP_MAPS, 'bpf_map_lookup_elem');
-          lastHandle = env.regs[2] >>> 0;
+          lastHandle = R[2] >>> 0;
           lastMap = map;
+          arrMax = -1;
+          if (map instanceof ArrayMap) {
+            arrMax = map.spec.maxEntries;
+            arrBase = map.region.start;
+            arrIndexStride = map.indexStride;
+            arrCpuStride = map.cpuStride;
+          }
         }
         const mem = env.mem;
-        const keyAddr = env.regs[4] >>> 0;
-        if (env.regs[5] !== 0 || !mem.isAccessible(keyAddr, map.spec.keySize, false)) {
-          ptrMem(env, 2, map.spec.keySize, false, 'bpf_map_lookup_elem', 'key', true);
+        const keyAddr = R[4] >>> 0;
+        const keySize = map.spec.keySize;
+        // The key is usually on the program's stack: env.stack's live bounds are those of the
+        // region isAccessible would find (as in guestAddr, src/hooks/args.ts).
+        const st = env.stack;
+        if (R[5] !== 0 || ((keyAddr < st.lo || keyAddr + keySize > st.hi) && !mem.isAccessible(keyAddr, keySize, false))) {
+          ptrMem(env, 2, keySize, false, 'bpf_map_lookup_elem', 'key', true);
+        }
+        if (arrMax >= 0) {
+          const u8 = mem.u8;
+          const index = (u8[keyAddr] | (u8[keyAddr + 1] << 8) | (u8[keyAddr + 2] << 16) | (u8[keyAddr + 3] << 24)) >>> 0;
+          if (index >= arrMax) return 0;
+          return arrBase + index * arrIndexStride + (env.cpu ?? 0) * arrCpuStride;
         }
         return map.lookupAddrAt(mem.u8, keyAddr, env.cpu ?? 0);
       };

@@ -66,6 +66,14 @@ export class ArrayMap extends MapBase {
   /** region holds every value. */
   readonly region: Region;
   private readonly copies: number;
+  /**
+   * indexStride and cpuStride give the direct address of a value, region.start + index *
+   * indexStride + cpu * cpuStride (cpuStride 0 for a plain array): what bpf_map_lookup_elem
+   * computes without a call per lookup (src/helpers/map.ts), like the verifier's inlined
+   * array_map_gen_lookup / percpu_array_map_gen_lookup.
+   */
+  readonly indexStride: number;
+  readonly cpuStride: number;
 
   constructor(host: MapHost, spec: MapSpec, id: number, perCpu: boolean) {
     checkArraySpec(spec, perCpu);
@@ -73,6 +81,8 @@ export class ArrayMap extends MapBase {
     this.perCpu = perCpu;
     this.elemSize = roundUp8(spec.valueSize);
     this.copies = perCpu ? host.cpus : 1;
+    this.indexStride = this.elemSize * this.copies;
+    this.cpuStride = perCpu ? this.elemSize : 0;
     const bytes = spec.maxEntries * this.elemSize * this.copies;
     if (bytes >= 0xffff_f000) throw mapCreateError(spec, Errno.ENOMEM, `${bytes} bytes of values`);
     try {

@@ -4,6 +4,7 @@ import { Errno } from '../../src/maps/errno.js';
 import { FaultCode } from '../../src/vm/fault.js';
 import { QueueStackMap } from '../../src/maps/queue-stack.js';
 import { ProgArrayMap } from '../../src/maps/prog-array.js';
+import { ArrayMap } from '../../src/maps/array.js';
 import { assemble } from '../../src/isa/asm/index.js';
 import { ENGINES, faultCode, r0, rig as baseRig } from './util.js';
 
@@ -59,6 +60,31 @@ describe.each(ENGINES)('engine $name', (engine) => {
       expect((m.lookup(u32(1)) as Uint8Array[]).map((v) => u64(v))).toEqual([0n, 11n]);
     });
   
+    it('looks ARRAY and PERCPU_ARRAY values up by address: every index and CPU, NULL from max_entries on, keys off the stack', () => {
+      const t = rig({ cpus: 3 });
+      const a = t.reg.create(spec({ name: 'a', type: MapType.ARRAY, valueSize: 12, maxEntries: 5 }));
+      const pc = t.reg.create(spec({ name: 'pc', type: MapType.PERCPU_ARRAY, valueSize: 4, maxEntries: 3 }));
+      if (!(a instanceof ArrayMap) || !(pc instanceof ArrayMap)) throw new Error('arrays expected');
+      const onStack = (m: string, key: number) => `stw [%r10-4], ${key}\nlddw %r1, {{${m}}}\nmov %r2, %r10\nadd %r2, -4\ncall 1\nexit`;
+      // The key in the context region (not the stack) takes the checked path.
+      const inCtx = (m: string, key: number) => `stw [%r1+8], ${key}\nmov %r2, %r1\nadd %r2, 8\nlddw %r1, {{${m}}}\ncall 1\nexit`;
+      for (const prog of [onStack, inCtx]) {
+        for (const key of [0, 1, 4, 5, 6, -1]) {
+          expect(r0(t.run(prog('a', key))), `a[${key}]`).toBe(key >= 0 && key < 5 ? BigInt(a.valueAddress(key)) : 0n);
+        }
+        for (let cpu = 0; cpu < 3; cpu++) {
+          for (const key of [0, 2, 3, 0x7fffffff]) {
+            expect(r0(t.run(prog('pc', key), { cpu })), `pc[${key}] cpu ${cpu}`).toBe(key < 3 ? BigInt(pc.valueAddress(key, cpu)) : 0n);
+          }
+        }
+      }
+      // Two maps in one program: the helper's cache of the last map follows the map argument.
+      const both = `stw [%r10-4], 2\nlddw %r1, {{a}}\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r6, %r0\nlddw %r1, {{pc}}\nmov %r2, %r10\nadd %r2, -4\ncall 1\nsub %r0, %r6\nexit`;
+      expect(r0(t.run(both, { cpu: 1 }))).toBe(BigInt(pc.valueAddress(2, 1) - a.valueAddress(2)));
+      // A key that runs past the top of the stack frame is refused like an unreadable one.
+      expect(faultCode(t.run(`lddw %r1, {{a}}\nmov %r2, %r10\nadd %r2, -2\ncall 1\nexit`))).toBe(FaultCode.HelperArgs);
+    });
+
     it('faults like the verifier: bad key pointer, non-map, wrong map type, write into a read-only map', () => {
       const t = rig();
       t.reg.create(spec({ name: 'h', type: MapType.HASH }));
