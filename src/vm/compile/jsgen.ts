@@ -142,13 +142,15 @@ class Gen {
       "'use strict';",
       'const { rt, st, mem, slow, trap, hErr, conv, tail, EXIT, umulhi32, S, div64, mod64, sdiv64, smod64, div32, mod32, sdiv32, smod32, lsh64, rsh64, arsh64, unknown, NAME, WP, CS, SMALL, SA, AO, fail, result } = K;',
       'const P = rt.pkt, V = rt.vic, CV = rt.ctxValue;',
-      decl.length > 0 ? `let ${decl.join(', ')};` : '',
+      // The factory's mutable state is `var`, not `let`: a closure's `let` is read with a
+      // temporal-dead-zone check at every use in optimised code, a `var` is not.
+      decl.length > 0 ? `var ${decl.join(', ')};` : '',
       // Context inline caches (see icNote): valid while ie<k> === E; E moves on when the context
       // region they were validated in (cR, as it was then) changes or another one is validated.
-      'let cR = undefined, cLo = 0, cHi = 0, cRd = false, cWr = false, cPol = undefined, E = 1;',
-      // The packet and victim slots as the code checks them: [read lo, read span, write lo,
-      // write span] each, read live from the regions the runtime's slow path put in them; 0 and 0
-      // (every check fails) for an empty slot, a region with a context policy or no permission.
+      'var cR = undefined, cLo = 0, cHi = 0, cRd = false, cWr = false, cPol = undefined, E = 1;',
+      // The packet and victim slots as reloadSlots reads them: [read lo, read span, write lo,
+      // write span] each, 0 and 0 (every check fails) for an empty slot, a region with a context
+      // policy or no permission.
       'const SL = new Int32Array(8);',
       'function slot(g, k) {',
       '  if (g === undefined || g.ctxPlan !== undefined) { SL[k] = 0; SL[k + 1] = 0; SL[k + 2] = 0; SL[k + 3] = 0; return; }',
@@ -319,13 +321,16 @@ class Gen {
    * addr emits the checked computation of the access address into `a`. A context access goes where
    * its plan says (ctx-plan.ts): the site's inline cache holds the effective address (ea<k>), and
    * when the runtime performed the access itself (a store hook, a load the instruction cannot
-   * express; the slow path returns 1) `a` is -1: loads then take the value from CV, stores skip.
-   * `value` is a store's value as two int32 halves, for the runtime's store hooks.
+   * express; the slow path returns 1) the code runs `self` (a load takes its value from CV) and
+   * leaves the access's labelled block `M<k>`, which the caller closes after the access, so the
+   * fast path carries no test for that case. `self` undefined: the runtime never performs this
+   * access (atomics into a context are refused), no block. `value` is a store's value as two int32
+   * halves, for the runtime's store hooks. Returns whether a block was opened.
    */
-  private addr(i: number, base: number, off: number, size: number, write: boolean, refund: number, access: CtxKind, value: readonly [string, string] = ['0', '0']): void {
+  private addr(i: number, base: number, off: number, size: number, write: boolean, refund: number, access: CtxKind, self: string | undefined, value: readonly [string, string] = ['0', '0']): boolean {
     if (base === 10 && off >= -MAX_BPF_STACK && off + size <= 0) {
       this.emit(`a = fp + ${off} | 0;`);
-      return;
+      return false;
     }
     const lb = this.lo(base);
     const hb = this.hi(base);
@@ -338,22 +343,25 @@ class Gen {
       slot(write ? 'vWlo' : 'vRlo', write ? 'vWm' : 'vRm'),
     ].join(' && ');
     const s = this.site({ kind: SiteKind.Mem, insn: i, base, off, size, write, access });
+    const performed = self === undefined ? 'a = -1;' : `{ ${self} break M${k}; }`;
     const slow = [
       `st.left = left + ${refund} | 0;`,
       `x = slow(${s}, ${lb}, ${hb}, fp, ${value[0]}, ${value[1]});`,
-      `if (x === 0) { ${this.reloadSlots()} } else if (x === 1) a = -1; else { ia${k} = a; ie${k} = icNote(a); ea${k} = x; a = x; }`,
+      `if (x === 0) { ${this.reloadSlots()} } else if (x === 1) ${performed} else { ia${k} = a; ie${k} = icNote(a); ea${k} = x; a = x; }`,
     ].join(' ');
+    if (self !== undefined) this.emit(`M${k}: {`);
     this.emit(`a = ${lb} + ${off} | 0;`);
     if (((this.ctxMask >> base) & 1) !== 0) this.emit(`if (${hit}) a = ea${k}; else if (${hb} !== 0 || ${misses}) { ${slow} }`);
     else this.emit(`if (${hb} !== 0 || ${misses}) { if (${hit}) a = ea${k}; else { ${slow} } }`);
+    return self !== undefined;
   }
 
   /**
-   * reloadSlots reads the regions in the runtime's packet and victim slots live: the lowest
-   * address and the span a read (write) may use, or 0 and 0 (every check fails) when the slot is
-   * empty, the region has a context policy or lacks the permission.
+   * loadSlotsInline reads the regions in the runtime's packet and victim slots at the function's
+   * start (every run; the locals start at 0 and 0, every check failing): the lowest address and
+   * the span a read (write) may use, left at 0 and 0 when the slot is empty, the region has a
+   * context policy or lacks the permission.
    */
-  /** loadSlotsInline is reloadSlots written out, for the function's start (every run). */
   private loadSlotsInline(): string {
     const one = (S: string, v: string): string =>
       `g = ${S}.region; if (g !== undefined && g.ctxPlan === undefined) { gl = g.lo; gs = g.hi - gl; ` +
@@ -361,6 +369,7 @@ class Gen {
     return `${one('P', 'p')}\n${one('V', 'v')}`;
   }
 
+  /** reloadSlots is loadSlotsInline after a call out, which may have changed any of them. */
   private reloadSlots(): string {
     return 'slots(); pRlo = SL[0]; pRm = SL[1]; pWlo = SL[2]; pWm = SL[3]; vRlo = SL[4]; vRm = SL[5]; vWlo = SL[6]; vWm = SL[7];';
   }
@@ -382,27 +391,25 @@ class Gen {
     else if (cls === 1) {
       const sx = (o & 0xe0) === 0x80;
       const size = [4, 2, 1, 8][(o >> 3) & 3];
-      this.addr(i, insn.src, insn.off, size, false, refund, sx ? CtxKind.LoadSx : CtxKind.Load);
+      const block = this.addr(i, insn.src, insn.off, size, false, refund, sx ? CtxKind.LoadSx : CtxKind.Load, `l${d} = CV[0]; h${d} = CV[1];`);
       let load: string;
       if (size === 8) load = `l${d} = dv.getInt32(a, true); h${d} = dv.getInt32(a + 4, true);`;
       else if (size === 4) load = sx ? `l${d} = dv.getInt32(a, true); h${d} = l${d} >> 31;` : `l${d} = dv.getInt32(a, true); h${d} = 0;`;
       else if (size === 2) load = sx ? `l${d} = dv.getInt16(a, true); h${d} = l${d} >> 31;` : `l${d} = dv.getUint16(a, true); h${d} = 0;`;
       else load = sx ? `l${d} = u8[a] << 24 >> 24; h${d} = l${d} >> 31;` : `l${d} = u8[a]; h${d} = 0;`;
-      // a < 0: the runtime computed the value (a context load the instruction cannot express).
-      this.emit(insn.src === 10 ? load : `if (a >= 0) { ${load} } else { l${d} = CV[0]; h${d} = CV[1]; }`);
+      this.emit(block ? `${load} }` : load);
     } else if (cls === 2 || (cls === 3 && (o & 0xe0) === 0x60)) {
       const size = [4, 2, 1, 8][(o >> 3) & 3];
       const [vl, vh] = cls === 2 ? immHalves(insn.imm) : [this.lo(insn.src), this.hi(insn.src)];
       // The value is read before the address check could change anything (it cannot: registers
       // are locals), so the order matches the interpreter.
-      this.addr(i, d, insn.off, size, true, refund, cls === 2 ? CtxKind.StoreImm : CtxKind.Store, [vl, vh]);
+      const block = this.addr(i, d, insn.off, size, true, refund, cls === 2 ? CtxKind.StoreImm : CtxKind.Store, '', [vl, vh]);
       let store: string;
       if (size === 8) store = `dv.setInt32(a, ${vl}, true); dv.setInt32(a + 4, ${vh}, true);`;
       else if (size === 4) store = `dv.setInt32(a, ${vl}, true);`;
       else if (size === 2) store = `dv.setInt16(a, ${vl}, true);`;
       else store = `u8[a] = ${vl};`;
-      // a < 0: a context store hook already did the store.
-      this.emit(d === 10 ? store : `if (a >= 0) { ${store} }`);
+      this.emit(block ? `${store} }` : store);
     } else if (cls === 3) this.atomic(i, insn, refund);
     else throw new Error(`jsgen: unexpected opcode 0x${o.toString(16)} at ${i}`);
   }
@@ -414,7 +421,7 @@ class Gen {
     const sl = this.lo(s);
     const sh = this.hi(s);
     // Atomics into a context are refused (check_atomic), so the runtime never performs one itself.
-    this.addr(i, insn.dst, insn.off, wide ? 8 : 4, true, refund, CtxKind.Atomic, [sl, sh]);
+    this.addr(i, insn.dst, insn.off, wide ? 8 : 4, true, refund, CtxKind.Atomic, undefined, [sl, sh]);
     // On a shared memory (replay --workers) another thread may update the same value: Atomics.
     const post = aop === BPF_CMPXCHG ? 'l0 = AO[0]; h0 = AO[1];' : (aop & BPF_FETCH) !== 0 && s !== 10 ? `l${s} = AO[0]; h${s} = AO[1];` : '';
     this.emit(`if (mem.shared !== undefined && SA(mem, a, ${wide}, ${aop}, ${sl}, ${sh}, l0, h0, AO)) { ${post} } else {`);
