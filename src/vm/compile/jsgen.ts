@@ -78,6 +78,8 @@ export function jsRefusal(a: Analysis): string | undefined {
 }
 
 const TWO32 = 4294967296;
+/** INLINE_RELOAD_CALLS: up to this many helper and tail-call sites reload the slots inline. */
+const INLINE_RELOAD_CALLS = 8;
 /** STACK_BYTES is the stack region's used size: all call frames (the top is frame 0's end). */
 const STACK_BYTES = MAX_CALL_FRAMES * MAX_BPF_STACK;
 
@@ -97,6 +99,8 @@ class Gen {
   private bi = 0;
   private icCount = 0;
   private tailCalls = 0;
+  /** Helper and tail-call sites in the function. */
+  private calls = 0;
   readonly sites: Site[] = [];
   readonly helperIds: number[] = [];
   readonly helperInsns: number[] = [];
@@ -119,6 +123,7 @@ class Gen {
     }
     this.hasLoop = loop;
     this.maxPath = loop ? 0 : total;
+    for (const b of this.blocks) for (const i of b.insns) if (a.kind[i] === Kind.Helper || a.kind[i] === Kind.TailCall) this.calls++;
     this.ctxIn = contextMasks(insns, a, this.blocks, this.blockOf, true);
   }
 
@@ -178,11 +183,12 @@ class Gen {
   /**
    * entrySource is the whole-run function: runJs (jit.ts) specialised to this program, plus
    * `arm`, the part of the run's set-up that only a call out of the compiled code needs (the
-   * stack bounds the slow path and helpers check against, the run state a nested run or a tail
-   * call looks at, the helper binding and the exit flag). The code arms the run at its first call
-   * out (slow path, helper, tail call); a run that never calls out, the common packet, does not
-   * pay for it. `rt.active` says whether the current run is armed: entry restores the stack
-   * bounds it read at its start when it is. A tail-call target runs in its caller's armed run.
+   * stack bounds the slow path and helpers check against, the flag a nested run looks at, the
+   * helper binding and the exit flag). The code arms the run before a slow-path or helper call; a
+   * run that never makes one, the common packet, does not pay for it. `rt.active` says whether
+   * the current run is armed: entry restores the stack bounds it read at its start when it is. A
+   * tail call needs none of it (entry resets the chain's count, jsTail binds the target), and a
+   * tail-call target's own call outs arm the run it continues.
    *
    * Measured (Node 20, 2-core VM under load; same-process interleaved A/B of generated variants):
    * V8 inlines `entry` into its caller only below --max-inlined-bytecode-size (460 bytes of
@@ -202,7 +208,7 @@ class Gen {
       e('function arm() {');
       e('const env = rt.env, stack = env.stack, top = rt.top;');
       e(`stack.hi = top; stack.lo = top - ${MAX_BPF_STACK};`);
-      e('rt.active = 1; rt.tailCnt = 0;');
+      e('rt.active = 1;');
       if (calls) {
         e('env.exitRequested = false; env.callSubprog = CS;');
         e('if (env.current === undefined) env.current = { program: NAME, insn: 0 };');
@@ -219,7 +225,7 @@ class Gen {
     e('function entry(env, arg1, arg2) {');
     e(`const budget = env.insnBudget, stack = env.stack, top = stack.start + ${STACK_BYTES};`);
     if (calls || mem) e('const sLo = stack.lo, sHi = stack.hi;');
-    e('rt.env = env; rt.top = top;');
+    e(this.tailCalls > 0 ? 'rt.env = env; rt.top = top; rt.tailCnt = 0;' : 'rt.env = env; rt.top = top;');
     if (mem) e('if (cR !== undefined) icCheck();');
     e('let lo = 0;');
     const disarm = calls || mem ? 'if (rt.active !== 0) { rt.active = 0; stack.lo = sLo; stack.hi = sHi; }' : '';
@@ -636,8 +642,23 @@ class Gen {
     }
   }
 
+  /**
+   * afterCall re-reads what a helper or a tail call may have changed: the memory views (growth)
+   * and both slots, written out in full (the `slot` function was a separate 5% in a profile of
+   * parse_count) unless the program has many call sites (source size, see the module comment).
+   */
   private afterCall(): string {
-    return `dv = mem.dv; u8 = mem.u8; ${this.reloadSlots()}`;
+    return `dv = mem.dv; u8 = mem.u8; ${this.calls <= INLINE_RELOAD_CALLS ? this.reloadSlotsInline() : this.reloadSlots()}`;
+  }
+
+  /** reloadSlotsInline is reloadSlots without the SL round trip. */
+  private reloadSlotsInline(): string {
+    const one = (S: string, v: string): string =>
+      `g = ${S}.region; if (g !== undefined && g.ctxPlan === undefined) { gl = g.lo; gs = g.hi - gl; ` +
+      `if (g.readable) { ${v}Rlo = gl; ${v}Rm = gs; } else { ${v}Rlo = 0; ${v}Rm = 0; } ` +
+      `if (g.writable) { ${v}Wlo = gl; ${v}Wm = gs; } else { ${v}Wlo = 0; ${v}Wm = 0; } } ` +
+      `else { ${v}Rlo = 0; ${v}Rm = 0; ${v}Wlo = 0; ${v}Wm = 0; }`;
+    return `${one('P', 'p')} ${one('V', 'v')}`;
   }
 
   private emitControl(i: number): void {
@@ -679,7 +700,8 @@ class Gen {
       }
       case Kind.TailCall: {
         this.tailCalls++;
-        e('st.left = left; if (rt.active === 0) arm();');
+        // No arm(): a tail call needs only the count entry reset; the target's own call outs arm.
+        e('st.left = left;');
         e('x = tail(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp);');
         e('if (st.tk === 1) return x;');
         e('left = st.left;');
