@@ -41,7 +41,7 @@
  */
 import type { Insn } from '../../isa/insn.js';
 import { BPF_CMPXCHG, BPF_FETCH, BPF_XCHG, MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
-import { analyze, blocksFrom, Kind, type Analysis, type Block } from './analyze.js';
+import { analyze, blocksFrom, hiZeroMasks, hiZeroTransfer, Kind, type Analysis, type Block } from './analyze.js';
 import { contextMasks, ctxTransfer, SiteKind, type Site } from './codegen.js';
 import { CtxKind } from '../ctx-plan.js';
 
@@ -96,6 +96,9 @@ class Gen {
   private readonly hasLoop: boolean;
   private readonly ctxIn: Uint16Array;
   private ctxMask = 0;
+  /** Registers whose high half is known zero, per block entry and before the current instruction. */
+  private readonly hzIn: Uint16Array;
+  private hz = 0;
   private bi = 0;
   private icCount = 0;
   private tailCalls = 0;
@@ -125,6 +128,7 @@ class Gen {
     this.maxPath = loop ? 0 : total;
     for (const b of this.blocks) for (const i of b.insns) if (a.kind[i] === Kind.Helper || a.kind[i] === Kind.TailCall) this.calls++;
     this.ctxIn = contextMasks(insns, a, this.blocks, this.blockOf, true);
+    this.hzIn = hiZeroMasks(insns, a, this.blocks, this.blockOf);
   }
 
   private emit(s: string): void {
@@ -293,20 +297,24 @@ class Gen {
     if (this.hasLoop) {
       this.emit(`if (left < ${n}) {`);
       this.ctxMask = entryMask;
+      this.hz = this.hzIn[this.bi];
       b.insns.forEach((i, k) => {
         this.budgetCheck(i);
         if (k < body.length) {
           this.emitInsn(i, 0);
           this.ctxMask = ctxTransfer(this.insns[i], this.a.kind[i], this.ctxMask);
+          this.hz = hiZeroTransfer(this.insns, i, this.a.kind[i] as Kind, this.hz);
         }
       });
       this.emit('} else {');
     }
     this.emit(`left = left - ${n} | 0;`);
     this.ctxMask = entryMask;
+    this.hz = this.hzIn[this.bi];
     body.forEach((i, k) => {
       this.emitInsn(i, n - 1 - k);
       this.ctxMask = ctxTransfer(this.insns[i], this.a.kind[i], this.ctxMask);
+      this.hz = hiZeroTransfer(this.insns, i, this.a.kind[i] as Kind, this.hz);
     });
     if (this.hasLoop) this.emit('}');
     if (control) this.emitControl(last);
@@ -327,6 +335,14 @@ class Gen {
   }
   private hi(r: number): string {
     return r === 10 ? '0' : `h${r}`;
+  }
+  /** hiZero tells whether register r's high half is known zero before the current instruction. */
+  private hiZero(r: number): boolean {
+    return r === 10 || ((this.hz >> r) & 1) === 1;
+  }
+  /** srcHiZero tells the same of an instruction's source operand (a register or an immediate). */
+  private srcHiZero(insn: Insn): boolean {
+    return (insn.opcode & 8) !== 0 ? this.hiZero(insn.src) : insn.imm >= 0;
   }
   /** srcHalves returns the source operand's halves (register or sign-extended immediate). */
   private srcHalves(insn: Insn): [string, string] {
@@ -353,7 +369,9 @@ class Gen {
     const lb = this.lo(base);
     const hb = this.hi(base);
     const k = this.icCount++;
-    const hit = `${hb} === 0 && a === ia${k} && ie${k} === E`;
+    // A base whose high half is known zero (hiZeroMasks) needs no test of it.
+    const hz = this.hiZero(base);
+    const hit = hz ? `a === ia${k} && ie${k} === E` : `${hb} === 0 && a === ia${k} && ie${k} === E`;
     const slot = (lo: string, m: string): string => `(a - ${lo}) >>> 0 > ${m} - ${size}`;
     const misses = [
       slot(write ? 'pWlo' : 'pRlo', write ? 'pWm' : 'pRm'),
@@ -369,8 +387,9 @@ class Gen {
     ].join(' ');
     if (self !== undefined) this.emit(`M${k}: {`);
     this.emit(`a = ${lb} + ${off} | 0;`);
-    if (((this.ctxMask >> base) & 1) !== 0) this.emit(`if (${hit}) a = ea${k}; else if (${hb} !== 0 || ${misses}) { ${slow} }`);
-    else this.emit(`if (${hb} !== 0 || ${misses}) { if (${hit}) a = ea${k}; else { ${slow} } }`);
+    const miss = hz ? misses : `${hb} !== 0 || ${misses}`;
+    if (((this.ctxMask >> base) & 1) !== 0) this.emit(`if (${hit}) a = ea${k}; else if (${miss}) { ${slow} }`);
+    else this.emit(`if (${miss}) { if (${hit}) a = ea${k}; else { ${slow} } }`);
     return self !== undefined;
   }
 
@@ -483,8 +502,9 @@ class Gen {
     };
     switch (code) {
       case 0x00:
-        // int32 only: the carry is (sum <u addend)
-        this.emit(`bl = ${sl}; bh = ${sh}; t = ${L}; ${L} = t + bl | 0; ${H} = ${H} + bh + ((${L} >>> 0) < (t >>> 0) ? 1 : 0) | 0;`);
+        // int32 only: the carry is (sum <u addend); with both high halves zero, it is the high half
+        if (this.hiZero(d) && this.srcHiZero(insn)) this.emit(`bl = ${sl}; t = ${L}; ${L} = t + bl | 0; ${H} = (${L} >>> 0) < (t >>> 0) ? 1 : 0;`);
+        else this.emit(`bl = ${sl}; bh = ${sh}; t = ${L}; ${L} = t + bl | 0; ${H} = ${H} + bh + ((${L} >>> 0) < (t >>> 0) ? 1 : 0) | 0;`);
         return;
       case 0x10:
         this.emit(`bl = ${sl}; bh = ${sh}; t = ${L}; ${L} = t - bl | 0; ${H} = ${H} - bh - ((t >>> 0) < (bl >>> 0) ? 1 : 0) | 0;`);
@@ -619,6 +639,19 @@ class Gen {
         case 0x70: return `${dl} >= ${sl}`;
         case 0xc0: return `${dl} < ${sl}`;
         case 0xd0: return `${dl} <= ${sl}`;
+        default: throw new Error(`jsgen: jump op 0x${o.toString(16)}`);
+      }
+    }
+    if (this.hiZero(insn.dst) && this.srcHiZero(insn)) {
+      // Both operands in [0, 2^32): a 64-bit compare, signed or not, is the low halves' unsigned one.
+      switch (code) {
+        case 0x10: return `${dl} === ${sl}`;
+        case 0x50: return `${dl} !== ${sl}`;
+        case 0x40: return `(${dl} & ${sl}) !== 0`;
+        case 0x20: case 0x60: return `${dl} >>> 0 > ${sl} >>> 0`;
+        case 0x30: case 0x70: return `${dl} >>> 0 >= ${sl} >>> 0`;
+        case 0xa0: case 0xc0: return `${dl} >>> 0 < ${sl} >>> 0`;
+        case 0xb0: case 0xd0: return `${dl} >>> 0 <= ${sl} >>> 0`;
         default: throw new Error(`jsgen: jump op 0x${o.toString(16)}`);
       }
     }
