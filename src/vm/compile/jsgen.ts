@@ -735,7 +735,7 @@ class Gen {
         this.tailCalls++;
         // No arm(): a tail call needs only the count entry reset; the target's own call outs arm.
         e('st.left = left;');
-        e('x = tail(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp);');
+        e('x = tail(rt, l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp);');
         e('if (st.tk === 1) return x;');
         e('left = st.left;');
         e(this.afterCall());
