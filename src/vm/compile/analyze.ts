@@ -181,3 +181,105 @@ export function blocksFrom(a: Analysis, entry: number): Block[] {
   }
   return blocks;
 }
+
+/** R10_BIT is the frame pointer's bit in a register mask: its high half is always zero. */
+const R10_BIT = 1 << 10;
+
+/**
+ * hiZeroTransfer returns the set of registers (bit r) whose high half is known to be zero after
+ * instruction i of kind `kind`, given the set before it. Conservative: a register drops out of
+ * the set whenever the instruction may leave its high half non-zero (an add's carry, a sign
+ * extension, a 64-bit load, a call's result).
+ */
+export function hiZeroTransfer(insns: readonly Insn[], i: number, kind: Kind, mask: number): number {
+  // Calls leave r0 and (for the verifier) r1-r5 unknown.
+  if (kind === Kind.Helper || kind === Kind.TailCall || kind === Kind.LocalCall || kind === Kind.Callx) return (mask & ~0x3f) | R10_BIT;
+  if (kind !== Kind.Plain && kind !== Kind.Lddw) return mask | R10_BIT;
+  const insn = insns[i];
+  const o = insn.opcode;
+  const d = insn.dst;
+  const bit = 1 << d;
+  const set = (on: boolean): number => (on ? mask | bit : mask & ~bit) | R10_BIT;
+  if (kind === Kind.Lddw) return set(insns[i + 1].imm === 0);
+  const cls = o & 7;
+  const srcHz = (o & 8) !== 0 ? ((mask >> insn.src) & 1) === 1 : insn.imm >= 0;
+  const dstHz = ((mask >> d) & 1) === 1;
+  switch (cls) {
+    case 0:
+      return (mask & ~0x3f) | R10_BIT;
+    case 1:
+      // LDX: 1-, 2- and 4-byte loads zero-extend; BPF_MEMSX sign-extends; 8 bytes: unknown.
+      return set(((o >> 3) & 3) !== 3 && (o & 0xe0) !== 0x80);
+    case 3: {
+      if ((o & 0xe0) !== 0xc0) return mask | R10_BIT;
+      // Atomics: a fetch writes the old value into src, cmpxchg into r0.
+      const w = insn.imm === BPF_CMPXCHG ? 0 : (insn.imm & BPF_FETCH) !== 0 ? insn.src : -1;
+      return w < 0 ? mask | R10_BIT : (mask & ~(1 << w)) | R10_BIT;
+    }
+    case 4:
+      // ALU32 zero-extends, except BPF_TO_LE 64 (no change) and BPF_TO_BE 64 (a full swap).
+      if ((o & 0xf0) === 0xd0 && insn.imm === 64) return o === 0xd4 ? mask | R10_BIT : set(false);
+      return set(true);
+    case 7:
+      switch (o & 0xf0) {
+        case 0xb0:
+          return set((o & 8) !== 0 && insn.off !== 0 ? false : srcHz);
+        case 0x50:
+          return set(dstHz || srcHz);
+        case 0x40:
+        case 0xa0:
+          return set(dstHz && srcHz);
+        case 0x70:
+          return set(dstHz || ((o & 8) === 0 && (insn.imm & 63) >= 32));
+        case 0xc0:
+          return set(dstHz);
+        case 0xd0:
+          return set(insn.imm !== 64);
+        default:
+          return set(false);
+      }
+    default:
+      return mask | R10_BIT;
+  }
+}
+
+/**
+ * hiZeroMasks runs hiZeroTransfer over a function's blocks to a fixed point and returns the set
+ * known at each block's entry: the meet (intersection) over every predecessor, backward jumps
+ * included. The entry block starts with r0 and r6-r9 (the compiled function zeroes them) and r10.
+ */
+export function hiZeroMasks(insns: readonly Insn[], a: Analysis, blocks: readonly Block[], blockOf: ReadonlyMap<number, number>): Uint16Array {
+  const nb = blocks.length;
+  const ALL = 0x7ff;
+  const masks = new Uint16Array(nb).fill(ALL);
+  masks[0] = 0x7c1;
+  const preds: number[][] = Array.from({ length: nb }, () => []);
+  for (let bi = 0; bi < nb; bi++) {
+    const last = blocks[bi].insns[blocks[bi].insns.length - 1];
+    const k = a.kind[last];
+    const succ: number[] = [];
+    if (k === Kind.Ja) succ.push(a.target[last]);
+    else if (k === Kind.Cond) succ.push(last + 1, a.target[last]);
+    else if (k !== Kind.Exit && k !== Kind.Refused) succ.push(k === Kind.Lddw ? last + 2 : last + 1);
+    for (const t of succ) {
+      const j = blockOf.get(t);
+      if (j !== undefined) preds[j].push(bi);
+    }
+  }
+  const out = new Uint16Array(nb).fill(ALL);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let bi = 0; bi < nb; bi++) {
+      let m = bi === 0 ? 0x7c1 : ALL;
+      for (const p of preds[bi]) m &= out[p];
+      if (bi === 0 && preds[0].length > 0) m &= 0x7c1;
+      masks[bi] = m | R10_BIT;
+      for (const i of blocks[bi].insns) m = hiZeroTransfer(insns, i, a.kind[i] as Kind, m);
+      if (m !== out[bi]) {
+        out[bi] = m;
+        changed = true;
+      }
+    }
+  }
+  return masks;
+}

@@ -623,10 +623,8 @@ interface JsKit {
   trap: JitInstance['trap'];
   hErr: (e: unknown, site: number) => unknown;
   conv: (x: number | bigint) => void;
-  tail: (
-    l1: number, h1: number, l2: number, h2: number, l3: number, h3: number,
-    l4: number, h4: number, l5: number, h5: number, fp: number,
-  ) => number;
+  /** jsTail itself (the generated code passes rt): one call less per tail call. */
+  tail: typeof jsTail;
   EXIT: typeof EXIT_SIGNAL;
   umulhi32: typeof umulhi32;
   S: Int32Array;
@@ -690,7 +688,7 @@ class JsInstance {
         if (typeof x === 'number') setFromNumber(R(), 0, x);
         else setFromBigInt(R(), 0, x);
       },
-      tail: (l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp) => jsTail(rt, l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp),
+      tail: jsTail,
       EXIT: EXIT_SIGNAL,
       umulhi32,
       S: new Int32Array(2),
