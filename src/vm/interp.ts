@@ -48,6 +48,22 @@ import { sharedAtomic } from './atomics.js';
 
 /** ATOMIC_OLD receives the old value of an atomic done by sharedAtomic. */
 const ATOMIC_OLD = new Int32Array(2);
+
+/**
+ * REGS is the register file the engine runs on: r0..r10 as int32 halves like env.regs (see
+ * program.ts), 32 entries so that every index a register field can form (0..31) is in bounds.
+ * WIN holds the access windows (see State.winRegion). Why module constants: TurboFan compiles
+ * a module-level typed array into the code as a constant (its address and length), while
+ * env.regs and a per-State array are values whose map, length and data pointer it re-loaded and
+ * re-checked at every register access of the run loop (the loop's calls out make it forget
+ * them); measured on the bench's header parser, the constants took ~25% off a run. env.regs
+ * stays what others read: r0..r5 are copied there before each helper call (helpers read their
+ * arguments there), r0 when a run ends, all of r0..r10 when it faults. A run nested in a
+ * helper saves and restores REGS
+ * (see InterpExecutable.run); WIN is re-read from the running State after every helper call.
+ */
+const REGS = new Int32Array(32);
+const WIN = new Int32Array(8);
 import type { Engine, Executable, ProgramSpec, RunEnv, RunResult } from './program.js';
 import {
   arsh64,
@@ -96,6 +112,24 @@ const OP_MOVSX64 = 0x08;
 const OP_MOVSX32 = 0x10;
 const OP_BE16 = 0x20;
 const OP_BE32 = 0x28;
+// Superinstructions, also from the LD class: the first slot of a pair (or triple) clang emits
+// back to back gets one of these codes and `hot` runs the whole group in one dispatch; the
+// later slots keep their own code, so a jump into the middle of a group runs it as before.
+/** mov64 rX, rY; add64 rX, K — a pointer plus a constant. */
+const OP_MOV_ADD = 0x30;
+/** mov64 rX, rY; add64 rX, K; jgt/jge rX, rZ — the packet bounds check. */
+const OP_MOV_ADD_JGX = 0x38;
+/** mov64 rX, K; jgt/jge rA, rB — a verdict set before a bounds check. */
+const OP_MOVK_JGX = 0x40;
+/** mov64 rX, K; jeq/jne rA, K2 — a verdict set before a test. */
+const OP_MOVK_JEK = 0x48;
+/** ldxb/ldxh/ldxw rX, [rY+off]; jeq/jne rX, K — a header field tested. */
+const OP_LDXB_JEK = 0x50;
+const OP_LDXH_JEK = 0x58;
+const OP_LDXW_JEK = 0x60;
+/** lsh64 rX, K; or64 rX, rY and lsh32 wX, K; or32 wX, wY — bytes assembled into a field. */
+const OP_LSH_OR = 0x68;
+const OP_LSH32_OR32 = 0x70;
 
 /** STACK_BYTES is the size of the stack region used: all call frames. */
 const STACK_BYTES = MAX_CALL_FRAMES * MAX_BPF_STACK;
@@ -181,9 +215,10 @@ function predecode(spec: ProgramSpec): Code {
       else if (insn.imm === BPF_FUNC_TAIL_CALL) op[i] = OP_TAIL_CALL;
     }
   }
+  const fused = fuse(op, dst, n);
   const x = new Int32Array(2 * (n + 1));
   for (let i = 0; i <= n; i++) {
-    x[2 * i] = op[i] | ((dst[i] >> 1) << 8) | ((src[i] >> 1) << 12) | (off[i] << 16);
+    x[2 * i] = (fused[i] !== 0 ? fused[i] : op[i]) | ((dst[i] >> 1) << 8) | ((src[i] >> 1) << 12) | (off[i] << 16);
     x[2 * i + 1] = imm[i];
   }
   const ctxAddr = new Float64Array(n + 1).fill(NO_ADDR);
@@ -191,6 +226,34 @@ function predecode(spec: ProgramSpec): Code {
   const ctxPlan = new Array<CtxAccess | undefined>(n + 1).fill(undefined);
   const ctxEff = new Int32Array(n + 1);
   return { spec, name: spec.name, n, op, dst, src, off, imm, x, refusals, ctxAddr, ctxFast, ctxPlan, ctxEff, ctxRecs: [], ctxMem: undefined };
+}
+
+/**
+ * fuse picks the superinstructions (OP_MOV_ADD ... OP_LSH32_OR32) of a predecoded program: the
+ * code for slot i when slots i, i+1 (and i+2) form one of their groups, else 0. It looks at the
+ * codes after predecode's rewriting (a refused slot is 0, a movsx is OP_MOVSX64, so 0xbf is a
+ * plain mov); no group's later slot starts a group, so later slots keep their own codes.
+ *
+ * Measured on the bench programs, a dispatch through `hot`'s switch costs several times what
+ * these operations do; the parser runs 35 instructions in 25 dispatches with these groups.
+ */
+function fuse(op: Uint8Array, dst: Uint8Array, n: number): Uint8Array {
+  const fused = new Uint8Array(n + 1);
+  for (let i = 0; i + 1 < n; i++) {
+    const a = op[i];
+    const b = op[i + 1];
+    const same = dst[i + 1] === dst[i];
+    if (a === 0xbf && b === 0x07 && same) {
+      const c = op[i + 2]; // op has n+1 entries; op[n] is the refused fall-off sentinel
+      fused[i] = (c === 0x2d || c === 0x3d) && dst[i + 2] === dst[i] ? OP_MOV_ADD_JGX : OP_MOV_ADD;
+    } else if (a === 0xb7 && (b === 0x2d || b === 0x3d)) fused[i] = OP_MOVK_JGX;
+    else if (a === 0xb7 && (b === 0x15 || b === 0x55)) fused[i] = OP_MOVK_JEK;
+    else if ((a === 0x71 || a === 0x69 || a === 0x61) && (b === 0x15 || b === 0x55) && same) {
+      fused[i] = a === 0x71 ? OP_LDXB_JEK : a === 0x69 ? OP_LDXH_JEK : OP_LDXW_JEK;
+    } else if (a === 0x67 && b === 0x4f && same) fused[i] = OP_LSH_OR;
+    else if (a === 0x64 && b === 0x4c && same) fused[i] = OP_LSH32_OR32;
+  }
+  return fused;
 }
 
 /** CODE_CACHE keeps one predecoded Code per spec (tail-call targets prepared by other engines). */
@@ -236,16 +299,17 @@ class State {
   /** Address of the top of frame 0 (r10 at depth 0). */
   top = 0;
   /**
-   * Access windows: [lo, hi) of regions already checked, two for reads (win[0..3]) and two for
-   * writes (win[4..7]), so most loads and stores cost two compares. `winRegion[k]` is the id of
+   * Access windows, in WIN: [lo, hi) of regions already checked, two for reads (WIN[0..3]) and
+   * two for writes (WIN[4..7]), so most loads and stores cost two compares. `winRegion[k]` is the id of
    * the region behind window k (0: none). Region bounds change between and during runs (the
    * packet moves per frame and with bpf_xdp_adjust_head, the stack bound follows the call
    * depth), so windows are re-read from their regions at run start, after every helper call,
    * on bpf-to-bpf calls and returns and on tail calls. Regions with a context plan never get
    * a window (see ctxAccess).
    */
-  readonly win = new Int32Array(8);
   readonly winRegion = new Uint16Array(4);
+  /** The caller's REGS, while this State runs a run nested in a helper of another run. */
+  readonly outerRegs = new Int32Array(22);
   /** Memory the windows refer to. */
   winMem: Memory | undefined;
   readonly callSubprog = (insn: number, args: readonly bigint[]): bigint => runCallback(this, insn, args);
@@ -297,7 +361,7 @@ function slowAccess(st: State, regions: readonly Region[], owner: Uint16Array, a
   const id = owner[a >>> PAGE_SHIFT];
   const rg = regions[id];
   if (rg.ctxPlan === undefined) {
-    const win = st.win;
+    const win = WIN;
     const wr = st.winRegion;
     const k = write ? 2 : 0;
     win[2 * k + 2] = win[2 * k];
@@ -312,7 +376,7 @@ function slowAccess(st: State, regions: readonly Region[], owner: Uint16Array, a
 
 /** refreshWindows re-reads every window's bounds and permission from its region. */
 function refreshWindows(st: State, regions: readonly Region[]): void {
-  const win = st.win;
+  const win = WIN;
   const wr = st.winRegion;
   for (let k = 0; k < 4; k++) {
     const id = wr[k];
@@ -404,7 +468,7 @@ function ctxAccess(st: State, code: Code, pc: number, a: number, size: number, k
 function loadSlow(st: State, code: Code, pc: number, d: number, b: number, a: number, size: number, sx: boolean): VmFault | undefined {
   const kind = sx ? CtxKind.LoadSx : CtxKind.Load;
   const p = ctxAccess(st, code, pc, a, size, kind);
-  const R = st.env.regs;
+  const R = REGS;
   const mem = st.env.mem;
   if (p === undefined || p.op !== 'load') return memFault(mem, code, pc, R, b, code.off[pc], size, false, kind);
   readPlanned(mem.dv, ctxEffective, p === WINDOW ? size : p.size, p.signed, size, sx, R, d);
@@ -418,7 +482,7 @@ function loadSlow(st: State, code: Code, pc: number, d: number, b: number, a: nu
 function storeSlow(st: State, code: Code, pc: number, d: number, a: number, size: number, lo: number, hi: number, kind: CtxKind): VmFault | undefined {
   const p = ctxAccess(st, code, pc, a, size, kind);
   const mem = st.env.mem;
-  if (p === undefined || (p !== WINDOW && p.op !== 'store')) return memFault(mem, code, pc, st.env.regs, d, code.off[pc], size, true, kind);
+  if (p === undefined || (p !== WINDOW && p.op !== 'store')) return memFault(mem, code, pc, REGS, d, code.off[pc], size, true, kind);
   const dv = mem.dv;
   const at = ctxEffective;
   if (p.op === 'store' && p.hook !== undefined) p.hook(dv, at, lo, hi, kind);
@@ -445,6 +509,8 @@ function callHelper(st: State, code: Code, pc: number, depth: number, id: number
   }
   st.curCode = code;
   st.curDepth = depth;
+  const regs = env.regs;
+  for (let i = 0; i < 12; i++) regs[i] = REGS[i];
   let res: number | bigint;
   try {
     res = fn(env);
@@ -453,8 +519,8 @@ function callHelper(st: State, code: Code, pc: number, depth: number, id: number
     if (e instanceof GuestFault) return makeFault(code, pc, e.code, `helper ${id}: ${e.message}`, e.access);
     throw e;
   }
-  if (typeof res === 'number') setFromNumber(env.regs, 0, res);
-  else setFromBigInt(env.regs, 0, res);
+  if (typeof res === 'number') setFromNumber(REGS, 0, res);
+  else setFromBigInt(REGS, 0, res);
   return undefined;
 }
 
@@ -470,7 +536,7 @@ function runCallback(st: State, insn: number, args: readonly bigint[]): bigint {
     throw new GuestFault(FaultCode.PcOutOfRange, `callback target ${insn} is outside the program`);
   }
   const env = st.env;
-  const R = env.regs;
+  const R = REGS;
   const save = st.cbSaved;
   const base = (depth - 1) * 22;
   for (let i = 0; i < 22; i++) save[base + i] = R[i];
@@ -490,6 +556,8 @@ function runCallback(st: State, insn: number, args: readonly bigint[]): bigint {
   if (f !== undefined) throw new SubprogFault(f);
   const r0 = toBigU64(R[1], R[0]);
   for (let i = 0; i < 22; i++) R[i] = save[base + i];
+  const regs = env.regs; // the helper's arguments, as it saw them before the callback
+  for (let i = 0; i < 12; i++) regs[i] = R[i];
   env.stack.lo = st.top - (savedDepth + 1) * MAX_BPF_STACK;
   return r0;
 }
@@ -520,11 +588,11 @@ const S_HALT = 4;
  */
 function hot(st: State, code: Code, pc: number): number {
   const env = st.env;
-  const R = env.regs;
+  const R = REGS;
   const mem = env.mem;
   const regions = mem.regions;
   const x = code.x;
-  const win = st.win;
+  const win = WIN;
   let dv = mem.dv;
   let budget = st.budget | 0;
   let p = pc << 1;
@@ -539,8 +607,8 @@ function hot(st: State, code: Code, pc: number): number {
     const d = (w >> 7) & 0x1e;
     switch (w & 0xff) {
       // ---------------------------------------------------------------- ALU64, immediate
-      case 0x07: { const k = x[p + 1]; const l = (R[d] >>> 0) + (k >>> 0); R[d] = l | 0; R[d + 1] = (R[d + 1] + (k >> 31) + (l >= 4294967296 ? 1 : 0)) | 0; break; }
-      case 0x17: { const k = x[p + 1]; const l = (R[d] >>> 0) - (k >>> 0); R[d] = l | 0; R[d + 1] = (R[d + 1] - (k >> 31) - (l < 0 ? 1 : 0)) | 0; break; }
+      case 0x07: { const k = x[p + 1]; const a = R[d]; const l = (a + k) | 0; R[d] = l; R[d + 1] = (R[d + 1] + (k >> 31) + (l >>> 0 < a >>> 0 ? 1 : 0)) | 0; break; }
+      case 0x17: { const k = x[p + 1]; const a = R[d]; R[d] = (a - k) | 0; R[d + 1] = (R[d + 1] - (k >> 31) - (a >>> 0 < k >>> 0 ? 1 : 0)) | 0; break; }
       case 0x47: { const k = x[p + 1]; R[d] |= k; R[d + 1] |= k >> 31; break; }
       case 0x57: { const k = x[p + 1]; R[d] &= k; R[d + 1] &= k >> 31; break; }
       case 0x67: { // lsh64 by a constant
@@ -567,8 +635,8 @@ function hot(st: State, code: Code, pc: number): number {
       case 0xa7: { const k = x[p + 1]; R[d] ^= k; R[d + 1] ^= k >> 31; break; }
       case 0xb7: { const k = x[p + 1]; R[d] = k; R[d + 1] = k >> 31; break; }
       // ---------------------------------------------------------------- ALU64, register
-      case 0x0f: { const s = (w >> 11) & 0x1e; const l = (R[d] >>> 0) + (R[s] >>> 0); R[d] = l | 0; R[d + 1] = (R[d + 1] + R[s + 1] + (l >= 4294967296 ? 1 : 0)) | 0; break; }
-      case 0x1f: { const s = (w >> 11) & 0x1e; const l = (R[d] >>> 0) - (R[s] >>> 0); R[d] = l | 0; R[d + 1] = (R[d + 1] - R[s + 1] - (l < 0 ? 1 : 0)) | 0; break; }
+      case 0x0f: { const s = (w >> 11) & 0x1e; const a = R[d]; const l = (a + R[s]) | 0; R[d] = l; R[d + 1] = (R[d + 1] + R[s + 1] + (l >>> 0 < a >>> 0 ? 1 : 0)) | 0; break; }
+      case 0x1f: { const s = (w >> 11) & 0x1e; const a = R[d]; const b = R[s]; R[d] = (a - b) | 0; R[d + 1] = (R[d + 1] - R[s + 1] - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0; break; }
       case 0x4f: { const s = (w >> 11) & 0x1e; R[d] |= R[s]; R[d + 1] |= R[s + 1]; break; }
       case 0x5f: { const s = (w >> 11) & 0x1e; R[d] &= R[s]; R[d + 1] &= R[s + 1]; break; }
       case 0xaf: { const s = (w >> 11) & 0x1e; R[d] ^= R[s]; R[d + 1] ^= R[s + 1]; break; }
@@ -723,6 +791,130 @@ function hot(st: State, code: Code, pc: number): number {
       case 0xbe: if (R[d] >>> 0 <= R[(w >> 11) & 0x1e] >>> 0) { p = (p + ((w >> 16) << 1) + 2) | 0; continue; } break;
       case 0xce: if (R[d] < R[(w >> 11) & 0x1e]) { p = (p + ((w >> 16) << 1) + 2) | 0; continue; } break;
       case 0xde: if (R[d] <= R[(w >> 11) & 0x1e]) { p = (p + ((w >> 16) << 1) + 2) | 0; continue; } break;
+      // ---------------------------------------------------------------- superinstructions (see fuse)
+      // Each runs its first instruction, then, when the budget covers the rest (one instruction
+      // more per slot), the rest; otherwise it stops after the first and the next slot runs on
+      // its own (and runs out of budget there). A jump's target is relative to its own slot.
+      case 0x30: { // OP_MOV_ADD: mov64 rX, rY; add64 rX, K
+        const s = (w >> 11) & 0x1e;
+        const sl = R[s];
+        const sh = R[s + 1];
+        if (budget === 0) { R[d] = sl; R[d + 1] = sh; break; }
+        budget = (budget - 1) | 0;
+        const k = x[p + 3];
+        const l = (sl + k) | 0;
+        R[d] = l; R[d + 1] = (sh + (k >> 31) + (l >>> 0 < sl >>> 0 ? 1 : 0)) | 0;
+        p = (p + 4) | 0;
+        continue;
+      }
+      case 0x38: { // OP_MOV_ADD_JGX: mov64 rX, rY; add64 rX, K; jgt/jge rX, rZ
+        const s = (w >> 11) & 0x1e;
+        const sl = R[s];
+        const sh = R[s + 1];
+        if (budget < 2) { R[d] = sl; R[d + 1] = sh; break; }
+        budget = (budget - 2) | 0;
+        const k = x[p + 3];
+        const lo = (sl + k) | 0;
+        const hi = (sh + (k >> 31) + (lo >>> 0 < sl >>> 0 ? 1 : 0)) | 0;
+        R[d] = lo; R[d + 1] = hi;
+        const wj = x[p + 4];
+        const z = (wj >> 11) & 0x1e;
+        const zh = R[z + 1];
+        if (hi === zh ? ((wj & 0xff) === 0x3d ? lo >>> 0 >= R[z] >>> 0 : lo >>> 0 > R[z] >>> 0) : hi >>> 0 > zh >>> 0) { p = (p + ((wj >> 16) << 1) + 6) | 0; continue; }
+        p = (p + 6) | 0;
+        continue;
+      }
+      case 0x40: { // OP_MOVK_JGX: mov64 rX, K; jgt/jge rA, rB
+        const k = x[p + 1];
+        R[d] = k; R[d + 1] = k >> 31;
+        if (budget === 0) break;
+        budget = (budget - 1) | 0;
+        const wj = x[p + 2];
+        const a = (wj >> 7) & 0x1e;
+        const b = (wj >> 11) & 0x1e;
+        const ah = R[a + 1];
+        const bh = R[b + 1];
+        if (ah === bh ? ((wj & 0xff) === 0x3d ? R[a] >>> 0 >= R[b] >>> 0 : R[a] >>> 0 > R[b] >>> 0) : ah >>> 0 > bh >>> 0) { p = (p + ((wj >> 16) << 1) + 4) | 0; continue; }
+        p = (p + 4) | 0;
+        continue;
+      }
+      case 0x48: { // OP_MOVK_JEK: mov64 rX, K; jeq/jne rA, K2
+        const k = x[p + 1];
+        R[d] = k; R[d + 1] = k >> 31;
+        if (budget === 0) break;
+        budget = (budget - 1) | 0;
+        const wj = x[p + 2];
+        const k2 = x[p + 3];
+        const a = (wj >> 7) & 0x1e;
+        if ((R[a] === k2 && R[a + 1] === k2 >> 31) === ((wj & 0xff) === 0x15)) { p = (p + ((wj >> 16) << 1) + 4) | 0; continue; }
+        p = (p + 4) | 0;
+        continue;
+      }
+      case 0x50: { // OP_LDXB_JEK: ldxb rX, [rY+off]; jeq/jne rX, K (a window miss runs the jump on its own)
+        const b = (w >> 11) & 0x1e;
+        const a = R[b + 1] === 0 ? (R[b] >>> 0) + (w >> 16) : -1;
+        let v: number;
+        if ((a >= win[0] && a + 1 <= win[1]) || (a >= win[2] && a + 1 <= win[3])) v = dv.getUint8(a);
+        else if (code.ctxFast[p >> 1] === a) v = dv.getUint8(code.ctxEff[p >> 1]);
+        else { const f = loadSlow(st, code, p >> 1, d, b, a, 1, false); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } break; }
+        R[d] = v; R[d + 1] = 0;
+        if (budget === 0) break;
+        budget = (budget - 1) | 0;
+        const k = x[p + 3];
+        if ((v === k && k >= 0) === ((x[p + 2] & 0xff) === 0x15)) { p = (p + ((x[p + 2] >> 16) << 1) + 4) | 0; continue; }
+        p = (p + 4) | 0;
+        continue;
+      }
+      case 0x58: { // OP_LDXH_JEK: ldxh rX, [rY+off]; jeq/jne rX, K
+        const b = (w >> 11) & 0x1e;
+        const a = R[b + 1] === 0 ? (R[b] >>> 0) + (w >> 16) : -1;
+        let v: number;
+        if ((a >= win[0] && a + 2 <= win[1]) || (a >= win[2] && a + 2 <= win[3])) v = dv.getUint16(a, true);
+        else if (code.ctxFast[p >> 1] === a) v = dv.getUint16(code.ctxEff[p >> 1], true);
+        else { const f = loadSlow(st, code, p >> 1, d, b, a, 2, false); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } break; }
+        R[d] = v; R[d + 1] = 0;
+        if (budget === 0) break;
+        budget = (budget - 1) | 0;
+        const k = x[p + 3];
+        if ((v === k && k >= 0) === ((x[p + 2] & 0xff) === 0x15)) { p = (p + ((x[p + 2] >> 16) << 1) + 4) | 0; continue; }
+        p = (p + 4) | 0;
+        continue;
+      }
+      case 0x60: { // OP_LDXW_JEK: ldxw rX, [rY+off]; jeq/jne rX, K
+        const b = (w >> 11) & 0x1e;
+        const a = R[b + 1] === 0 ? (R[b] >>> 0) + (w >> 16) : -1;
+        let v: number;
+        if ((a >= win[0] && a + 4 <= win[1]) || (a >= win[2] && a + 4 <= win[3])) v = dv.getInt32(a, true);
+        else if (code.ctxFast[p >> 1] === a) v = dv.getInt32(code.ctxEff[p >> 1], true);
+        else { const f = loadSlow(st, code, p >> 1, d, b, a, 4, false); if (f !== undefined) { st.budget = budget; st.fault = f; return S_FAULT; } break; }
+        R[d] = v; R[d + 1] = 0;
+        if (budget === 0) break;
+        budget = (budget - 1) | 0;
+        const k = x[p + 3];
+        if ((v === k && k >= 0) === ((x[p + 2] & 0xff) === 0x15)) { p = (p + ((x[p + 2] >> 16) << 1) + 4) | 0; continue; }
+        p = (p + 4) | 0;
+        continue;
+      }
+      case 0x68: { // OP_LSH_OR: lsh64 rX, K; or64 rX, rY
+        const n = x[p + 1] & 63;
+        const lo = R[d];
+        if (n >= 32) { R[d + 1] = lo << (n - 32); R[d] = 0; }
+        else if (n !== 0) { R[d + 1] = (R[d + 1] << n) | (lo >>> (32 - n)); R[d] = lo << n; }
+        if (budget === 0) break;
+        budget = (budget - 1) | 0;
+        const s = (x[p + 2] >> 11) & 0x1e;
+        R[d] |= R[s]; R[d + 1] |= R[s + 1];
+        p = (p + 4) | 0;
+        continue;
+      }
+      case 0x70: { // OP_LSH32_OR32: lsh32 wX, K; or32 wX, wY
+        R[d] <<= x[p + 1]; R[d + 1] = 0;
+        if (budget === 0) break;
+        budget = (budget - 1) | 0;
+        R[d] |= R[(x[p + 2] >> 11) & 0x1e];
+        p = (p + 4) | 0;
+        continue;
+      }
       // ---------------------------------------------------------------- calls and exit
       case 0x85: case 0x8d: { // helper call by imm, or callx: helper id in the dst register
         const id = (w & 0xff) === 0x85 ? x[p + 1] : R[d];
@@ -756,7 +948,7 @@ function hot(st: State, code: Code, pc: number): number {
 
 /** rareCheck is the access check of rareOp: the windows, then the slow path. */
 function rareCheck(st: State, a: number, size: number, write: boolean): boolean {
-  const win = st.win;
+  const win = WIN;
   const k = write ? 4 : 0;
   if ((a >= win[k] && a + size <= win[k + 1]) || (a >= win[k + 2] && a + size <= win[k + 3])) return true;
   const mem = st.env.mem;
@@ -769,7 +961,7 @@ function rareCheck(st: State, a: number, size: number, write: boolean): boolean 
  */
 function rareOp(st: State, code: Code, pc: number, w: number): number {
   const env = st.env;
-  const R = env.regs;
+  const R = REGS;
   const d = (w >> 7) & 0x1e;
   const s = (w >> 11) & 0x1e;
   const k = code.imm[pc];
@@ -825,7 +1017,7 @@ function rareOp(st: State, code: Code, pc: number, w: number): number {
       const size = o === 0x81 ? 4 : o === 0x89 ? 2 : 1;
       const offv = code.off[pc];
       const a = R[s + 1] === 0 ? (R[s] >>> 0) + offv : -1;
-      const win = st.win;
+      const win = WIN;
       if ((a >= win[0] && a + size <= win[1]) || (a >= win[2] && a + size <= win[3])) {
         const dv = env.mem.dv;
         R[d] = size === 4 ? dv.getInt32(a, true) : size === 2 ? dv.getInt16(a, true) : dv.getInt8(a);
@@ -914,7 +1106,7 @@ function rareOp(st: State, code: Code, pc: number, w: number): number {
  */
 function execute(st: State, code0: Code, pc0: number, base: number): VmFault | undefined {
   const env = st.env;
-  const R = env.regs;
+  const R = REGS;
   const mem = env.mem;
   const regions = mem.regions;
   const stack = env.stack;
@@ -939,7 +1131,7 @@ function execute(st: State, code0: Code, pc0: number, base: number): VmFault | u
  */
 function drive(st: State, code0: Code, s0: number, base: number): VmFault | undefined {
   const env = st.env;
-  const R = env.regs;
+  const R = REGS;
   const regions = env.mem.regions;
   const stack = env.stack;
   const top = st.top;
@@ -1020,8 +1212,10 @@ class InterpExecutable implements Executable {
   private lastHi = 0;
 
   run(env: RunEnv, arg1: number, arg2 = 0): RunResult {
-    const st = poolDepth < POOL.length ? POOL[poolDepth] : (POOL[poolDepth] = new State());
+    const nested = poolDepth;
+    const st = nested < POOL.length ? POOL[nested] : (POOL[nested] = new State());
     poolDepth++;
+    if (nested !== 0) st.outerRegs.set(REGS.subarray(0, 22));
     const stack = env.stack;
     const savedLo = stack.lo;
     const savedHi = stack.hi;
@@ -1034,7 +1228,7 @@ class InterpExecutable implements Executable {
       stack.hi = st.top;
       env.exitRequested = false;
       env.callSubprog = st.callSubprog;
-      const R = env.regs;
+      const R = REGS;
       // r0..r9 start at zero (the kernel leaves them undefined and the verifier forbids reading
       // them; zero keeps every engine deterministic). Unrolled: a loop here cost more than the run.
       R[0] = 0; R[1] = 0; R[2] = arg1 | 0; R[3] = 0; R[4] = arg2 | 0; R[5] = 0; R[6] = 0; R[7] = 0;
@@ -1056,9 +1250,15 @@ class InterpExecutable implements Executable {
       const s = hot(st, code, 0);
       const f = s === S_EXIT || s === S_HALT ? undefined : drive(st, code, s, 0);
       const insnCount = env.insnBudget - st.budget;
-      if (f !== undefined) return { ok: false, fault: f, insnCount };
+      if (f !== undefined) {
+        const regs = env.regs; // the registers as the fault left them, for whoever looks
+        for (let i = 0; i < 22; i++) regs[i] = R[i];
+        return { ok: false, fault: f, insnCount };
+      }
       const lo = R[0];
       const hi = R[1];
+      env.regs[0] = lo;
+      env.regs[1] = hi;
       const last = this.last;
       if (last !== undefined && lo === this.lastLo && hi === this.lastHi && last.insnCount === insnCount) return last;
       const res: RunResult = { ok: true, r0: r0Big(R), insnCount };
@@ -1068,6 +1268,7 @@ class InterpExecutable implements Executable {
       return res;
     } finally {
       poolDepth--;
+      if (nested !== 0) REGS.set(st.outerRegs);
       stack.lo = savedLo;
       stack.hi = savedHi;
     }
@@ -1168,6 +1369,28 @@ function warmUpProgram(): Insn[] {
   for (const opc of [0x79, 0x61, 0x69, 0x71, 0x81, 0x89, 0x91]) mem(opc, 1, -16, 'src');
   for (const opc of [0xdb, 0xc3]) {
     for (const a of [0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1]) mem(opc, 0, -8, 'src', a);
+  }
+  // Superinstructions (see fuse), their jumps taken and not taken, their loads on every kind
+  // of region as above.
+  for (const r of [6, 7]) {
+    I(0xbf, 1, r); I(0x07, 1, 0, 0, 14); I(0x2d, 1, 6, 1, 0); I(0xb7, 8, 0, 0, 1);
+    I(0xbf, 1, r); I(0x07, 1, 0, 0, -3); I(0x3d, 1, 7, 1, 0); I(0xb7, 8, 0, 0, 1);
+    I(0xbf, 1, r); I(0x07, 1, 0, 0, 5); I(0x0f, 8, 1);
+    I(0xb7, 0, 0, 0, 2); I(0x2d, r, 1, 1, 0); I(0xb7, 0, 0, 0, 1); I(0x3d, 1, r, 0, 0);
+    I(0xb7, 0, 0, 0, 3); I(0x15, 0, 0, 1, 3); I(0xb7, 0, 0, 0, 3); I(0x55, r, 0, 0, 7);
+    I(0xb7, 0, 0, 0, 3); I(0x15, r, 0, 0, 7); I(0xb7, 0, 0, 0, 3); I(0x55, 0, 0, 0, 3);
+    I(0x67, 1, 0, 0, 8); I(0x4f, 1, r); I(0x67, 1, 0, 0, 40); I(0x4f, 1, r);
+    I(0x64, 1, 0, 0, 8); I(0x4c, 1, r);
+    I(0x0f, 8, 1);
+  }
+  for (const opc of [0x61, 0x69, 0x71]) {
+    for (const j of [0x15, 0x55]) {
+      for (const [base, o] of [[10, -16], [10, -16], [5, 16], [10, -16], [4, 16]] as const) {
+        I(opc, 1, base, o);
+        I(j, 1, 0, 1, 0);
+        I(j, 1, 0, 0, -1);
+      }
+    }
   }
   // Calls: helper, callx, a failing tail call, a local call.
   I(0xbf, 1, 6);
