@@ -130,6 +130,9 @@ const OP_LDXW_JEK = 0x60;
 /** lsh64 rX, K; or64 rX, rY and lsh32 wX, K; or32 wX, wY — bytes assembled into a field. */
 const OP_LSH_OR = 0x68;
 const OP_LSH32_OR32 = 0x70;
+/** mov64 rX, K; exit and mov32 wX, K; exit — a return with a constant verdict. */
+const OP_MOVK_EXIT = 0x78;
+const OP_MOV32K_EXIT = 0x80;
 
 /** STACK_BYTES is the size of the stack region used: all call frames. */
 const STACK_BYTES = MAX_CALL_FRAMES * MAX_BPF_STACK;
@@ -229,7 +232,7 @@ function predecode(spec: ProgramSpec): Code {
 }
 
 /**
- * fuse picks the superinstructions (OP_MOV_ADD ... OP_LSH32_OR32) of a predecoded program: the
+ * fuse picks the superinstructions (OP_MOV_ADD ... OP_MOV32K_EXIT) of a predecoded program: the
  * code for slot i when slots i, i+1 (and i+2) form one of their groups, else 0. It looks at the
  * codes after predecode's rewriting (a refused slot is 0, a movsx is OP_MOVSX64, so 0xbf is a
  * plain mov); no group's later slot starts a group, so later slots keep their own codes.
@@ -252,6 +255,7 @@ function fuse(op: Uint8Array, dst: Uint8Array, n: number): Uint8Array {
       fused[i] = a === 0x71 ? OP_LDXB_JEK : a === 0x69 ? OP_LDXH_JEK : OP_LDXW_JEK;
     } else if (a === 0x67 && b === 0x4f && same) fused[i] = OP_LSH_OR;
     else if (a === 0x64 && b === 0x4c && same) fused[i] = OP_LSH32_OR32;
+    else if ((a === 0xb7 || a === 0xb4) && b === 0x95) fused[i] = a === 0xb7 ? OP_MOVK_EXIT : OP_MOV32K_EXIT;
   }
   return fused;
 }
@@ -915,6 +919,14 @@ function hot(st: State, code: Code, pc: number): number {
         p = (p + 4) | 0;
         continue;
       }
+      case 0x78: case 0x80: { // OP_MOVK_EXIT, OP_MOV32K_EXIT: mov64/mov32 rX, K; exit
+        const k = x[p + 1];
+        R[d] = k; R[d + 1] = (w & 0xff) === 0x78 ? k >> 31 : 0;
+        if (budget === 0) break;
+        st.budget = (budget - 1) | 0;
+        st.pc = (p >> 1) + 1;
+        return S_EXIT;
+      }
       // ---------------------------------------------------------------- calls and exit
       case 0x85: case 0x8d: { // helper call by imm, or callx: helper id in the dst register
         const id = (w & 0xff) === 0x85 ? x[p + 1] : R[d];
@@ -1383,6 +1395,7 @@ function warmUpProgram(): Insn[] {
     I(0x64, 1, 0, 0, 8); I(0x4c, 1, r);
     I(0x0f, 8, 1);
   }
+
   for (const opc of [0x61, 0x69, 0x71]) {
     for (const j of [0x15, 0x55]) {
       for (const [base, o] of [[10, -16], [10, -16], [5, 16], [10, -16], [4, 16]] as const) {
@@ -1406,7 +1419,10 @@ function warmUpProgram(): Insn[] {
   I(0xbf, 0, 8);
   I(0x95);
   p[call] = makeInsn(0x85, 0, 1, 0, p.length - call - 1);
-  I(0xbf, 0, 1); // the local function
+  I(0x45, 9, 0, 2, 1); // the local function: returns through mov64 + exit or mov32 + exit
+  I(0xb7, 0, 0, 0, -5);
+  I(0x95);
+  I(0xb4, 0, 0, 0, 7);
   I(0x95);
   return p;
 }

@@ -140,6 +140,8 @@ describe.each(engineNames())('engine %s', (engineName) => {
       ['ldxh + jne not taken, the load kept', 'stw [%r10-4], 0x1211\nldxh %r0, [%r10-4]\njne %r0, 0x1211, out\nadd %r0, 1\nout:\nexit', 0x1212n],
       ['lsh + or past 32 bits', 'mov32 %r1, 0xab\nmov32 %r2, 0xcd\nlsh %r1, 40\nor %r1, %r2\nmov %r0, %r1\nexit', 0xab00_0000_00cdn],
       ['lsh32 + or32 zero-extend', 'mov %r1, -1\nmov32 %r2, 0xcd\nlsh32 %r1, 8\nor32 %r1, %r2\nmov %r0, %r1\nexit', 0xffff_ffcdn],
+      ['mov imm + exit sign-extends', 'mov %r0, -2\nexit', 0xffff_ffff_ffff_fffen],
+      ['mov32 imm + exit zero-extends', 'mov %r0, -1\nmov32 %r0, -2\nexit', 0xffff_fffen],
       ['a jump into the middle of a group runs its rest only', 'mov32 %r0, 1\nmov32 %r1, 50\nja mid\nmov %r0, %r1\nmid:\nadd %r0, 5\nexit', 6n],
     ];
     it.each(cases)('%s', (_name, src, r0) => {
@@ -180,6 +182,9 @@ describe.each(engineNames())('engine %s', (engineName) => {
         lsh32 %r7, 4
         or32 %r7, %r5
         mov %r0, %r7
+        jeq %r0, 0, l7
+      l7:
+        mov32 %r0, 0x1111
         exit`);
       const n = insns.length;
       const mem = new Memory(1 << 17);
