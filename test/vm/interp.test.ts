@@ -118,6 +118,96 @@ describe.each(engineNames())('engine %s', (engineName) => {
     });
   });
 
+  describe("clang's instruction groups (the interpreter runs them as superinstructions)", () => {
+    // [name, program, r0]: each group on values where 64-bit width, carries and signs matter.
+    const cases: Array<[string, string, bigint]> = [
+      ['mov + add carries into the high half', 'mov32 %r1, -1\nmov %r0, %r1\nadd %r0, 1\nexit', 0x1_0000_0000n],
+      ['mov + add of a negative constant', 'mov32 %r1, 5\nmov %r0, %r1\nadd %r0, -6\nexit', 0xffff_ffff_ffff_ffffn],
+      ['mov + add onto its own source', 'mov32 %r0, 7\nmov %r0, %r0\nadd %r0, 3\nexit', 10n],
+      ['mov + add + jgt taken', 'mov32 %r2, 100\nmov32 %r3, 90\nmov %r1, %r3\nadd %r1, 14\njgt %r1, %r2, out\nmov %r0, 1\nexit\nout:\nmov %r0, 2\nexit', 2n],
+      ['mov + add + jgt not taken', 'mov32 %r2, 100\nmov32 %r3, 80\nmov %r1, %r3\nadd %r1, 14\njgt %r1, %r2, out\nmov %r0, 1\nexit\nout:\nmov %r0, 2\nexit', 1n],
+      ['mov + add + jgt decided by the high half', 'mov32 %r2, 100\nmov32 %r3, -1\nmov %r1, %r3\nadd %r1, 1\njgt %r1, %r2, out\nmov %r0, 1\nexit\nout:\nmov %r0, 2\nexit', 2n],
+      ['mov + add + jge on equal values', 'mov32 %r2, 104\nmov32 %r3, 90\nmov %r1, %r3\nadd %r1, 14\njge %r1, %r2, out\nmov %r0, 1\nexit\nout:\nmov %r0, 2\nexit', 2n],
+      ['mov + add + jgt, the add result kept', 'mov32 %r2, 100\nmov32 %r3, 90\nmov %r0, %r3\nadd %r0, 14\njgt %r0, %r2, out\nexit\nout:\nadd %r0, 1000\nexit', 1104n],
+      ['mov imm + jgt taken', 'mov32 %r1, 5\nmov32 %r2, 4\nmov %r0, 1\njgt %r1, %r2, out\nmov %r0, 3\nout:\nexit', 1n],
+      ['mov imm + jge on the register just set', 'mov32 %r2, 4\nmov %r0, 4\njge %r0, %r2, out\nmov %r0, 3\nout:\nexit', 4n],
+      ['mov imm + jgt not taken', 'mov32 %r1, 3\nmov32 %r2, 4\nmov %r0, 1\njgt %r1, %r2, out\nmov %r0, 3\nout:\nexit', 3n],
+      ['mov imm + jeq on a sign-extended constant', 'mov %r1, -1\nmov %r0, 5\njeq %r1, -1, out\nmov %r0, 3\nout:\nexit', 5n],
+      ['mov imm + jne on the register just set', 'mov %r0, 3\njne %r0, 3, out\nmov %r0, 9\nout:\nexit', 9n],
+      ['ldxw + jeq: a loaded 0xffffffff is not -1', 'stw [%r10-4], -1\nldxw %r1, [%r10-4]\nmov %r0, 1\njeq %r1, -1, out\nmov %r0, 2\nout:\nexit', 2n],
+      ['ldxw + jne: a loaded 0xffffffff is not -1', 'stw [%r10-4], -1\nmov %r0, 1\nldxw %r1, [%r10-4]\njne %r1, -1, out\nmov %r0, 2\nout:\nexit', 1n],
+      ['ldxb + jeq taken', 'stw [%r10-4], 0x1211\nmov %r0, 1\nldxb %r1, [%r10-4]\njeq %r1, 0x11, out\nmov %r0, 2\nout:\nexit', 1n],
+      ['ldxh + jne not taken, the load kept', 'stw [%r10-4], 0x1211\nldxh %r0, [%r10-4]\njne %r0, 0x1211, out\nadd %r0, 1\nout:\nexit', 0x1212n],
+      ['lsh + or past 32 bits', 'mov32 %r1, 0xab\nmov32 %r2, 0xcd\nlsh %r1, 40\nor %r1, %r2\nmov %r0, %r1\nexit', 0xab00_0000_00cdn],
+      ['lsh32 + or32 zero-extend', 'mov %r1, -1\nmov32 %r2, 0xcd\nlsh32 %r1, 8\nor32 %r1, %r2\nmov %r0, %r1\nexit', 0xffff_ffcdn],
+      ['mov imm + exit sign-extends', 'mov %r0, -2\nexit', 0xffff_ffff_ffff_fffen],
+      ['mov32 imm + exit zero-extends', 'mov %r0, -1\nmov32 %r0, -2\nexit', 0xffff_fffen],
+      ['a jump into the middle of a group runs its rest only', 'mov32 %r0, 1\nmov32 %r1, 50\nja mid\nmov %r0, %r1\nmid:\nadd %r0, 5\nexit', 6n],
+    ];
+    it.each(cases)('%s', (_name, src, r0) => {
+      expect(r0Of(runAsm(engine, src).res)).toBe(r0);
+    });
+
+    it('a group cut by the budget runs up to the exact instruction, like the unfused instructions', () => {
+      // Straight-line: every jump goes to the next slot, so slot k is the k-th instruction run.
+      // The ldxdw opens the stack's read window, so the loads that follow take the fast path.
+      const insns = assemble(`
+        mov32 %r2, 200
+        mov32 %r3, 10
+        mov %r1, %r3
+        add %r1, 14
+        jgt %r1, %r2, l1
+      l1:
+        mov %r4, %r1
+        add %r4, 3
+        mov %r0, 1
+        jge %r2, %r1, l2
+      l2:
+        mov %r0, 2
+        jeq %r0, 2, l3
+      l3:
+        stw [%r10-4], 0x11
+        ldxdw %r8, [%r10-8]
+        ldxb %r5, [%r10-4]
+        jne %r5, 0x11, l4
+      l4:
+        ldxh %r6, [%r10-4]
+        jeq %r6, 0x11, l5
+      l5:
+        ldxw %r7, [%r10-4]
+        jne %r7, 7, l6
+      l6:
+        lsh %r5, 8
+        or %r5, %r6
+        lsh32 %r7, 4
+        or32 %r7, %r5
+        mov %r0, %r7
+        jeq %r0, 0, l7
+      l7:
+        mov32 %r0, 0x1111
+        exit`);
+      const n = insns.length;
+      const mem = new Memory(1 << 17);
+      const full = engine.prepare({ name: 'g', insns }).run(createRunEnv(mem, { insnBudget: n }), 0);
+      expect(r0Of(full)).toBe(0x1111n); // (0x11 << 8 | 0x11) | 0x11 << 4
+      expect(full.insnCount).toBe(n);
+      for (let b = 1; b < n; b++) {
+        const env = createRunEnv(mem, { insnBudget: b });
+        const r = engine.prepare({ name: 'g', insns }).run(env, 0);
+        const f = faultOf(r);
+        expect([f.code, f.insn, r.insnCount]).toEqual([FaultCode.Budget, b, b]);
+        if (engineName === 'interp') {
+          // The registers at the fault are those of the first b instructions run alone (then a
+          // refused slot), where no group is cut.
+          const env2 = createRunEnv(mem);
+          const r2 = engine.prepare({ name: 'p', insns: [...insns.slice(0, b), makeInsn(0x8f)] }).run(env2, 0);
+          expect(faultOf(r2).code).toBe(FaultCode.BadInsn);
+          expect(Array.from(env.regs.subarray(0, 20))).toEqual(Array.from(env2.regs.subarray(0, 20)));
+        }
+      }
+    });
+  });
+
   describe('memory faults', () => {
     it('NULL dereference names the instruction, kind, address and size', () => {
       const f = faultOf(runAsm(engine, 'mov %r0, 0\nldxw %r0, [%r1+16]\nexit').res);
