@@ -201,10 +201,10 @@ export class Pipeline implements DatapathHooks {
 
   /**
    * process runs one received frame from `dev` to its disposition. The result and the bytes of
-   * its `out` frames are reused: they are valid until the next call.
+   * its `out` frames are reused: they are valid until the next call. `queue` is the frame's rx
+   * queue when the caller has hashed it already (a `replay --workers` thread runs only its own).
    */
-  process(frame: Uint8Array, dev: SimInterface): FrameResult {
-    const queue = flowQueue(frame, dev.rxQueues);
+  process(frame: Uint8Array, dev: SimInterface, queue: number = flowQueue(frame, dev.rxQueues)): FrameResult {
     const cpu = queue % this.cpus;
     this.base.cpu = cpu;
     const r = this.result;

@@ -72,7 +72,7 @@ export function runOwnQueue(
         const index = fileBase + f.index;
         if (index >= limit) return { frames, error: undefined };
         dev ??= mapInterface(cursor.interfaces[f.interfaceIndex], f.interfaceIndex, devs);
-        acc.add(index, f.data.length, pipeline.process(f.data, dev));
+        acc.add(index, f.data.length, pipeline.process(f.data, dev, queue));
         if ((++frames & (PROGRESS_EVERY - 1)) === 0) progress?.(file, cursor.offset, index + 1);
       }
     } catch (e) {
