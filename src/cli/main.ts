@@ -3,9 +3,13 @@
  * xdpsim — the command line. Each command lives in its own module under commands/ and registers
  * itself on the program; this file only assembles them and turns XdpsimErrors into clean exits.
  */
-import { Command } from 'commander';
-import { isXdpsimError } from '../errors.js';
-import { registerCommands } from './commands/index.js';
+import { prespawnWorkers } from './commands/replay-prespawn.js';
+
+// Before the command modules load, so that `replay --workers N` threads load theirs meanwhile.
+prespawnWorkers(process.argv);
+const { Command } = await import('commander');
+const { isXdpsimError } = await import('../errors.js');
+const { registerCommands } = await import('./commands/index.js');
 
 const program = new Command();
 program

@@ -115,6 +115,13 @@ export class Counter {
     }
   }
 
+  /** add adds `n` to `key` (merging the counts of --workers threads). */
+  add(key: string, n: number): void {
+    let c = this.cells.get(key);
+    if (c === undefined) this.cells.set(key, (c = { n: 0 }));
+    c.n += n;
+  }
+
   /** get returns the count of `key`. */
   get(key: string): number | undefined {
     return this.cells.get(key)?.n;

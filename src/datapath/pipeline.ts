@@ -81,33 +81,46 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** flowQueue picks an rx queue from the addresses and ports, the way RSS spreads flows (not the NIC's Toeplitz hash). */
 export function flowQueue(f: Uint8Array, queues: number): number {
-  if (queues <= 1 || f.length < ETH_HLEN) return 0;
-  let off = 12;
-  let type = (f[off] << 8) | f[off + 1];
-  for (let i = 0; i < 2 && (type === EthP.P8021Q || type === EthP.P8021AD) && off + 6 <= f.length; i++) {
+  return flowQueueAt(f, 0, f.length, queues);
+}
+
+/** fnvMix is FNV-1a of `h` over b[from, from + n), cut at `end`. */
+function fnvMix(h: number, b: Uint8Array, from: number, n: number, end: number): number {
+  const stop = Math.min(from + n, end);
+  for (let i = from; i < stop; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h;
+}
+
+/**
+ * flowQueueAt is flowQueue of the frame at b[start, end) (a reader's buffer: `replay --workers`
+ * hashes every frame to find its own without building a view of each). No closure per call:
+ * measured, allocating one cost several times the hash itself.
+ */
+export function flowQueueAt(b: Uint8Array, start: number, end: number, queues: number): number {
+  if (queues <= 1 || end - start < ETH_HLEN) return 0;
+  let off = start + 12;
+  let type = (b[off] << 8) | b[off + 1];
+  for (let i = 0; i < 2 && (type === EthP.P8021Q || type === EthP.P8021AD) && off + 6 <= end; i++) {
     off += 4;
-    type = (f[off] << 8) | f[off + 1];
+    type = (b[off] << 8) | b[off + 1];
   }
   off += 2;
   let h = 0x811c9dc5;
-  const mix = (from: number, n: number): void => {
-    for (let i = from; i < from + n && i < f.length; i++) h = Math.imul(h ^ f[i], 0x01000193);
-  };
   let l4 = -1;
   let proto = 0;
-  if (type === EthP.IP && off + 20 <= f.length) {
-    mix(off + 12, 8);
-    proto = f[off + 9];
-    const frag = ((f[off + 6] & 0x1f) << 8) | f[off + 7];
-    if (frag === 0 && (f[off + 6] & 0x20) === 0) l4 = off + (f[off] & 0x0f) * 4;
-  } else if (type === EthP.IPV6 && off + 40 <= f.length) {
-    mix(off + 8, 32);
-    proto = f[off + 6];
+  if (type === EthP.IP && off + 20 <= end) {
+    h = fnvMix(h, b, off + 12, 8, end);
+    proto = b[off + 9];
+    const frag = ((b[off + 6] & 0x1f) << 8) | b[off + 7];
+    if (frag === 0 && (b[off + 6] & 0x20) === 0) l4 = off + (b[off] & 0x0f) * 4;
+  } else if (type === EthP.IPV6 && off + 40 <= end) {
+    h = fnvMix(h, b, off + 8, 32, end);
+    proto = b[off + 6];
     l4 = off + 40;
   } else {
     return 0;
   }
-  if ((proto === 6 || proto === 17) && l4 >= 0) mix(l4, 4);
+  if ((proto === 6 || proto === 17) && l4 >= 0) h = fnvMix(h, b, l4, 4, end);
   return ((h >>> 0) % queues) >>> 0;
 }
 
@@ -188,10 +201,10 @@ export class Pipeline implements DatapathHooks {
 
   /**
    * process runs one received frame from `dev` to its disposition. The result and the bytes of
-   * its `out` frames are reused: they are valid until the next call.
+   * its `out` frames are reused: they are valid until the next call. `queue` is the frame's rx
+   * queue when the caller has hashed it already (a `replay --workers` thread runs only its own).
    */
-  process(frame: Uint8Array, dev: SimInterface): FrameResult {
-    const queue = flowQueue(frame, dev.rxQueues);
+  process(frame: Uint8Array, dev: SimInterface, queue: number = flowQueue(frame, dev.rxQueues)): FrameResult {
     const cpu = queue % this.cpus;
     this.base.cpu = cpu;
     const r = this.result;

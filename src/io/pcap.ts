@@ -257,6 +257,43 @@ export class PcapCursor implements FrameCursor {
     return f;
   }
 
+  /**
+   * nextWhere is `next` for a reader that wants only some frames (a `replay --workers` thread
+   * wants its rx queue's): `keep(buf, start, end)` is asked once about every frame, with its
+   * captured bytes at buf[start, end), and a frame it refuses is skipped without building its
+   * Frame (its index still counts). Measured: building the view of every frame cost three times
+   * walking the records. Frames of a converted link type are built first and asked about after.
+   */
+  nextWhere(keep: (buf: Uint8Array, start: number, end: number) => boolean): Frame | undefined {
+    for (;;) {
+      const h = this.h;
+      if (!this.done && h !== undefined && h.st.mode === LinkMode.AsIs) {
+        // Whole records in the buffer: ask and skip without leaving the loop.
+        const src = this.src;
+        const buf = src.buf;
+        const v = src.view;
+        const le = h.le;
+        const end = src.end;
+        let p = src.pos;
+        while (end - p >= RECORD_HEADER) {
+          const caplen = v.getUint32(p + 8, le);
+          const total = RECORD_HEADER + caplen;
+          if (caplen > h.limit || end - p < total) break;
+          if (keep(buf, p + RECORD_HEADER, p + total)) {
+            src.pos = p;
+            return this.next();
+          }
+          this.ctx.nextIndex();
+          p += total;
+        }
+        src.pos = p;
+      }
+      // The header, a record across the end of the buffer, a bad record, the end: next() decides.
+      const f = this.next();
+      if (f === undefined || keep(f.data, 0, f.data.length)) return f;
+    }
+  }
+
   /** close releases the file. */
   close(): void {
     this.done = true;

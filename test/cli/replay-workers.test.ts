@@ -64,6 +64,20 @@ async function replay(captures: string[], xdp: string, workers: number | undefin
   return { lines, maps: JSON.parse(readFileSync(maps, 'utf8')) as MapDump[], out };
 }
 
+/** replayOwn runs the command without per-frame output (each worker reads the captures itself) and reads the maps and the summary. */
+async function replayOwn(captures: string[], xdp: string, workers: number | undefined, extra: Partial<ReplayOptions> = {}): Promise<{ maps: MapDump[]; out: string; error: unknown }> {
+  const maps = join(tmp, `r${runs++}.maps.json`);
+  let out = '';
+  const opts: ReplayOptions = { xdp: [xdp], tcIngress: [], tcEgress: [], iface: [], mode: 'pipeline', engine: 'interp', maps, ...(workers !== undefined ? { workers: String(workers) } : {}), ...extra };
+  const error = await runReplay(captures, opts, { stdout: (s) => (out += s), stderr: process.stderr }).then(() => undefined, (e: unknown) => e);
+  return { maps: JSON.parse(readFileSync(maps, 'utf8')) as MapDump[], out, error };
+}
+
+/** counts keeps the summary lines that count frames (not the rate, the engine or the notes). */
+function counts(summary: string): string[] {
+  return summary.split('\n').filter((l) => !/^\s*(rate|note|engine)\s/.test(l) && !l.startsWith('xdpsim replay'));
+}
+
 /** withoutQueue drops the rx queue a frame came in on (1 queue without --workers, N with). */
 function withoutQueue(lines: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
   return lines.map(({ queue: _q, ...rest }) => rest);
@@ -273,4 +287,61 @@ describe('replay --workers', () => {
     expect((two as CaptureError).fields).toEqual((single as CaptureError).fields);
     expect(readFileSync(results, 'utf8').split('\n').filter((l) => l !== '')).toHaveLength(10);
   }, 120_000);
+
+  describe('without per-frame output (every thread reads the captures itself)', () => {
+    it('gives xdp_fw the same summary counts and maps as without workers and as the batch mode', async () => {
+      const none = await replayOwn([SAMPLE], FW, undefined, { preload: RULES });
+      const one = await replayOwn([SAMPLE], FW, 1, { preload: RULES });
+      const two = await replayOwn([SAMPLE], FW, 2, { preload: RULES });
+      const batch = await replay([SAMPLE], FW, 2, { preload: RULES });
+      for (const r of [none, one, two]) expect(r.error).toBeUndefined();
+      expect(counts(two.out)).toEqual(counts(none.out));
+      expect(counts(one.out)).toEqual(counts(none.out));
+      expect(counts(two.out).join('\n')).toMatch(/frames in\s+196 /);
+      expect(summed(two.maps)).toEqual(summed(none.maps));
+      expect(summed(one.maps)).toEqual(summed(none.maps));
+      expect(summed(two.maps)).toEqual(summed(batch.maps));
+      const frames = await readCapture(SAMPLE).collect();
+      const q1 = frames.filter((f) => flowQueue(f.data, 2) === 1).length;
+      expect(two.out).toMatch(new RegExp(`each reading the captures itself; frames per queue ${frames.length - q1}, ${q1}\\)`));
+      expect(q1).toBeGreaterThan(0);
+      expect(q1).toBeLessThan(frames.length);
+    }, 120_000);
+
+    it('stops at --limit across several captures like the single-threaded replay', async () => {
+      for (const limit of ['1', '150', '300', '1000']) {
+        const none = await replayOwn([SAMPLE, SAMPLE], FW, undefined, { preload: RULES, limit });
+        const two = await replayOwn([SAMPLE, SAMPLE], FW, 2, { preload: RULES, limit });
+        expect(counts(two.out)).toEqual(counts(none.out));
+        expect(summed(two.maps)).toEqual(summed(none.maps));
+      }
+    }, 120_000);
+
+    it('processes a truncated capture up to the bad record and fails with the same CaptureError', async () => {
+      const bad = join(ROOT, 'pcaps', 'bad', 'truncated.pcap');
+      const none = await replayOwn([bad], FW, undefined);
+      const two = await replayOwn([bad], FW, 2);
+      expect(none.error).toBeInstanceOf(CaptureError);
+      expect(two.error).toBeInstanceOf(CaptureError);
+      expect((two.error as CaptureError).code).toBe((none.error as CaptureError).code);
+      expect((two.error as CaptureError).fields).toEqual((none.error as CaptureError).fields);
+      expect(counts(two.out)).toEqual(counts(none.out));
+      expect(counts(two.out).join('\n')).toMatch(/frames in\s+10 /);
+    }, 120_000);
+
+    it.each(['interp', 'jit'])('%s: shared HASH, ARRAY and PERCPU_ARRAY updates and BPF atomics from two workers add up exactly', async (engine) => {
+      const cap = join(tmp, `churn-own-${engine}.pcap`);
+      await churnCapture(cap);
+      const two = await replayOwn([cap], `${join(ROOT, 'programs', 'xdp_workers.o')}:xdp_workers`, 2, { engine });
+      expect(two.error).toBeUndefined();
+      expect(two.maps.find((m) => m.name === 'seen')?.entries.length).toBe(FRAMES - Math.ceil(FRAMES / 3));
+      const byCpu = (two.maps.find((m) => m.name === 'frames')?.entries[0].values ?? []).map((v) => u64s(v)[0]);
+      const frames = await readCapture(cap).collect();
+      expect(byCpu).toEqual([0, 1].map((q) => frames.filter((f) => flowQueue(f.data, 2) === q).length));
+      const atomics = await replayOwn([cap], `${join(ROOT, 'programs', 'xdp_atomics.o')}:xdp_atomics`, 2, { engine });
+      const v = Buffer.from(atomics.maps.find((m) => m.name === 'totals')?.entries[0].value ?? '', 'hex');
+      const want = FRAMES * 32; // programs/xdp_atomics.c ROUNDS
+      expect([Number(v.readBigUInt64LE(0)), v.readUInt32LE(8), Number(v.readBigUInt64LE(16))]).toEqual([want, want, want]);
+    }, 120_000);
+  });
 });

@@ -1,16 +1,19 @@
 /**
  * replay-worker — the entry of one worker thread of `xdpsim replay --workers N` (the coordinator
  * is replay-workers.ts). The worker builds the same datapath as every other thread over the
- * shared memory (its own private slot), applies --preload, says it is ready, and then runs the
- * frame batches of its rx queue with a BatchRunner (replay-batch.ts): worker thread i is rx queue
- * i and CPU i, so the pipeline's own flowQueue picks queue i for every frame it gets. Its
- * Accounting goes to the coordinator at the end.
+ * shared memory (its own private slot), applies --preload, says it is ready, and then runs its
+ * rx queue's frames (replay-batch.ts): read from the captures itself (runOwnQueue, when the run
+ * has no per-frame output) or in batches the coordinator sends (BatchRunner). Worker thread i is
+ * rx queue i and CPU i, so the pipeline's own flowQueue picks queue i for every frame it runs.
+ * Its Accounting goes to the coordinator at the end. A worker started before the options were
+ * parsed (replay-prespawn.ts) gets its WorkerInit as its first message instead of as workerData.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { markWorkersStarted } from '../../maps/shared-types.js';
 import { accountingJson, serializeError, type FromWorker, type ToWorker, type WorkerInit } from '../../datapath/workers/protocol.js';
 import { buildSharedDatapath } from './replay-workers.js';
-import { BatchRunner } from './replay-batch.js';
+import type { Datapath } from '../../datapath/setup.js';
+import { BatchRunner, runOwnQueue } from './replay-batch.js';
 
 function post(m: FromWorker, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(m, transfer);
@@ -19,9 +22,11 @@ function post(m: FromWorker, transfer: ArrayBuffer[] = []): void {
 function main(init: WorkerInit): void {
   const port = parentPort;
   if (port === null) return;
+  let dp: Datapath;
   let runner: BatchRunner;
   try {
-    runner = new BatchRunner(buildSharedDatapath(init, init.slot));
+    dp = buildSharedDatapath(init, init.slot);
+    runner = new BatchRunner(dp);
   } catch (e) {
     post({ type: 'error', error: serializeError(e) });
     return;
@@ -31,6 +36,14 @@ function main(init: WorkerInit): void {
       if (m.type === 'go') {
         runner.flags = m.flags;
         markWorkersStarted(init.backing);
+        const own = init.ownQueue;
+        if (own !== undefined) {
+          // Capture errors end the run here as on every thread; the coordinator reports its own.
+          runOwnQueue(dp, runner.acc, own.captures, init.slot, init.workers, own.limit);
+          post({ type: 'accounting', acc: accountingJson(runner.acc) });
+        }
+      } else if (m.type === 'init') {
+        throw new Error('replay worker: a second init');
       } else if (m.type === 'finish') {
         post({ type: 'accounting', acc: accountingJson(runner.acc) });
       } else {
@@ -44,4 +57,13 @@ function main(init: WorkerInit): void {
   post({ type: 'ready' });
 }
 
-main(workerData as WorkerInit);
+const given = workerData as WorkerInit | undefined;
+if (given !== undefined) {
+  main(given);
+} else {
+  // Prespawned (replay-prespawn.ts): the modules are loaded; the options come first.
+  parentPort?.once('message', (m: ToWorker) => {
+    if (m.type === 'init') main(m.init);
+    else post({ type: 'error', error: serializeError(new Error(`replay worker: ${m.type} before init`)) });
+  });
+}

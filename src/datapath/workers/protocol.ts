@@ -34,7 +34,7 @@ import type { VmFault } from '../../vm/fault.js';
 /** NONE marks an absent string. */
 const NONE = 0xffffffff;
 
-/** WorkerInit is the workerData of a worker thread. */
+/** WorkerInit is the workerData of a worker thread (or its first message, `init`, when it was prespawned). */
 export interface WorkerInit {
   readonly backing: WebAssembly.Memory;
   /** slot is the worker's private range in the shared memory (1..N; the coordinator has 0). */
@@ -46,6 +46,12 @@ export interface WorkerInit {
   readonly engine: string;
   readonly maxHops?: number;
   readonly preload?: string;
+  /**
+   * ownQueue is set when no frame crosses threads (no per-frame output): the worker reads these
+   * captures itself and runs its queue's frames up to replay-wide frame `limit`, then sends its
+   * accounting unasked.
+   */
+  readonly ownQueue?: { readonly captures: readonly string[]; readonly limit: number };
 }
 
 /** SerializedError is an error as it crosses threads. */
@@ -67,6 +73,7 @@ export interface RunFlags {
 
 /** ToWorker is a message to a worker. */
 export type ToWorker =
+  | { readonly type: 'init'; readonly init: WorkerInit }
   | { readonly type: 'go'; readonly flags: RunFlags }
   | { readonly type: 'batch'; readonly id: number; readonly buf: ArrayBuffer; readonly file?: string }
   | { readonly type: 'finish' };
@@ -117,7 +124,7 @@ export function accountingJson(a: Accounting): AccountingJson {
 }
 
 function addCounts(c: Counter, entries: ReadonlyArray<[string, number]>): void {
-  for (const [k, n] of entries) for (let i = 0; i < n; i++) c.inc(k);
+  for (const [k, n] of entries) c.add(k, n);
 }
 
 /** mergeAccounting adds a worker's counts to `into` (a fault's first frame is the smallest index). */
