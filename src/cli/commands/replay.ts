@@ -284,12 +284,24 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
           // Synchronous, frame by frame, no copy: the frame is a view into the reader's buffer,
           // done with before the next call.
           try {
-            for (let frame = cursor.next(); frame !== undefined; frame = cursor.next()) {
-              if (index >= limit) break outer;
-              handle(frame);
-              if ((index & (FLUSH_EVERY - 1)) === 0) {
-                results?.flush();
-                progress.update(cursor.offset, total, index);
+            if (countOnly) {
+              // handle() without the per-frame outputs, the loop as short as it can be.
+              const pipeline = dp.pipeline;
+              for (let frame = cursor.next(); frame !== undefined; frame = cursor.next()) {
+                if (index >= limit) break outer;
+                const data = frame.data;
+                acc.add(index, data.length, pipeline.count(data, pick(frame.interfaceIndex)));
+                index++;
+                if ((index & (FLUSH_EVERY - 1)) === 0) progress.update(cursor.offset, total, index);
+              }
+            } else {
+              for (let frame = cursor.next(); frame !== undefined; frame = cursor.next()) {
+                if (index >= limit) break outer;
+                handle(frame);
+                if ((index & (FLUSH_EVERY - 1)) === 0) {
+                  results?.flush();
+                  progress.update(cursor.offset, total, index);
+                }
               }
             }
           } finally {
