@@ -64,6 +64,11 @@ export interface FrameResult {
   readonly out: OutFrame[];
   /** Hops through redirects. */
   hops: number;
+  /**
+   * Set on the results Pipeline.count shares between frames that ended alike: a small index,
+   * unique within the pipeline, under which Accounting counts such frames without reading them.
+   */
+  readonly tally?: number;
 }
 
 /** FaultCount counts the faults at one place in one program. */
@@ -115,6 +120,13 @@ export class Counter {
     }
   }
 
+  /** cell is the count of `key` as an object whose `n` Accounting may add to (the key must have been counted). */
+  cell(key: string): { n: number } {
+    const c = this.cells.get(key);
+    if (c === undefined) throw new Error(`Counter.cell: ${key} was never counted`);
+    return c;
+  }
+
   /** add adds `n` to `key` (merging the counts of --workers threads). */
   add(key: string, n: number): void {
     let c = this.cells.get(key);
@@ -163,9 +175,48 @@ export class Accounting {
   private readonly reasonAt: string[] = [];
   private readonly reasonWhy: Array<string | undefined> = [];
   private readonly reasonKey: string[] = [];
+  /** By tally: the shared result counted there, and the counter cells one more such frame adds one to. */
+  private readonly tallied: Array<FrameResult | undefined> = [];
+  private readonly tallyCells: Array<Array<{ n: number }>> = [];
 
   /** add counts one finished frame. */
   add(index: number, len: number, r: FrameResult): void {
+    const t = r.tally;
+    if (t !== undefined && this.tallied[t] === r) {
+      // A shared result seen before: its keys are counted already, in first-seen order.
+      this.framesIn++;
+      this.bytesIn += len;
+      const cells = this.tallyCells[t];
+      for (let i = 0; i < cells.length; i++) cells[i].n++;
+      return;
+    }
+    this.count(index, len, r);
+    if (t !== undefined) this.remember(t, r);
+  }
+
+  /** remember notes the counter cells that a frame with the shared result `r` adds to. */
+  private remember(t: number, r: FrameResult): void {
+    const d = r.disposition;
+    const cells = [this.dispositions.cell(d)];
+    for (const h of r.hooks) {
+      if (h.fault !== undefined) return; // counted by place, first frame and all: never shared
+      const m = this.verdicts.get(`${h.hook} ${h.program}`);
+      if (m === undefined) return;
+      cells.push(m.cell(h.verdict));
+    }
+    const outs = d === Disposition.HOST || d === Disposition.XSK ? this.delivered : this.framesOut;
+    for (const o of r.out) cells.push(outs.cell(o.iface));
+    if (r.at !== undefined && (d === Disposition.DROP || d === Disposition.LOOP)) cells.push(this.dropReasons.cell(this.reasonKeyOf(r.at, r.reason)));
+    while (this.tallied.length <= t) {
+      this.tallied.push(undefined);
+      this.tallyCells.push([]);
+    }
+    this.tallied[t] = r;
+    this.tallyCells[t] = cells;
+  }
+
+  /** count counts one finished frame field by field. */
+  private count(index: number, len: number, r: FrameResult): void {
     this.framesIn++;
     this.bytesIn += len;
     const d = r.disposition;

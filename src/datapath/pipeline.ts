@@ -36,7 +36,7 @@ import { XskmapMap } from '../maps/xskmap.js';
 import { PAGE_SIZE } from '../vm/memory.js';
 import { OP_CALL } from '../isa/opcodes.js';
 import { createRunEnv } from '../vm/run.js';
-import { r0u32, type RunEnv } from '../vm/program.js';
+import { r0u32, type RunEnv, type RunResult } from '../vm/program.js';
 import type { VmFault } from '../vm/fault.js';
 import type { SimInterface } from './interfaces.js';
 import { fibLookup, neighbourOf, nextHop, type Topology } from './topology.js';
@@ -150,7 +150,7 @@ export class Pipeline implements DatapathHooks {
   private readonly tc: TcRunner;
   private readonly devmapBuf: XdpBuff;
   private readonly cpumapBuf: XdpBuff;
-  private readonly result: FrameResult = { iface: '', queue: 0, cpu: 0, hooks: [], disposition: Disposition.HOST, out: [], hops: 0 };
+  private readonly result: FrameResult = { iface: '', queue: 0, cpu: 0, hooks: [], disposition: Disposition.HOST, at: undefined, reason: undefined, out: [], hops: 0, tally: undefined };
   private readonly byIfindex = new Map<number, SimInterface>();
   /** Records r.out is filled with, reused frame after frame (the result is valid until the next call). */
   private readonly outPool: Array<{ iface: string; data: Uint8Array; xsk: number | undefined }> = [];
@@ -171,7 +171,9 @@ export class Pipeline implements DatapathHooks {
     for (const [ifindex, a] of opts.attach) {
       if (a.xdp === undefined) continue;
       const buf = new XdpBuff(opts.programs.mem);
-      this.xdpHooks.set(ifindex, { prog: a.xdp, buf, state: { kind: 'xdp', xdp: buf, datapath: this, redirect: newRedirectInfo() }, dirtyHi: buf.hardEnd, view: EMPTY, viewOf: EMPTY, viewFrom: 0, viewTo: 0, growsTail: callsHelper(a.xdp, XDP_ADJUST_TAIL), movesHead: callsHelper(a.xdp, XDP_ADJUST_HEAD) || callsHelper(a.xdp, XDP_ADJUST_META), run: { hook: 'xdp', iface: this.byIfindex.get(ifindex)?.name ?? '', program: a.xdp.name, retval: 0, verdict: '' } });
+      const iface = this.byIfindex.get(ifindex)?.name;
+      const counted = iface !== undefined && a.tcIngress.length === 0 ? countedResults(this.xdpHooks.size * COUNTED_VERDICTS, iface, a.xdp.name) : undefined;
+      this.xdpHooks.set(ifindex, { prog: a.xdp, buf, counted, state: { kind: 'xdp', xdp: buf, datapath: this, redirect: newRedirectInfo() }, dirtyHi: buf.hardEnd, view: EMPTY, viewOf: EMPTY, viewFrom: 0, viewTo: 0, growsTail: callsHelper(a.xdp, XDP_ADJUST_TAIL), movesHead: callsHelper(a.xdp, XDP_ADJUST_HEAD) || callsHelper(a.xdp, XDP_ADJUST_META), run: { hook: 'xdp', iface: this.byIfindex.get(ifindex)?.name ?? '', program: a.xdp.name, retval: 0, verdict: '' } });
     }
     this.tc = new TcRunner(this.base, this, opts.topology.interfaces[0]);
     // Mapped up front: mapping regions later could grow (and detach) the memory frame views point into.
@@ -207,17 +209,7 @@ export class Pipeline implements DatapathHooks {
   process(frame: Uint8Array, dev: SimInterface, queue: number = flowQueue(frame, dev.rxQueues)): FrameResult {
     const cpu = queue % this.cpus;
     this.base.cpu = cpu;
-    const r = this.result;
-    r.iface = dev.name;
-    r.queue = queue;
-    r.cpu = cpu;
-    // pop() on a short array is cheaper than setting its length (a runtime call in V8).
-    while (r.hooks.length > 0) r.hooks.pop();
-    while (r.out.length > 0) r.out.pop();
-    r.hops = 0;
-    r.at = undefined;
-    r.reason = undefined;
-    r.disposition = Disposition.HOST;
+    const r = this.fresh(dev, queue, cpu);
     let data = frame;
     let hwTag: HwTag | undefined;
     if (dev.vlanOffload && frame.length >= ETH_HLEN + VLAN_HLEN) {
@@ -235,48 +227,107 @@ export class Pipeline implements DatapathHooks {
       this.lastHook = hook;
       this.lastHookIf = dev.ifindex;
     }
-    let meta: Uint8Array = EMPTY;
     if (hook !== undefined) {
       if (data.length > XDP_MAX_FRAME) return this.end(r, Disposition.DROP, 'driver', `a ${data.length}-byte frame does not fit a multi-buffer xdp_buff`);
-      // The driver's receive: the frame at XDP_PACKET_HEADROOM of a page, the rest in fragments.
-      const buf = hook.buf;
-      receive(hook, data, dev.ifindex, queue);
-      const ri = hook.state.redirect;
-      ri.set = false;
-      ri.tgtIndex = 0;
-      ri.mapType = 0;
-      ri.map = undefined;
-      ri.flags = 0;
-      this.base.hook = hook.state;
-      const res = hook.prog.exec.run(this.base, buf.ctxAddr);
-      this.base.hook = undefined;
-      if (buf.dataEnd > hook.dirtyHi) hook.dirtyHi = buf.dataEnd;
-      if (!res.ok) {
-        r.hooks.push(hookRun('xdp', dev.name, hook.prog.name, 0, 'XDP_ABORTED', this.programs.describeFault(res.fault)));
-        return this.end(r, Disposition.ABORTED, 'xdp', 'program fault');
-      }
+      return this.afterXdp(r, hook, this.runXdp(hook, data, dev.ifindex, queue), dev, queue, hwTag);
+    }
+    return this.stackReceive(r, data, dev, EMPTY, hwTag);
+  }
+
+  /**
+   * count is process for a caller that reads only the counts of a frame's end (`replay` without
+   * --results or --out): when the interface's XDP program alone decides the frame — ABORTED,
+   * DROP, TX, or PASS to a stack where no TC ingress program sees the skb and nothing is to be
+   * untagged — it returns that hook's shared result for the verdict, with `tally` set and out
+   * frames without bytes, and builds nothing. Any other frame goes the way of process (whose
+   * result it returns). Measured: building and counting the result of a frame cost more than
+   * the XDP program itself.
+   */
+  count(frame: Uint8Array, dev: SimInterface): FrameResult {
+    let hook = this.lastHook;
+    if (dev.ifindex !== this.lastHookIf) {
+      hook = this.xdpHooks.get(dev.ifindex);
+      this.lastHook = hook;
+      this.lastHookIf = dev.ifindex;
+    }
+    const counted = hook?.counted;
+    if (hook === undefined || counted === undefined || dev.vlanOffload || frame.length > XDP_LINEAR_MAX || dev.name !== hook.run.iface) return this.process(frame, dev);
+    const queue = flowQueue(frame, dev.rxQueues);
+    const cpu = queue % this.cpus;
+    this.base.cpu = cpu;
+    const res = this.runXdp(hook, frame, dev.ifindex, queue);
+    if (res.ok) {
       const retval = r0u32(this.base);
-      const run = hook.run;
-      run.retval = retval;
-      run.verdict = XDP_NAMES[retval] ?? xdpActionName(retval);
-      r.hooks.push(run);
-      switch (retval) {
-        case XdpAction.ABORTED:
-          return this.end(r, Disposition.ABORTED, 'xdp', 'XDP_ABORTED');
-        case XdpAction.TX:
-          this.emit(r, dev.name, hookView(hook), undefined);
-          return this.end(r, Disposition.TX);
-        case XdpAction.REDIRECT:
-          return this.xdpRedirect(r, ri, frameView(buf).slice(), metaOf(buf), dev, queue);
-        case XdpAction.PASS:
-          data = hookView(hook);
-          meta = metaOf(buf);
-          break;
-        default:
-          return this.end(r, Disposition.DROP, 'xdp', retval === XdpAction.DROP ? 'XDP_DROP' : `unknown XDP action ${retval} (bpf_warn_invalid_xdp_action)`);
+      const buf = hook.buf;
+      if (retval < counted.length && (retval !== XdpAction.PASS || (buf.frags.length === 0 && buf.dataEnd - buf.data >= ETH_HLEN))) {
+        const t = counted[retval];
+        t.queue = queue;
+        t.cpu = cpu;
+        return t;
       }
     }
-    return this.stackReceive(r, data, dev, meta, hwTag);
+    return this.afterXdp(this.fresh(dev, queue, cpu), hook, res, dev, queue, undefined);
+  }
+
+  /** fresh empties the reused result for a frame received on `dev`. */
+  private fresh(dev: SimInterface, queue: number, cpu: number): FrameResult {
+    const r = this.result;
+    r.iface = dev.name;
+    r.queue = queue;
+    r.cpu = cpu;
+    // pop() on a short array is cheaper than setting its length (a runtime call in V8).
+    while (r.hooks.length > 0) r.hooks.pop();
+    while (r.out.length > 0) r.out.pop();
+    r.hops = 0;
+    r.at = undefined;
+    r.reason = undefined;
+    r.disposition = Disposition.HOST;
+    return r;
+  }
+
+  /** runXdp is the driver's receive and the run of an interface's XDP program on `data`. */
+  private runXdp(hook: XdpHook, data: Uint8Array, ifindex: number, queue: number): RunResult {
+    // The driver's receive: the frame at XDP_PACKET_HEADROOM of a page, the rest in fragments.
+    const buf = hook.buf;
+    receive(hook, data, ifindex, queue);
+    const ri = hook.state.redirect;
+    ri.set = false;
+    ri.tgtIndex = 0;
+    ri.mapType = 0;
+    ri.map = undefined;
+    ri.flags = 0;
+    this.base.hook = hook.state;
+    const res = hook.prog.exec.run(this.base, buf.ctxAddr);
+    this.base.hook = undefined;
+    if (buf.dataEnd > hook.dirtyHi) hook.dirtyHi = buf.dataEnd;
+    return res;
+  }
+
+  /** afterXdp applies the verdict of an XDP run (runXdp) to the frame. */
+  private afterXdp(r: FrameResult, hook: XdpHook, res: RunResult, dev: SimInterface, queue: number, hwTag: HwTag | undefined): FrameResult {
+    const buf = hook.buf;
+    if (!res.ok) {
+      r.hooks.push(hookRun('xdp', dev.name, hook.prog.name, 0, 'XDP_ABORTED', this.programs.describeFault(res.fault)));
+      return this.end(r, Disposition.ABORTED, 'xdp', 'program fault');
+    }
+    const retval = r0u32(this.base);
+    const run = hook.run;
+    run.retval = retval;
+    run.verdict = XDP_NAMES[retval] ?? xdpActionName(retval);
+    r.hooks.push(run);
+    switch (retval) {
+      case XdpAction.ABORTED:
+        return this.end(r, Disposition.ABORTED, 'xdp', 'XDP_ABORTED');
+      case XdpAction.TX:
+        this.emit(r, dev.name, hookView(hook), undefined);
+        return this.end(r, Disposition.TX);
+      case XdpAction.REDIRECT:
+        return this.xdpRedirect(r, hook.state.redirect, frameView(buf).slice(), metaOf(buf), dev, queue);
+      case XdpAction.PASS:
+        return this.stackReceive(r, hookView(hook), dev, metaOf(buf), hwTag);
+      default:
+        return this.end(r, Disposition.DROP, 'xdp', retval === XdpAction.DROP ? 'XDP_DROP' : `unknown XDP action ${retval} (bpf_warn_invalid_xdp_action)`);
+    }
   }
 
   /** emit adds a frame that leaves to r.out, in a pooled record. */
@@ -598,6 +649,44 @@ interface XdpHook {
   viewTo: number;
   /** The hook record of a run without fault, reused frame after frame. */
   readonly run: { -readonly [K in keyof HookRun]: HookRun[K] };
+  /** Pipeline.count's shared results by XDP action (ABORTED, DROP, PASS, TX); undefined when TC ingress programs are attached too. */
+  readonly counted: FrameResult[] | undefined;
+}
+
+/** COUNTED_VERDICTS is how many XDP actions (from 0) have a shared result in Pipeline.count. */
+const COUNTED_VERDICTS = XdpAction.TX + 1;
+
+/**
+ * countedResults are the ends of a frame that `iface`'s XDP program alone decides, by action, as
+ * process would describe them, with tallies from `tally0` on and out frames without bytes.
+ */
+function countedResults(tally0: number, iface: string, program: string): FrameResult[] {
+  const out: FrameResult[] = [];
+  for (let retval = 0; retval < COUNTED_VERDICTS; retval++) {
+    // One shape with Pipeline.result (every field, in the same order), so what reads results stays monomorphic.
+    const r: FrameResult = { iface, queue: 0, cpu: 0, hooks: [{ hook: 'xdp', iface, program, retval, verdict: XDP_NAMES[retval] }], disposition: Disposition.HOST, at: undefined, reason: undefined, out: [], hops: 0, tally: tally0 + retval };
+    switch (retval) {
+      case XdpAction.ABORTED:
+        r.disposition = Disposition.ABORTED;
+        r.at = 'xdp';
+        r.reason = 'XDP_ABORTED';
+        break;
+      case XdpAction.DROP:
+        r.disposition = Disposition.DROP;
+        r.at = 'xdp';
+        r.reason = 'XDP_DROP';
+        break;
+      case XdpAction.PASS:
+        r.out.push({ iface, data: EMPTY, xsk: undefined });
+        break;
+      case XdpAction.TX:
+        r.disposition = Disposition.TX;
+        r.out.push({ iface, data: EMPTY, xsk: undefined });
+        break;
+    }
+    out.push(r);
+  }
+  return out;
 }
 
 /**

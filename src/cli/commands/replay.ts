@@ -245,6 +245,8 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
   const outDir = opts.out !== undefined ? new DispositionCaptures(opts.out, names, 'replay') : undefined;
   const progress = new Progress(io.stderr);
   const multi = captures.length > 1;
+  // Nothing reads a frame's result but the counters: the pipeline may share results (Pipeline.count).
+  const countOnly = results === undefined && outDir === undefined;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   let error: CaptureError | undefined;
@@ -271,7 +273,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
       };
       const handle = (frame: Frame): void => {
         const dev = pick(frame.interfaceIndex);
-        const r = dp.pipeline.process(frame.data, dev);
+        const r = countOnly ? dp.pipeline.count(frame.data, dev) : dp.pipeline.process(frame.data, dev);
         acc.add(index, frame.data.length, r);
         if (results !== undefined) resultLine(results, index, frame, r, multi ? file : undefined);
         if (outDir !== undefined) outDir.frame(index, frame, r);
@@ -282,12 +284,24 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
           // Synchronous, frame by frame, no copy: the frame is a view into the reader's buffer,
           // done with before the next call.
           try {
-            for (let frame = cursor.next(); frame !== undefined; frame = cursor.next()) {
-              if (index >= limit) break outer;
-              handle(frame);
-              if ((index & (FLUSH_EVERY - 1)) === 0) {
-                results?.flush();
-                progress.update(cursor.offset, total, index);
+            if (countOnly) {
+              // handle() without the per-frame outputs, the loop as short as it can be.
+              const pipeline = dp.pipeline;
+              for (let frame = cursor.next(); frame !== undefined; frame = cursor.next()) {
+                if (index >= limit) break outer;
+                const data = frame.data;
+                acc.add(index, data.length, pipeline.count(data, pick(frame.interfaceIndex)));
+                index++;
+                if ((index & (FLUSH_EVERY - 1)) === 0) progress.update(cursor.offset, total, index);
+              }
+            } else {
+              for (let frame = cursor.next(); frame !== undefined; frame = cursor.next()) {
+                if (index >= limit) break outer;
+                handle(frame);
+                if ((index & (FLUSH_EVERY - 1)) === 0) {
+                  results?.flush();
+                  progress.update(cursor.offset, total, index);
+                }
               }
             }
           } finally {
