@@ -9,6 +9,11 @@
  * wiring error of the embedding code, reported loudly (LoadError E_TAIL_CALL_TARGET) rather than
  * silently treated as empty. A map argument that is not a PROG_ARRAY cannot pass the verifier; it
  * is treated as a failed call.
+ *
+ * Results are cached per (map handle, index) in a small direct-mapped table, valid while the
+ * registry's tailCallVersion is unchanged: every map creation, program registration and
+ * PROG_ARRAY slot change (user space or program side) bumps it, so a cached answer is always the
+ * one the lookup would give now. The wiring error is never cached (it is raised on every call).
  */
 import { LoadError } from '../errors.js';
 import type { MapRegistry } from '../maps/registry.js';
@@ -17,19 +22,41 @@ import type { Executable, TailCallResolver } from '../vm/program.js';
 
 /** makeTailCallResolver binds a resolver to a registry's PROG_ARRAY maps. */
 export function makeTailCallResolver(registry: MapRegistry): TailCallResolver {
+  const addrs = new Float64Array(CACHE_SIZE).fill(-1);
+  const indexes = new Float64Array(CACHE_SIZE).fill(-1);
+  const results = new Array<Executable | null | undefined>(CACHE_SIZE).fill(undefined);
+  let version = registry.tailCallVersion;
   return (mapAddr: number, index: number): Executable | null | undefined => {
-    const map = registry.byHandle(mapAddr);
-    if (!(map instanceof ProgArrayMap)) return undefined;
-    if (index >= map.spec.maxEntries) return undefined;
-    const name = map.programName(index);
-    if (name === undefined) return null;
-    const exe = map.executable(index);
-    if (exe === undefined) {
-      throw new LoadError('E_TAIL_CALL_TARGET', `tail call through ${map.spec.name}[${index}]: program ${name} has no executable registered`, {
-        symbol: name,
-        index,
-      });
+    if (registry.tailCallVersion !== version) {
+      addrs.fill(-1);
+      version = registry.tailCallVersion;
     }
-    return exe;
+    const h = (index ^ (mapAddr >>> 3)) & (CACHE_SIZE - 1);
+    if (addrs[h] === mapAddr && indexes[h] === index) return results[h];
+    const r = lookup(registry, mapAddr, index);
+    addrs[h] = mapAddr;
+    indexes[h] = index;
+    results[h] = r;
+    return r;
   };
+}
+
+/** CACHE_SIZE is the number of entries of a resolver's cache (a power of two). */
+const CACHE_SIZE = 16;
+
+/** lookup resolves without the cache. */
+function lookup(registry: MapRegistry, mapAddr: number, index: number): Executable | null | undefined {
+  const map = registry.byHandle(mapAddr);
+  if (!(map instanceof ProgArrayMap)) return undefined;
+  if (index >= map.spec.maxEntries) return undefined;
+  const name = map.programName(index);
+  if (name === undefined) return null;
+  const exe = map.executable(index);
+  if (exe === undefined) {
+    throw new LoadError('E_TAIL_CALL_TARGET', `tail call through ${map.spec.name}[${index}]: program ${name} has no executable registered`, {
+      symbol: name,
+      index,
+    });
+  }
+  return exe;
 }

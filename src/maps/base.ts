@@ -31,10 +31,15 @@ export interface MapHost {
   mapById(id: number): MapBase | undefined;
   /** byName resolves a map name (declarative map-in-map slots). */
   byName(name: string): MapBase | undefined;
-  /** registerProgram returns the id of a program name, registering it when new (PROG_ARRAY slots). */
-  registerProgram(name: string): number;
+  /**
+   * registerProgram returns the id of a program name, registering it when new (PROG_ARRAY slots),
+   * and attaches `exe` to it when given.
+   */
+  registerProgram(name: string, exe?: Executable): number;
   /** programById returns a registered program's name and executable. */
-  programById(id: number): { readonly id: number; readonly name: string; exe: Executable | undefined } | undefined;
+  programById(id: number): { readonly id: number; readonly name: string; readonly exe: Executable | undefined } | undefined;
+  /** tailCallsChanged says a PROG_ARRAY slot changed (tail-call resolvers drop what they cached). */
+  tailCallsChanged(): void;
 }
 
 /** mapCreateError builds the LoadError that map creation raises: code E_MAP_CREATE, the kernel's errno. */

@@ -31,13 +31,28 @@ export class ProgArrayMap extends FdArrayMap<ProgRef> {
 
   /** setProgram stores a program (by name, registering it, or as an executable) in slot `index`. */
   setProgram(index: number, prog: string | Executable): MapErrno {
-    const name = typeof prog === 'string' ? prog : prog.spec.name;
-    const id = this.host.registerProgram(name);
-    if (typeof prog !== 'string') {
-      const p = this.host.programById(id);
-      if (p !== undefined) p.exe = prog;
-    }
+    const id = typeof prog === 'string' ? this.host.registerProgram(prog) : this.host.registerProgram(prog.spec.name, prog);
     return this.setSlot(index, { id });
+  }
+
+  // Every slot change goes through these three (FdArrayMap writes `slots` nowhere else); each
+  // tells the host, so tail-call resolvers (helpers/tail-call.ts) drop their cached results.
+  override setSlot(index: number, obj: ProgRef | undefined): MapErrno {
+    const r = super.setSlot(index, obj);
+    this.host.tailCallsChanged();
+    return r;
+  }
+
+  override update(key: Uint8Array, value: Uint8Array, flags: number, cpu?: number): MapErrno {
+    const r = super.update(key, value, flags, cpu);
+    this.host.tailCallsChanged();
+    return r;
+  }
+
+  override delete(key: Uint8Array): MapErrno {
+    const r = super.delete(key);
+    this.host.tailCallsChanged();
+    return r;
   }
 
   /** programName returns the name of the program in slot `index`. */

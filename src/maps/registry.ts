@@ -25,6 +25,14 @@ export interface RegistryOptions {
 export interface ProgramSlot {
   readonly id: number;
   readonly name: string;
+  /** Set through MapRegistry.registerProgram only (it bumps tailCallVersion). */
+  readonly exe: Executable | undefined;
+}
+
+/** MutableProgramSlot is the registry's own view of a ProgramSlot. */
+interface MutableProgramSlot {
+  readonly id: number;
+  readonly name: string;
   exe: Executable | undefined;
 }
 
@@ -34,8 +42,15 @@ export class MapRegistry implements DevmapHost {
   ifindexExists?: (ifindex: number) => boolean;
   private readonly maps: MapBase[] = [];
   private readonly handles = new Map<number, MapBase>();
-  private readonly programsByName = new Map<string, ProgramSlot>();
-  private readonly programsById = new Map<number, ProgramSlot>();
+  private readonly programsByName = new Map<string, MutableProgramSlot>();
+  private readonly programsById = new Map<number, MutableProgramSlot>();
+  /**
+   * tailCallVersion changes whenever what a tail call through any of these maps resolves to may
+   * change: a map created (a handle that resolved to nothing now names a map), a program
+   * registered or given an executable, a PROG_ARRAY slot set or cleared (tailCallsChanged).
+   * Tail-call resolvers cache their results behind it (helpers/tail-call.ts).
+   */
+  tailCallVersion = 0;
 
   constructor(
     readonly mem: Memory,
@@ -89,6 +104,7 @@ export class MapRegistry implements DevmapHost {
     }
     this.maps.push(map);
     this.handles.set(map.handle, map);
+    this.tailCallVersion++;
     return map;
   }
 
@@ -127,15 +143,21 @@ export class MapRegistry implements DevmapHost {
    * that the user API stores in slots, and its executable (which may come later).
    */
   registerProgram(name: string, exe?: Executable): number {
+    this.tailCallVersion++;
     const have = this.programsByName.get(name);
     if (have !== undefined) {
       if (exe !== undefined) have.exe = exe;
       return have.id;
     }
-    const slot: ProgramSlot = { id: this.programsByName.size + 1, name, exe };
+    const slot: MutableProgramSlot = { id: this.programsByName.size + 1, name, exe };
     this.programsByName.set(name, slot);
     this.programsById.set(slot.id, slot);
     return slot.id;
+  }
+
+  /** tailCallsChanged is the MapHost hook PROG_ARRAY maps call on every slot change. */
+  tailCallsChanged(): void {
+    this.tailCallVersion++;
   }
 
   /** programByName returns a registered program. */

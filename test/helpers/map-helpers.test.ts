@@ -153,5 +153,33 @@ describe.each(ENGINES)('engine $name', (engine) => {
       pa.setProgram(3, 'never_prepared');
       expect(() => t.run(caller(3))).toThrow();
     });
+
+    it('sees every change of a slot or program between runs (the resolver caches per slot)', () => {
+      const t = rig();
+      const pa = t.reg.create(spec({ name: 'jmp', type: MapType.PROG_ARRAY, valueSize: 4 })) as ProgArrayMap;
+      const prog = (name: string, v: number) => engine.prepare({ name, insns: assemble(`mov %r0, ${v}\nexit`) });
+      const caller = (i: number) => `lddw %r2, {{jmp}}\nmov %r3, ${i}\ncall 12\nmov %r0, 5\nexit`;
+      pa.setProgram(1, prog('a', 11));
+      expect(r0(t.run(caller(1)))).toBe(11n);
+      expect(r0(t.run(caller(0)))).toBe(5n);
+      // user-space update to another registered program
+      const idB = t.reg.registerProgram('b', prog('b', 22));
+      expect(pa.update(u32(1), u32(idB), 0)).toBe(0);
+      expect(pa.update(u32(0), u32(idB), 0)).toBe(0);
+      expect(r0(t.run(caller(1)))).toBe(22n);
+      expect(r0(t.run(caller(0)))).toBe(22n);
+      // the same program name given a new executable
+      t.reg.registerProgram('b', prog('b', 33));
+      expect(r0(t.run(caller(1)))).toBe(33n);
+      // delete, and a slot set by name whose executable comes later
+      expect(pa.delete(u32(1))).toBe(0);
+      expect(r0(t.run(caller(1)))).toBe(5n);
+      pa.setProgram(1, 'c');
+      expect(() => t.run(caller(1))).toThrow();
+      t.reg.registerProgram('c', prog('c', 44));
+      expect(r0(t.run(caller(1)))).toBe(44n);
+      pa.setSlot(1, undefined);
+      expect(r0(t.run(caller(1)))).toBe(5n);
+    });
   });
 });
