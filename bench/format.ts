@@ -43,8 +43,12 @@ export interface ReplayBench {
   frames: number;
   program: string;
   engine: string;
-  /** Frames per second of the whole `xdpsim replay` command; null until it can run. */
+  /** Frames per second of the whole `xdpsim replay --out DIR` command (capture to capture); null until it can run. */
   pps: number | null;
+  /** Frames per second of `xdpsim replay` without --out (summary only). */
+  pps_no_output?: number | null;
+  /** How the figures were taken. */
+  method?: string;
   tcpdump_pps: number | null;
   ratio_to_tcpdump: number | null;
   /** `xdpsim replay --workers 1` and `--workers 2` on the same capture (interleaved rounds, medians); null when skipped. */
