@@ -24,3 +24,12 @@ describe('interpreter warm-up program', () => {
     });
   }
 });
+
+describe('run environments', () => {
+  it('have every field from creation, so hooks setting hook/cpu/current later keep one hidden class', async () => {
+    const { createRunEnv } = await import('../../src/vm/run.js');
+    const { Memory } = await import('../../src/vm/memory.js');
+    const env = createRunEnv(new Memory(1 << 17));
+    expect(Object.keys(env)).toEqual(['mem', 'regs', 'stack', 'helpers', 'insnBudget', 'tailCall', 'hook', 'current', 'cpu', 'callSubprog', 'exitRequested']);
+  });
+});
