@@ -8,7 +8,6 @@
 import type { RunEnv } from '../vm/program.js';
 import { RegionKind } from '../vm/memory.js';
 import { FaultCode, GuestFault } from '../vm/fault.js';
-import { noteHelperWrite } from '../hooks/state.js';
 import type { MapBase } from '../maps/base.js';
 import type { MapRegistry } from '../maps/registry.js';
 
@@ -62,7 +61,6 @@ export function checkMem(env: RunEnv, addr: number, len: number, write: boolean,
       region: c.region?.name,
     });
   }
-  if (write) noteHelperWrite(env, addr, len);
   return env.mem.view(addr, len);
 }
 
@@ -72,11 +70,7 @@ export function checkMem(env: RunEnv, addr: number, len: number, write: boolean,
  */
 export function checkAddr(env: RunEnv, addr: number, len: number, write: boolean, helper: string, what: string, pktAccess = false): number {
   const mem = env.mem;
-  if (len === 0) return addr;
-  if (mem.isAccessible(addr, len, write) && (pktAccess || mem.regionAt(addr).kind !== RegionKind.Packet)) {
-    if (write) noteHelperWrite(env, addr, len);
-    return addr;
-  }
+  if (len === 0 || (mem.isAccessible(addr, len, write) && (pktAccess || mem.regionAt(addr).kind !== RegionKind.Packet))) return addr;
   checkMem(env, addr, len, write, helper, what, pktAccess);
   return addr;
 }

@@ -7,7 +7,6 @@
  */
 import type { RunEnv } from '../vm/program.js';
 import { FaultCode, GuestFault } from '../vm/fault.js';
-import { noteHelperWrite } from './state.js';
 
 /** argLo returns the low 32 bits of argument register r`n` as an unsigned number. */
 export function argLo(env: RunEnv, n: number): number {
@@ -44,7 +43,6 @@ export function guestBytes(env: RunEnv, addr: number, len: number, write: boolea
       region: c.region?.name,
     });
   }
-  if (write) noteHelperWrite(env, addr, len);
   return env.mem.view(addr, len);
 }
 
@@ -56,11 +54,7 @@ export function guestAddr(env: RunEnv, addr: number, len: number, write: boolean
   // The usual argument is a buffer on the program's stack: its live bounds are env.stack's, the
   // region isAccessible would find (readable, writable, no policy), without the owner lookup.
   const st = env.stack;
-  if ((addr >= st.lo && addr + len <= st.hi) || len === 0) return addr;
-  if (env.mem.isAccessible(addr, len, write)) {
-    if (write) noteHelperWrite(env, addr, len);
-    return addr;
-  }
+  if ((addr >= st.lo && addr + len <= st.hi) || len === 0 || env.mem.isAccessible(addr, len, write)) return addr;
   guestBytes(env, addr, len, write, what);
   return addr;
 }

@@ -501,7 +501,6 @@ export class SkBuff {
     // The ctx, cb[] included, is zero until pushCtx fills it.
     u8.fill(0, this.ctx.start, this.ctx.start + SkBuffField.SIZE);
     this.setShadows(0);
-    this.ctxUnsettled = false;
     this.data = data;
     u8.set(frame, data);
     this.len = frame.length;
@@ -667,7 +666,6 @@ export class SkBuff {
    */
   invalidateCtx(): void {
     this.setShadows(-1);
-    this.ctxUnsettled = true;
   }
 
   /** setShadows sets every read-only word's shadow to `v` (0 after the ctx was zeroed, -1 for unknown). */
@@ -716,16 +714,6 @@ export class SkBuff {
   }
 
   /**
-   * ctxUnsettled says a helper may have written the ctx outside the access plan since the last
-   * settle (noteCtxWrite), or code wrote VM memory behind the skb's back (invalidateCtx). While it
-   * is false, the plan's store hooks have kept the narrowed fields normalised (tc_index and
-   * tc_classid within u16, queue_mapping below 0xffff), so settleCtx has nothing to do.
-   * Measured: the unconditional settle was a quarter of the cost of bpf_skb_store_bytes and the
-   * csum_replace helpers on programs/bench/tc_dnat.
-   */
-  private ctxUnsettled = false;
-
-  /**
    * settleCtx does what pullCtx followed by pushCtx would when nothing else changed in between,
    * as far as anything can observe: the narrowed fields get the kernel's store semantics in the
    * ctx (tc_index and tc_classid truncated to u16; a queue_mapping of 0xffff or more replaced by
@@ -733,27 +721,9 @@ export class SkBuff {
    * one. mark, priority and tstamp stay in the ctx until the next pullCtx (last store wins for
    * them, so no intermediate value matters). For helpers that read none of these fields and change
    * nothing __sk_buff shows (onSkb in src/helpers/skb.ts). The context plan's store hooks already
-   * keep these fields normalised, so only a write that bypassed the plan (ctxUnsettled) leaves
-   * anything to do.
+   * keep these fields normalised, so this finds nothing to do unless a store bypassed the plan.
    */
   settleCtx(): void {
-    if (this.ctxUnsettled) this.settleNow();
-  }
-
-  /**
-   * noteCtxWrite is called when a helper is about to write guest memory inside this __sk_buff
-   * (src/hooks/state.ts noteHelperWrite; the kernel's verifier refuses ctx as a helper's memory
-   * argument, xdpsim lets it through): it settles what came before, so a valid queue_mapping the
-   * program stored is the skb's, and makes the next settleCtx normalise what the helper writes.
-   */
-  noteCtxWrite(): void {
-    this.settleNow();
-    this.ctxUnsettled = true;
-  }
-
-  /** settleNow is settleCtx's work, done whether or not a write bypassed the plan. */
-  private settleNow(): void {
-    this.ctxUnsettled = false;
     const w = this.ctxWords();
     const c = this.ctxWord;
     const F = SkBuffField;
@@ -782,7 +752,6 @@ export class SkBuff {
     w[c + (F.tc_classid >>> 2)] = this.tcClassid;
     w[c + (F.tstamp >>> 2)] = this.tstampLo;
     w[c + (F.tstamp >>> 2) + 1] = this.tstampHi;
-    this.ctxUnsettled = false;
     const data = this.data;
     const len = this.len;
     let v = len >>> 0;

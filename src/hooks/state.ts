@@ -80,17 +80,3 @@ export function hookPacketBytes(env: RunEnv, len: number): Uint8Array | undefine
   if (len > h.skb.len) return undefined;
   return h.skb.mem.copy(h.skb.data, len);
 }
-
-/**
- * noteHelperWrite tells the skb hook that a helper is about to write [addr, addr+len) of guest
- * memory outside the stack: when that overlaps the __sk_buff, the write bypasses the ctx access
- * plan, so the skb settles the narrowed fields at its next settleCtx (SkBuff.noteCtxWrite).
- * Called by the helpers' write checks (src/hooks/args.ts, src/helpers/args.ts).
- */
-export function noteHelperWrite(env: RunEnv, addr: number, len: number): void {
-  const h = env.hook;
-  if (typeof h !== 'object' || h === null || (h as { kind?: unknown }).kind !== 'skb') return;
-  const skb = (h as SkbHookState).skb;
-  const ctx = skb.ctx;
-  if (addr < ctx.hi && addr + len > ctx.lo) skb.noteCtxWrite();
-}

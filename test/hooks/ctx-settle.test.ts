@@ -1,9 +1,9 @@
 /**
- * The lazy __sk_buff settle of the per-packet TC helpers (SkBuff.settleCtx): the helpers that do
- * not rewrite the ctx normalise the narrowed fields (tc_index, tc_classid, queue_mapping) only
- * after a helper wrote into the ctx outside the access plan. The kernel's verifier refuses ctx as
- * a helper's memory argument, so there is no kernel run to compare with; the reference here is
- * what the full sync (pullCtx + pushCtx, as around bpf_skb_vlan_push) leaves, on every engine.
+ * The __sk_buff settle of the per-packet TC helpers (SkBuff.settleCtx, onSkb in
+ * src/helpers/skb.ts) after a helper wrote into the ctx outside the access plan: the narrowed
+ * fields (tc_index, tc_classid, queue_mapping) must end up as the full sync (pullCtx + pushCtx,
+ * as around bpf_skb_vlan_push) leaves them, on every engine. The kernel's verifier refuses ctx as
+ * a helper's memory argument, so there is no kernel run to compare with.
  */
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/isa/asm/index.js';
@@ -65,7 +65,7 @@ const STORE = `${STACK}\nmov %r1, %r6\nmov %r2, 20\nmov %r3, %r10\nadd %r3, -8\n
 /** bpf_skb_vlan_push: a helper that syncs the whole ctx (pullCtx + pushCtx), the reference. */
 const FULL_SYNC = 'mov %r1, %r6\nmov %r2, 0x0081\nmov %r3, 5\ncall 18';
 
-describe('lazy __sk_buff settle after a helper wrote into the ctx', () => {
+describe('__sk_buff settle after a helper wrote into the ctx', () => {
   it.each(engineNames())('gives what the full sync gives (engine %s)', (engine) => {
     const want = runner(prog(FULL_SYNC), engine).run({ data: frame() });
     expect(want.fault).toBeUndefined();
