@@ -674,6 +674,18 @@ class Gen {
         default: throw new Error(`jsgen: jump op 0x${o.toString(16)}`);
       }
     }
+    if (this.srcHiZero(insn)) {
+      // Only the source in [0, 2^32) (a packet pointer against data_end): a set high half decides.
+      switch (code) {
+        case 0x10: return `(${dh} === 0 && ${dl} === ${sl})`;
+        case 0x50: return `(${dh} !== 0 || ${dl} !== ${sl})`;
+        case 0x20: return `(${dh} !== 0 || ${dl} >>> 0 > ${sl} >>> 0)`;
+        case 0x30: return `(${dh} !== 0 || ${dl} >>> 0 >= ${sl} >>> 0)`;
+        case 0xa0: return `(${dh} === 0 && ${dl} >>> 0 < ${sl} >>> 0)`;
+        case 0xb0: return `(${dh} === 0 && ${dl} >>> 0 <= ${sl} >>> 0)`;
+        default: break;
+      }
+    }
     const u = (op: string, al: string, ah: string, bl: string, bh: string): string =>
       `(${ah} === ${bh} ? ${al} >>> 0 ${op} ${bl} >>> 0 : ${ah} >>> 0 ${op[0]} ${bh} >>> 0)`;
     const s = (op: string, al: string, ah: string, bl: string, bh: string): string =>
