@@ -528,7 +528,7 @@ class JitProgram {
     private readonly extraEntries: readonly number[] = [],
   ) {
     this.module = new WebAssembly.Module(compiled.wasm);
-    const js = extraEntries.length === 0 ? compileJs(spec.insns, compiled.sites.length) : 'recompiled with a callback entry';
+    const js = extraEntries.length === 0 ? compileJs(spec.insns, compiled.sites.length, (spec as Partial<{ readonly progType: number }>).progType) : 'recompiled with a callback entry';
     if (typeof js === 'string') {
       this.jsRefused = js;
       this.sites = compiled.sites;

@@ -44,6 +44,7 @@ import { BPF_CMPXCHG, BPF_FETCH, BPF_XCHG, MAX_BPF_STACK, MAX_CALL_FRAMES } from
 import { analyze, blocksFrom, hiZeroMasks, hiZeroTransfer, Kind, type Analysis, type Block } from './analyze.js';
 import { contextMasks, ctxTransfer, SiteKind, type Site } from './codegen.js';
 import { CtxKind } from '../ctx-plan.js';
+import { Birth, ptrFacts, type PtrFacts } from './ptrtypes.js';
 
 /** JsCompiled is a program translated to the source of a JavaScript factory. */
 export interface JsCompiled {
@@ -108,11 +109,14 @@ class Gen {
   readonly helperIds: number[] = [];
   readonly helperInsns: number[] = [];
   readonly maxPath: number;
+  /** Proven packet accesses and the context loads to guard (ptrtypes.ts). */
+  private readonly ptr: PtrFacts;
 
   constructor(
     private readonly insns: readonly Insn[],
     private readonly a: Analysis,
     private readonly siteBase: number,
+    progType?: number,
   ) {
     this.blocks = blocksFrom(a, 0);
     this.blocks.forEach((b, i) => this.blockOf.set(b.start, i));
@@ -129,6 +133,7 @@ class Gen {
     for (const b of this.blocks) for (const i of b.insns) if (a.kind[i] === Kind.Helper || a.kind[i] === Kind.TailCall) this.calls++;
     this.ctxIn = contextMasks(insns, a, this.blocks, this.blockOf, true);
     this.hzIn = hiZeroMasks(insns, a, this.blocks, this.blockOf);
+    this.ptr = ptrFacts(insns, a, this.blocks, this.blockOf, progType);
   }
 
   private emit(s: string): void {
@@ -258,6 +263,8 @@ class Gen {
     e(`const slo = fp - ${MAX_BPF_STACK}, sm = rt.top - slo;`);
     e('let l0 = 0, h0 = 0, l6 = 0, h6 = 0, l7 = 0, h7 = 0, l8 = 0, h8 = 0, l9 = 0, h9 = 0;');
     e('let a = 0, t = 0, u = 0, x = 0, bl = 0, bh = 0, c = null, pc = 0;');
+    // pv: every packet-pointer birth so far lay in the packet slot's window (see guardBirth).
+    e('let pv = 1;');
     const nb = this.blocks.length;
     if (this.hasLoop) e('L: for (;;) {');
     for (let j = nb - 1; j >= 1; j--) e(`B${j}: {`);
@@ -383,14 +390,25 @@ class Gen {
     const slow = [
       `st.left = left + ${refund} | 0; if (rt.active === 0) arm();`,
       `x = slow(${s}, ${lb}, ${hb}, fp, ${value[0]}, ${value[1]});`,
-      `if (x === 0) { ${this.reloadSlots()} } else if (x === 1) ${performed} else { ia${k} = a; ie${k} = icNote(a); ea${k} = x; a = x; }`,
+      `if (x === 0) { pv = 0; ${this.reloadSlots()} } else if (x === 1) ${performed} else { ia${k} = a; ie${k} = icNote(a); ea${k} = x; a = x; }`,
     ].join(' ');
     if (self !== undefined) this.emit(`M${k}: {`);
     this.emit(`a = ${lb} + ${off} | 0;`);
     const miss = hz ? misses : `${hb} !== 0 || ${misses}`;
-    if (((this.ctxMask >> base) & 1) !== 0) this.emit(`if (${hit}) a = ea${k}; else if (${miss}) { ${slow} }`);
-    else this.emit(`if (${miss}) { if (${hit}) a = ea${k}; else { ${slow} } }`);
+    // A proven access (ptrtypes.ts) lies in the packet slot's window while pv holds.
+    const check = ((this.ctxMask >> base) & 1) !== 0 ? `if (${hit}) a = ea${k}; else if (${miss}) { ${slow} }` : `if (${miss}) { if (${hit}) a = ea${k}; else { ${slow} } }`;
+    this.emit(this.ptr.proven[i] === 1 ? `if (pv === 0) { ${check} }` : check);
     return self !== undefined;
+  }
+
+  /**
+   * guardBirth checks a packet pointer the program just loaded from its context (ptrtypes.ts): it
+   * must lie in the packet slot's window (data: a window readable and writable alike), else pv is
+   * cleared and every proven access runs its full check for the rest of the run.
+   */
+  private guardBirth(d: number, data: boolean): void {
+    const w = data ? ' || pWlo !== pRlo || pWm !== pRm' : '';
+    this.emit(`if (h${d} !== 0 || (l${d} - pRlo) >>> 0 > pRm${w}) pv = 0;`);
   }
 
   /**
@@ -435,6 +453,7 @@ class Gen {
       else if (size === 2) load = sx ? `l${d} = dv.getInt16(a, true); h${d} = l${d} >> 31;` : `l${d} = dv.getUint16(a, true); h${d} = 0;`;
       else load = sx ? `l${d} = u8[a] << 24 >> 24; h${d} = l${d} >> 31;` : `l${d} = u8[a]; h${d} = 0;`;
       this.emit(block ? `${load} }` : load);
+      if (this.ptr.birth[i] !== Birth.None) this.guardBirth(d, this.ptr.birth[i] === Birth.Data);
     } else if (cls === 2 || (cls === 3 && (o & 0xe0) === 0x60)) {
       const size = [4, 2, 1, 8][(o >> 3) & 3];
       const [vl, vh] = cls === 2 ? immHalves(insn.imm) : [this.lo(insn.src), this.hi(insn.src)];
@@ -655,6 +674,18 @@ class Gen {
         default: throw new Error(`jsgen: jump op 0x${o.toString(16)}`);
       }
     }
+    if (this.srcHiZero(insn)) {
+      // Only the source in [0, 2^32) (a packet pointer against data_end): a set high half decides.
+      switch (code) {
+        case 0x10: return `(${dh} === 0 && ${dl} === ${sl})`;
+        case 0x50: return `(${dh} !== 0 || ${dl} !== ${sl})`;
+        case 0x20: return `(${dh} !== 0 || ${dl} >>> 0 > ${sl} >>> 0)`;
+        case 0x30: return `(${dh} !== 0 || ${dl} >>> 0 >= ${sl} >>> 0)`;
+        case 0xa0: return `(${dh} === 0 && ${dl} >>> 0 < ${sl} >>> 0)`;
+        case 0xb0: return `(${dh} === 0 && ${dl} >>> 0 <= ${sl} >>> 0)`;
+        default: break;
+      }
+    }
     const u = (op: string, al: string, ah: string, bl: string, bh: string): string =>
       `(${ah} === ${bh} ? ${al} >>> 0 ${op} ${bl} >>> 0 : ${ah} >>> 0 ${op[0]} ${bh} >>> 0)`;
     const s = (op: string, al: string, ah: string, bl: string, bh: string): string =>
@@ -750,14 +781,14 @@ class Gen {
 
 /**
  * compileJs translates a program for the JavaScript back end, or returns why it does not take
- * it (jsRefusal). Sites are numbered from `siteBase` (after the wasm module's own sites, so the
+ * it (jsRefusal). `progType` (BPF_PROG_TYPE_*) lets ptrtypes.ts prove packet accesses. Sites are numbered from `siteBase` (after the wasm module's own sites, so the
  * runtime's shared functions index one array).
  */
-export function compileJs(insns: readonly Insn[], siteBase: number): JsCompiled | string {
+export function compileJs(insns: readonly Insn[], siteBase: number, progType?: number): JsCompiled | string {
   const a = analyze(insns);
   const why = jsRefusal(a);
   if (why !== undefined) return why;
-  const g = new Gen(insns, a, siteBase);
+  const g = new Gen(insns, a, siteBase, progType);
   const source = g.source();
   return { source, sites: g.sites, helperIds: g.helperIds, helperInsns: g.helperInsns, maxPath: g.maxPath };
 }
