@@ -18,6 +18,7 @@ import { ArrayMap } from '../maps/array.js';
 import { Errno } from '../maps/errno.js';
 import { argFlags, argU32, helperFault, mapArg, ptrMem } from './args.js';
 import type { HelperDef } from './table.js';
+import { registerArrayLookup } from '../vm/inline-lookup.js';
 
 /** GENERIC_MAPS are the map types every map helper may touch (no special-map restriction). */
 const GENERIC_MAPS: ReadonlySet<number> = new Set([
@@ -87,7 +88,7 @@ export const MAP_HELPERS: readonly HelperDef[] = [
       let arrBase = 0;
       let arrIndexStride = 0;
       let arrCpuStride = 0;
-      return (env) => {
+      const lookup = (env: RunEnv): number => {
         const R = env.regs;
         let map: MapBase;
         if (R[3] === 0 && R[2] >>> 0 === lastHandle && lastMap !== undefined) map = lastMap;
@@ -121,6 +122,13 @@ export const MAP_HELPERS: readonly HelperDef[] = [
         }
         return map.lookupAddrAt(mem.u8, keyAddr, env.cpu ?? 0);
       };
+      // The compiled engine computes an array lookup inline from this layout (src/vm/inline-lookup.ts).
+      registerArrayLookup(lookup, (handle) => {
+        const map = registry.byHandle(handle);
+        if (!(map instanceof ArrayMap) || !LOOKUP_MAPS.has(map.spec.type)) return undefined;
+        return { base: map.region.start, maxEntries: map.spec.maxEntries, keySize: map.spec.keySize, indexStride: map.indexStride, cpuStride: map.cpuStride };
+      });
+      return lookup;
     },
   },
   {

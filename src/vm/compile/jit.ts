@@ -49,6 +49,7 @@ import {
 import { sharedAtomic } from '../atomics.js';
 import { compileProgram, IMPORT, SHARED_GLOBALS, SiteKind, type Compiled, type Site } from './codegen.js';
 import { compileJs, type JsCompiled } from './jsgen.js';
+import { arrayLookupLayout } from '../inline-lookup.js';
 
 /** STACK_BYTES is the size of the stack region used: all call frames. */
 const STACK_BYTES = MAX_CALL_FRAMES * MAX_BPF_STACK;
@@ -649,6 +650,8 @@ interface JsKit {
   AO: Int32Array;
   fail: (e: unknown, budget: number) => RunResult;
   result: (hi: number, lo: number, count: number) => RunResult;
+  /** The array layout behind a bpf_map_lookup_elem helper and a map handle (inline lookups). */
+  AL: typeof arrayLookupLayout;
 }
 
 /** JsInstance is one program's JavaScript function instantiated on one Runtime. */
@@ -709,6 +712,7 @@ class JsInstance {
         return { ok: true, r0: toBigU64(R[1], R[0]), insnCount: budget - rt.js.left };
       },
       result: (hi: number, lo: number, count: number): RunResult => ({ ok: true, r0: toBigU64(hi, lo), insnCount: count }),
+      AL: arrayLookupLayout,
     };
     const fns = factory(kit);
     this.run = fns.run;

@@ -108,6 +108,8 @@ class Gen {
   readonly sites: Site[] = [];
   readonly helperIds: number[] = [];
   readonly helperInsns: number[] = [];
+  /** Helper sites (by H index) of bpf_map_lookup_elem with a constant map handle in r1 (see arrayLookup). */
+  private readonly arrayLookups = new Map<number, number>();
   readonly maxPath: number;
   /** Proven packet accesses and the context loads to guard (ptrtypes.ts). */
   private readonly ptr: PtrFacts;
@@ -151,10 +153,11 @@ class Gen {
     const ics: string[] = [];
     for (let k = 0; k < this.icCount; k++) ics.push(`ia${k} = -1, ie${k} = 0, ea${k} = 0`);
     const hs = this.helperIds.map((_, k) => `H${k} = undefined`);
+    for (const k of this.arrayLookups.keys()) hs.push(`Ab${k} = 0, Am${k} = -1, As${k} = 0, Ac${k} = 0`);
     const decl = [...ics, ...hs];
     return [
       "'use strict';",
-      'const { rt, st, mem, slow, trap, hErr, conv, tail, EXIT, umulhi32, S, div64, mod64, sdiv64, smod64, div32, mod32, sdiv32, smod32, lsh64, rsh64, arsh64, unknown, NAME, WP, CS, SMALL, SA, AO, fail, result } = K;',
+      'const { rt, st, mem, slow, trap, hErr, conv, tail, EXIT, umulhi32, S, div64, mod64, sdiv64, smod64, div32, mod32, sdiv32, smod32, lsh64, rsh64, arsh64, unknown, NAME, WP, CS, SMALL, SA, AO, fail, result, AL } = K;',
       'const P = rt.pkt, V = rt.vic, CV = rt.ctxValue;',
       // The factory's mutable state is `var`, not `let`: a closure's `let` is read with a
       // temporal-dead-zone check at every use in optimised code, a `var` is not.
@@ -180,6 +183,7 @@ class Gen {
       '}',
       'function bind(helpers) {',
       ...this.helperIds.map((id, k) => `  H${k} = helpers.get(${id}) ?? unknown(${id}, ${this.helperInsns[k]});`),
+      ...[...this.arrayLookups].map(([k, h]) => `  { const L = AL(H${k}, ${h}); if (L === undefined || L.keySize !== 4) Am${k} = -1; else { Ab${k} = L.base; Am${k} = L.maxEntries; As${k} = L.indexStride; Ac${k} = L.cpuStride; } }`),
       '}',
       'function run(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, fp, left) {',
       body,
@@ -725,6 +729,40 @@ class Gen {
     return `${one('P', 'p')} ${one('V', 'v')}`;
   }
 
+  /**
+   * constR1 returns the map handle r1 holds at helper call `i` when an lddw earlier in the same
+   * block set it (the usual `r1 = map ll` before bpf_map_lookup_elem) and nothing wrote r1 since.
+   */
+  private constR1(i: number): number | undefined {
+    const b = this.blocks[this.bi];
+    for (let p = b.insns.indexOf(i) - 1; p >= 0; p--) {
+      const j = b.insns[p];
+      const insn = this.insns[j];
+      const cls = insn.opcode & 7;
+      if (this.a.kind[j] === Kind.Lddw) {
+        if (insn.dst !== 1) continue;
+        return this.insns[j + 1].imm === 0 ? insn.imm >>> 0 : undefined;
+      }
+      if ((cls === 4 || cls === 7 || cls === 1 || cls === 0) && insn.dst === 1) return undefined;
+      if (cls === 3 && (insn.opcode & 0xe0) === 0xc0 && (insn.src === 1 || insn.dst === 1)) return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * arrayLookup opens the inline bpf_map_lookup_elem of helper site `k` on an ARRAY or
+   * PERCPU_ARRAY (layout bound with the helper table: src/vm/inline-lookup.ts): with the helper
+   * table the site was bound to and a 4-byte key inside the stack frame, the value address is
+   * array_map_lookup_elem's (NULL for an index at or above max_entries), as the helper computes
+   * it; otherwise the block it leaves open (closed after the call) calls the helper.
+   */
+  private arrayLookup(k: number): string {
+    return (
+      `if (Am${k} >= 0 && env.helpers === table && h2 === 0 && (l2 - slo) >>> 0 <= sm - 4) { ` +
+      `t = dv.getInt32(l2, true); l0 = (t >>> 0) >= Am${k} ? 0 : Ab${k} + (t >>> 0) * As${k} + (env.cpu ?? 0) * Ac${k} | 0; h0 = 0; R[0] = l0; R[1] = 0; } else {`
+    );
+  }
+
   private emitControl(i: number): void {
     const insn = this.insns[i];
     const k = this.a.kind[i];
@@ -752,6 +790,11 @@ class Gen {
         const hk = this.helperIds.length;
         this.helperIds.push(insn.imm);
         this.helperInsns.push(i);
+        const handle = insn.imm === 1 ? this.constR1(i) : undefined;
+        if (handle !== undefined) {
+          this.arrayLookups.set(hk, handle);
+          e(this.arrayLookup(hk));
+        }
         e('st.left = left; if (rt.active === 0) arm();');
         e('R[2] = l1; R[3] = h1; R[4] = l2; R[5] = h2; R[6] = l3; R[7] = h3; R[8] = l4; R[9] = h4; R[10] = l5; R[11] = h5; R[20] = fp; R[21] = 0;');
         e(`c = env.current; c.program = NAME; c.insn = ${i}; rt.curFp = fp; rt.curProg = WP;`);
@@ -760,6 +803,7 @@ class Gen {
         e('left = st.left;');
         e('if (env.exitRequested === true) { env.exitRequested = false; throw EXIT; }');
         e(this.afterCall());
+        if (handle !== undefined) e('}');
         break;
       }
       case Kind.TailCall: {
