@@ -231,7 +231,7 @@ async function main(): Promise<void> {
   const rp = report.replay;
   if (rp !== null) {
     const pps = (v: number | null): string => (v === null ? '—' : `${(v / 1e6).toFixed(2)} Mpps`);
-    console.log(`replay (${rp.capture}, ${rp.program}): xdpsim ${pps(rp.pps)}, tcpdump -r/-w ${pps(rp.tcpdump_pps)}${rp.ratio_to_tcpdump === null ? '' : `, ratio ${rp.ratio_to_tcpdump.toFixed(2)}`}`);
+    console.log(`replay (${rp.capture}, ${rp.program}): xdpsim capture to capture (--out) ${pps(rp.pps)}, without output ${pps(rp.pps_no_output)}, tcpdump -r/-w /dev/null ${pps(rp.tcpdump_pps)}${rp.ratio_to_tcpdump === null ? '' : `, ratio ${rp.ratio_to_tcpdump.toFixed(2)}`}`);
     const wk = rp.workers;
     if (wk !== undefined && wk !== null) console.log(`replay --workers (same capture, medians of alternating runs, load ${wk.loadavg}): 1 worker ${pps(wk.workers1_pps)}, 2 workers ${pps(wk.workers2_pps)}${wk.speedup === null ? '' : `, speed-up ${wk.speedup.toFixed(2)}x`}`);
   }
