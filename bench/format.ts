@@ -43,20 +43,13 @@ export interface ReplayBench {
   frames: number;
   program: string;
   engine: string;
-  /** How the figures were measured (commands, what each writes, rounds). */
-  method: string;
-  /** Load average when the replay measurement began. */
-  loadavg: number;
-  /**
-   * Frames per second of the whole `xdpsim replay FILE --xdp parse.o --out DIR` command, capture
-   * to capture (every frame written to the pcapng of its disposition); null until it can run.
-   */
+  /** Frames per second of the whole `xdpsim replay --out DIR` command (capture to capture); null until it can run. */
   pps: number | null;
-  /** The same replay without --out (nothing written but the summary); null until it can run. */
-  pps_no_output: number | null;
-  /** `tcpdump -r FILE -w /dev/null` on the same capture. */
+  /** Frames per second of `xdpsim replay` without --out (summary only). */
+  pps_no_output?: number | null;
+  /** How the figures were taken. */
+  method?: string;
   tcpdump_pps: number | null;
-  /** pps (capture to capture) / tcpdump_pps. */
   ratio_to_tcpdump: number | null;
   /** `xdpsim replay --workers 1` and `--workers 2` on the same capture (interleaved rounds, medians); null when skipped. */
   workers?: WorkersBench | null;

@@ -1,13 +1,10 @@
 /**
- * replay — end-to-end throughput (issue 5), capture to capture: `xdpsim replay FILE --xdp
- * parse.o --out DIR` on a generated capture — every frame read, run through the parse program and
- * written to the pcapng of its disposition (with its verdict and comment) in a temporary
- * directory, removed afterwards — next to `tcpdump -r FILE -w /dev/null` on the same file (the
- * cost of just reading and writing the capture; tcpdump's output goes to /dev/null, xdpsim's to
- * real files). The same replay without --out is reported too, as `pps_no_output`. Every command
- * is timed whole on the wall clock, process start included (amortised over FRAMES frames), in
- * REPLAY_ROUNDS alternating rounds, medians. The xdpsim figures are null until the replay command
- * exists (it is detected, not assumed); tcpdump's is null where tcpdump is not installed.
+ * replay — end-to-end throughput (issue 5): `xdpsim replay` on a generated capture through the
+ * parse program, capture to capture (--out: the frames written back as one pcapng per
+ * disposition), next to `tcpdump -r FILE -w /dev/null` on the same file (the cost of just
+ * reading and writing the capture); the replay without output is reported beside it. All are
+ * timed as whole commands on the wall clock, process start included (amortised over FRAMES frames). The xdpsim figure is null until the replay
+ * command exists (it is detected, not assumed); tcpdump's is null where tcpdump is not installed.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, writeSync, closeSync, rmSync, readFileSync } from 'node:fs';
@@ -92,65 +89,53 @@ function benchWorkers(cli: string, capture: string, program: string, frames: num
   return { workers1_pps: p1, workers2_pps: p2, speedup: p2 / p1, loadavg };
 }
 
-/** REPLAY_ROUNDS is how many alternating rounds of the three replay commands are timed (medians reported). */
-const REPLAY_ROUNDS = 3;
-
-/** REPLAY_METHOD says in the JSON how the replay figures were taken. */
-const REPLAY_METHOD =
-  'capture to capture: `xdpsim replay FILE --xdp programs/bench/parse.o --out DIR` (every frame read, run, and written to the pcapng of its disposition in a temporary directory, removed afterwards) against `tcpdump -r FILE -w /dev/null` (tcpdump writes to /dev/null); pps_no_output: the same replay without --out; whole commands on the wall clock, process start included, ' +
-  `${REPLAY_ROUNDS} alternating rounds, medians`;
-
-/** benchReplay measures the commands on a capture of `frames` frames; notes say what was skipped. */
+/** benchReplay measures both commands on a capture of `frames` frames; notes say what was skipped. */
 export function benchReplay(root: string, frames: number, notes: Record<string, string>): ReplayBench {
   const dir = mkdtempSync(join(tmpdir(), 'xdpsim-bench-'));
   const capture = join(dir, 'bench.pcap');
-  const outDir = join(dir, 'out');
   try {
     writeCapture(capture, frames);
     const program = join(root, 'programs', 'bench', 'parse.o');
     const cli = join(root, 'dist', 'src', 'cli', 'main.js');
-    const loadavg = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-    const times: { out: number[]; none: number[]; tcpdump: number[] } = { out: [], none: [], tcpdump: [] };
-    const hasReplay = hasReplayCommand(cli);
-    if (!hasReplay) notes.replay = 'the xdpsim CLI has no replay command yet';
-    let replayOk = hasReplay;
-    let tcpdumpOk = true;
-    for (let r = 0; r < REPLAY_ROUNDS; r++) {
-      if (replayOk) {
+    // Capture to capture, as issue 5 sets the target: xdpsim writes its output captures (one
+    // pcapng per disposition, --out, into the temporary directory), tcpdump writes its copy to
+    // /dev/null. The figure without any output (summary only) is kept as pps_no_output.
+    // ROUNDS alternating rounds, medians, so both commands see the same machine load.
+    const ROUNDS = 3;
+    const outDir = join(dir, 'out');
+    const runs: Record<'out' | 'plain' | 'tcpdump', number[]> = { out: [], plain: [], tcpdump: [] };
+    const haveReplay = hasReplayCommand(cli);
+    if (!haveReplay) notes.replay = 'the xdpsim CLI has no replay command yet';
+    for (let round = 0; round < ROUNDS; round++) {
+      if (haveReplay && notes.replay === undefined) {
         rmSync(outDir, { recursive: true, force: true });
         const o = timeCommand(process.execPath, [cli, 'replay', capture, '--xdp', program, '--out', outDir]);
+        if (o.ok) runs.out.push(o.seconds);
+        else notes.replay = `xdpsim replay --out failed: ${o.stderr.slice(0, 300)}`;
         rmSync(outDir, { recursive: true, force: true });
-        const n = timeCommand(process.execPath, [cli, 'replay', capture, '--xdp', program]);
-        if (!o.ok || !n.ok) {
-          notes.replay = `xdpsim replay failed: ${(o.ok ? n : o).stderr.slice(0, 300)}`;
-          replayOk = false;
-        } else {
-          times.out.push(o.seconds);
-          times.none.push(n.seconds);
-        }
+        const r = timeCommand(process.execPath, [cli, 'replay', capture, '--xdp', program]);
+        if (r.ok) runs.plain.push(r.seconds);
+        else notes.replay = `xdpsim replay failed: ${r.stderr.slice(0, 300)}`;
       }
-      if (tcpdumpOk) {
+      if (notes.tcpdump === undefined) {
         const t = timeCommand('tcpdump', ['-r', capture, '-w', '/dev/null']);
-        if (t.ok) times.tcpdump.push(t.seconds);
-        else {
-          notes.tcpdump = `tcpdump did not run: ${t.stderr.slice(0, 200)}`;
-          tcpdumpOk = false;
-        }
+        if (t.ok) runs.tcpdump.push(t.seconds);
+        else notes.tcpdump = `tcpdump did not run: ${t.stderr.slice(0, 200)}`;
       }
     }
-    const pps = replayOk ? frames / median(times.out) : null;
-    const ppsNoOutput = replayOk ? frames / median(times.none) : null;
-    const tcpdumpPps = tcpdumpOk ? frames / median(times.tcpdump) : null;
+    const rate = (xs: number[], failed: boolean): number | null => (xs.length === 0 || failed ? null : frames / median(xs));
+    const pps = rate(runs.out, notes.replay !== undefined);
+    const ppsNoOutput = rate(runs.plain, notes.replay !== undefined);
+    const tcpdumpPps = rate(runs.tcpdump, notes.tcpdump !== undefined);
     const workers = pps !== null ? benchWorkers(cli, capture, program, frames, notes) : null;
     return {
       capture: `generated: ${frames} Ethernet/IPv4/UDP frames of 64 bytes, classic pcap`,
       frames,
       program: 'parse',
       engine: 'default',
-      method: REPLAY_METHOD,
-      loadavg,
       pps,
       pps_no_output: ppsNoOutput,
+      method: `whole commands on the wall clock, process start included, median of ${ROUNDS} alternating rounds: xdpsim replay CAPTURE --xdp parse.o --out DIR (one pcapng per disposition written to a temporary directory; pps), the same without --out (summary only; pps_no_output), tcpdump -r CAPTURE -w /dev/null`,
       tcpdump_pps: tcpdumpPps,
       ratio_to_tcpdump: pps !== null && tcpdumpPps !== null ? pps / tcpdumpPps : null,
       workers,

@@ -1304,7 +1304,7 @@ class InterpExecutable implements Executable {
  * bench programs, the first few hundred thousand runs of a second program were twice as slow.
  * Running this once, before any user program, gives every case general feedback up front.
  */
-function warmUpProgram(): Insn[] {
+export function warmUpProgram(): Insn[] {
   const p: Insn[] = [];
   const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): void => {
     p.push(makeInsn(opcode, dst, src, off, imm));
@@ -1325,7 +1325,10 @@ function warmUpProgram(): Insn[] {
   const fresh = (): void => I(0xbf, 1, 6); // r1 = r6 before every operation
   for (const cls of [0x07, 0x04]) {
     for (const op of [0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90, 0xa0, 0xb0, 0xc0]) {
-      for (const [srcBit, k] of [[0, 0x7fff3] , [8, 0]] as const) {
+      // Shifts by a constant branch on the count (>= 32, 1..31, 0): give each branch feedback.
+      const shift = op === 0x60 || op === 0x70 || op === 0xc0;
+      const forms: ReadonlyArray<readonly [number, number]> = shift ? [[0, 0x7fff3], [0, 5], [0, 0], [8, 0]] : [[0, 0x7fff3], [8, 0]];
+      for (const [srcBit, k] of forms) {
         fresh();
         I(cls | op | srcBit, 1, srcBit === 8 ? 7 : 0, 0, k);
         if (op === 0x30 || op === 0x90) {
