@@ -269,6 +269,19 @@ export class Pipeline implements DatapathHooks {
     return this.afterXdp(this.fresh(dev, queue, cpu), hook, res, dev, queue, undefined);
   }
 
+  /**
+   * countOut is count for a caller that also reads the bytes of the frames that leave (`replay
+   * --out` and --results): a shared result's out frame (PASS to the host, TX) gets the bytes the
+   * program left in its buffer, as process would give them. The bytes, like every result, are
+   * valid until the next call.
+   */
+  countOut(frame: Uint8Array, dev: SimInterface): FrameResult {
+    const r = this.count(frame, dev);
+    const hook = this.lastHook;
+    if (r.tally !== undefined && r.out.length === 1 && hook !== undefined) (r.out[0] as { data: Uint8Array }).data = hookView(hook);
+    return r;
+  }
+
   /** fresh empties the reused result for a frame received on `dev`. */
   private fresh(dev: SimInterface, queue: number, cpu: number): FrameResult {
     const r = this.result;

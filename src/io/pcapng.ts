@@ -98,7 +98,6 @@ const SKIPPED_NAMES: Record<number, string> = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf8enc = new TextEncoder();
-const utf8dec = new TextDecoder();
 
 /** isPcapngMagic tells whether the first 4 bytes (read little-endian) start a pcapng file. */
 export function isPcapngMagic(m: number): boolean {
@@ -539,14 +538,6 @@ export interface EpbOptions {
   verdicts?: EpbVerdict[];
 }
 
-/** NumberedFrame is what PcapngWriter.writeNumbered needs of a frame (no comment or flags of its own). */
-export interface NumberedFrame {
-  readonly data: Uint8Array;
-  readonly origLen: number;
-  readonly tsSec: number;
-  readonly tsNsec: number;
-}
-
 interface WriterIface {
   snaplen: number;
   res: TsResolution;
@@ -562,6 +553,11 @@ export class PcapngWriter {
   private le = true;
   private ifaces: WriterIface[] = [];
   private readonly verdictCache = new Map<number, Uint8Array>();
+  /** writeNumbered's timestamp cache: the units of second `tsSec` on interface `tsIface` (nanosecond resolution). */
+  private tsSec = -1;
+  private tsIface: WriterIface | undefined;
+  private tsHi = 0;
+  private tsLo = 0;
   /** framesWritten counts frames written so far. */
   framesWritten = 0;
 
@@ -574,7 +570,6 @@ export class PcapngWriter {
   /** newSection starts a section: an SHB, then its interfaces; earlier interface ids no longer apply. */
   newSection(opts: PcapngSectionOptions = {}): void {
     this.le = opts.bigEndian !== true;
-    this.lastVerdicts = undefined;
     this.ifaces = [];
     const options: OptionBytes[] = [];
     if (opts.comment !== undefined) options.push(textOption(OPT.COMMENT, opts.comment));
@@ -642,141 +637,121 @@ export class PcapngWriter {
   }
 
   /**
-   * writeNumbered writes the same EPB as `write` with a comment of `head`, the decimal digits of
-   * `index`, then `tail` (UTF-8, pre-encoded) and `verdicts`, without allocating: the per-frame
-   * path of `--out`, where only the frame number changes in comments that otherwise repeat. The
-   * bytes are identical to write() with comment = head + index + tail (test/io/pcapng-numbered).
+   * numbered prepares the options of frames written with `writeNumbered`: the comment `head` +
+   * the decimal digits of a frame's number + `tail`, then its flags and verdicts — the options
+   * `write` would put, encoded once in this section's byte order (pass it to this writer only).
    */
-  writeNumbered(interfaceId: number, frame: NumberedFrame, head: Uint8Array, index: number, tail: Uint8Array, verdicts: readonly EpbVerdict[]): void {
-    const ifc = this.ifaces[interfaceId];
-    const sec = frame.tsSec;
-    const nsec = frame.tsNsec;
-    // The timestamp: sec * 10^e cached per second (frames of one second share it), plus nsec in
-    // units, exact; any other resolution, an odd value or a new second goes through write()'s path.
-    if (
-      sec !== this.stampSec || ifc !== this.stampIface || !(nsec >= 0 && nsec < 1e9 && Number.isInteger(nsec)) ||
-      !(index >= 0 && Number.isSafeInteger(index))
-    ) {
-      if (!this.primeStamp(ifc, sec, nsec, index)) {
-        const plain = { data: frame.data, origLen: frame.origLen, tsSec: sec, tsNsec: nsec };
-        this.write(plain, { interfaceId, verdicts: [...verdicts], comment: utf8dec.decode(head) + String(index) + utf8dec.decode(tail) });
-        return;
-      }
+  numbered(head: string, tail: string, opts: { flags?: number; verdicts?: readonly EpbVerdict[] } = {}): NumberedOptions {
+    const options: OptionBytes[] = [];
+    if (opts.flags !== undefined) {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, opts.flags, this.le);
+      options.push({ code: OPT.EPB_FLAGS, bytes: b });
     }
-    if (ifc === undefined) throw new Error('pcapng: writeNumbered without an interface (primeStamp bug)');
-    // Decimal digits in int32 arithmetic (a double % or Math.floor here cost ~200 ns a frame).
-    let digits = 1;
-    if (index <= 0x7fffffff) {
-      for (let n = index | 0; n >= 10; n = (n / 10) | 0) digits++;
-    } else {
-      digits = String(index).length;
+    for (const vd of opts.verdicts ?? []) options.push({ code: OPT.EPB_VERDICT, bytes: this.verdictBytes(vd) });
+    let restLen = 0;
+    for (const o of options) restLen += 4 + ((o.bytes.length + 3) & ~3);
+    const headBytes = utf8enc.encode(head);
+    const tailBytes = utf8enc.encode(tail);
+    const restBytes = new Uint8Array(restLen);
+    const rv = new DataView(restBytes.buffer);
+    let q = 0;
+    for (const o of options) {
+      rv.setUint16(q, o.code, this.le);
+      rv.setUint16(q + 2, o.bytes.length, this.le);
+      restBytes.set(o.bytes, q + 4);
+      q += 4 + ((o.bytes.length + 3) & ~3);
     }
+    return { head: headBytes, tail: tailBytes, rest: restBytes, le: this.le, byDigits: [] };
+  }
+
+  /**
+   * numberedArea is the options area of `opts` for frame numbers of `digits` digits, zeros in
+   * place of the digits: the comment option (header, head, digits, tail, padding), the other
+   * options, opt_endofopt. Made once per digit count.
+   */
+  private numberedArea(opts: NumberedOptions, digits: number): Uint8Array {
+    const { head, tail, rest } = opts;
     const commentLen = head.length + digits + tail.length;
     if (commentLen > 0xffff) {
       throw new UsageError('CAPTURE_OPTION_TOO_LONG', `pcapng option ${OPT.COMMENT}: ${commentLen} bytes exceed the 65535-byte option limit`, {});
     }
-    const data = frame.data;
-    const caplen = Math.min(data.length, ifc.snaplen);
-    const origLen = Math.max(frame.origLen, caplen);
-    const vopts = this.verdictOptions(verdicts);
-    const optLen = 4 + ((commentLen + 3) & ~3) + vopts.length + 4;
-    const fixed = 20 + ((caplen + 3) & ~3);
-    const total = 8 + fixed + optLen + 4;
-    const sink = this.sink;
-    const at = sink.reserve(total);
-    const v = sink.view;
-    const bytes = sink.bytes;
-    const le = this.le;
-    v.setUint32(at, BLOCK.EPB, le);
-    v.setUint32(at + 4, total, le);
-    v.setUint32(at + 8, interfaceId, le);
-    const units = nsec === 0 || this.stampDiv === 1 ? nsec : Math.floor(nsec / this.stampDiv);
-    let lo = this.stampLo + units;
-    let hi = this.stampHi;
-    if (lo >= 4_294_967_296) {
-      lo -= 4_294_967_296;
-      hi++;
-    }
-    if (hi >= 4_294_967_296) {
-      throw new CaptureError('CAPTURE_BAD_TIMESTAMP', `${sink.file}: timestamp ${sec}.${nsec} does not fit the interface's 64-bit timestamp`, { file: sink.file });
-    }
-    v.setUint32(at + 12, hi, le);
-    v.setUint32(at + 16, lo, le);
-    v.setUint32(at + 20, caplen, le);
-    v.setUint32(at + 24, origLen, le);
-    bytes.set(caplen === data.length ? data : data.subarray(0, caplen), at + 28);
-    let q = at + 8 + fixed;
-    v.setUint16(q, OPT.COMMENT, le);
-    v.setUint16(q + 2, commentLen, le);
-    // The short copies by hand (TypedArray.prototype.set has a fixed cost), the comment's tail with set.
-    let c = q + 4;
-    for (let i = 0; i < head.length; i++) bytes[c++] = head[i];
-    if (index <= 0x7fffffff) {
-      c += digits;
-      for (let n = index | 0, k = c - 1; k >= c - digits; k--) {
-        const q10 = (n / 10) | 0;
-        bytes[k] = 48 + n - q10 * 10;
-        n = q10;
-      }
-    } else {
-      const text = String(index);
-      for (let i = 0; i < text.length; i++) bytes[c++] = text.charCodeAt(i);
-    }
-    bytes.set(tail, c);
-    q += 4 + ((commentLen + 3) & ~3);
-    for (let i = 0; i < vopts.length; i++) bytes[q++] = vopts[i];
-    v.setUint32(at + total - 4, total, le);
-    this.framesWritten++;
-    sink.endRecord();
-  }
-
-  /** The second writeNumbered's timestamp cache holds (stampSec * 10^e as stampHi:stampLo), or NaN. */
-  private stampSec = Number.NaN;
-  private stampIface: WriterIface | undefined;
-  private stampHi = 0;
-  private stampLo = 0;
-  private stampDiv = 1;
-  private lastVerdicts: readonly EpbVerdict[] | undefined;
-  private lastVerdictOptions = new Uint8Array(0);
-
-  /**
-   * verdictOptions returns the epb_verdict options (code, length, value, padding) of `verdicts`
-   * in this section's byte order, remembered for the array last given (callers reuse one array
-   * per way a frame ends; the array must not change afterwards).
-   */
-  private verdictOptions(verdicts: readonly EpbVerdict[]): Uint8Array {
-    if (verdicts === this.lastVerdicts) return this.lastVerdictOptions;
-    let len = 0;
-    const values = verdicts.map((vd) => this.verdictBytes(vd));
-    for (const b of values) len += 4 + ((b.length + 3) & ~3);
-    const out = new Uint8Array(len);
-    const dv = new DataView(out.buffer);
-    let q = 0;
-    for (const b of values) {
-      dv.setUint16(q, OPT.EPB_VERDICT, this.le);
-      dv.setUint16(q + 2, b.length, this.le);
-      out.set(b, q + 4);
-      q += 4 + ((b.length + 3) & ~3);
-    }
-    this.lastVerdicts = verdicts;
-    this.lastVerdictOptions = out;
+    const padded = (commentLen + 3) & ~3;
+    const out = new Uint8Array(4 + padded + rest.length + 4);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, OPT.COMMENT, this.le);
+    v.setUint16(2, commentLen, this.le);
+    out.set(head, 4);
+    out.set(tail, 4 + head.length + digits);
+    out.set(rest, 4 + padded);
+    opts.byDigits[digits] = out;
     return out;
   }
 
-  /** primeStamp fills writeNumbered's timestamp cache for `sec`; false when write() must handle the frame. */
-  private primeStamp(ifc: WriterIface | undefined, sec: number, nsec: number, index: number): boolean {
-    this.stampSec = Number.NaN;
-    if (ifc === undefined || ifc.tsOffset !== 0 || ifc.res.base !== 10 || ifc.res.exponent > 9) return false;
-    if (!(index >= 0 && Number.isSafeInteger(index))) return false;
-    if (!(nsec >= 0 && nsec < 1e9 && Number.isInteger(nsec))) return false;
-    const base = timestampToUnits(sec, 0, ifc.res);
-    if (base === undefined) return false;
-    this.stampSec = sec;
-    this.stampIface = ifc;
-    this.stampHi = base[0];
-    this.stampLo = base[1];
-    this.stampDiv = 10 ** (9 - ifc.res.exponent);
-    return true;
+  /**
+   * writeNumbered is `write` of a frame whose options are `opts` (from `numbered`) with the
+   * number `n` in the comment: the same bytes, built in place in the write buffer, with no
+   * per-frame object, string or array (`replay --out`, whose comments differ frame to frame only
+   * in the frame number). `n` must be a non-negative safe integer.
+   */
+  writeNumbered(data: Uint8Array, origLen: number, tsSec: number, tsNsec: number, interfaceId: number, opts: NumberedOptions, n: number): void {
+    const ifc = this.ifaces[interfaceId];
+    if (ifc === undefined) {
+      throw new UsageError('CAPTURE_NO_INTERFACE', `${this.sink.file}: interface ${interfaceId} is not declared in the current section`, { file: this.sink.file });
+    }
+    if (opts.le !== this.le) throw new UsageError('E_USAGE', `${this.sink.file}: numbered options of another section's byte order`, { file: this.sink.file });
+    let hi: number;
+    let lo: number;
+    if (tsSec === this.tsSec && ifc === this.tsIface && nsecOk(tsNsec)) {
+      hi = this.tsHi;
+      lo = this.tsLo + tsNsec;
+      if (lo >= 4_294_967_296) {
+        lo -= 4_294_967_296;
+        hi++;
+      }
+    } else {
+      const units = timestampToUnits(tsSec - ifc.tsOffset, tsNsec, ifc.res);
+      if (units === undefined) {
+        throw new CaptureError('CAPTURE_BAD_TIMESTAMP', `${this.sink.file}: timestamp ${tsSec}.${tsNsec} does not fit the interface's 64-bit timestamp`, { file: this.sink.file });
+      }
+      hi = units[0];
+      lo = units[1];
+      // Remember the second's start (nanosecond interfaces only: there units = second + nsec).
+      const base = ifc.res.base === 10 && ifc.res.exponent === 9 ? timestampToUnits(tsSec - ifc.tsOffset, 0, ifc.res) : undefined;
+      if (base !== undefined) {
+        this.tsSec = tsSec;
+        this.tsIface = ifc;
+        this.tsHi = base[0];
+        this.tsLo = base[1];
+      } else {
+        this.tsIface = undefined;
+      }
+    }
+    const digits = decimalDigits(n);
+    const area = opts.byDigits[digits] ?? this.numberedArea(opts, digits);
+    const caplen = Math.min(data.length, ifc.snaplen);
+    const padded = (caplen + 3) & ~3;
+    const total = 28 + padded + area.length + 4;
+    const le = this.le;
+    const sink = this.sink;
+    const at = sink.reserveDirty(total);
+    const b = sink.bytes;
+    const v = sink.view;
+    v.setUint32(at, BLOCK.EPB, le);
+    v.setUint32(at + 4, total, le);
+    v.setUint32(at + 8, interfaceId, le);
+    v.setUint32(at + 12, hi, le);
+    v.setUint32(at + 16, lo, le);
+    v.setUint32(at + 20, caplen, le);
+    v.setUint32(at + 24, Math.max(origLen, caplen), le);
+    b.set(caplen === data.length ? data : data.subarray(0, caplen), at + 28);
+    for (let q = at + 28 + caplen, e = at + 28 + padded; q < e; q++) b[q] = 0;
+    const o = at + 28 + padded;
+    b.set(area, o);
+    putDecimal(b, o + 4 + opts.head.length + digits, n);
+    v.setUint32(o + area.length, total, le);
+    this.framesWritten++;
+    sink.endRecord();
   }
 
   /** writeBlock appends a raw block of any type around `body` (padded to 4 bytes). */
@@ -874,6 +849,55 @@ export class PcapngWriter {
     b.set(this.int64(vd.value), 1);
     return b;
   }
+}
+
+/** decimalDigits is the number of decimal digits of a non-negative safe integer. */
+function decimalDigits(n: number): number {
+  if (n < 2_147_483_648) {
+    let d = 1;
+    for (let x = n | 0; x >= 10; x = (x / 10) | 0) d++;
+    return d;
+  }
+  return String(n).length;
+}
+
+/**
+ * putDecimal writes the decimal digits of a non-negative safe integer so that they end before
+ * b[end]. Int32 arithmetic below 2^31 (measured: the float division and modulo of a general
+ * number were a third of writeNumbered).
+ */
+function putDecimal(b: Uint8Array, end: number, n: number): void {
+  if (n < 2_147_483_648) {
+    let x = n | 0;
+    let q = end;
+    do {
+      const y = (x / 10) | 0;
+      b[--q] = 48 + x - y * 10;
+      x = y;
+    } while (x !== 0);
+    return;
+  }
+  const s = String(n);
+  for (let i = 0; i < s.length; i++) b[end - s.length + i] = s.charCodeAt(i);
+}
+
+/** nsecOk tells whether a nanosecond field is an integer in [0, 1e9), as timestampToUnits requires. */
+function nsecOk(nsec: number): boolean {
+  return nsec >= 0 && nsec < 1e9 && Math.floor(nsec) === nsec;
+}
+
+/**
+ * NumberedOptions are the options of frames PcapngWriter.writeNumbered writes, encoded by
+ * PcapngWriter.numbered: the comment's head and tail around the frame number, the other options.
+ */
+export interface NumberedOptions {
+  readonly head: Uint8Array;
+  readonly tail: Uint8Array;
+  /** The flags and verdict options. */
+  readonly rest: Uint8Array;
+  readonly le: boolean;
+  /** The whole options area by digit count of the frame number (PcapngWriter.numberedArea). */
+  readonly byDigits: Uint8Array[];
 }
 
 interface OptionBytes {

@@ -62,6 +62,25 @@ export class ByteSink {
     return at;
   }
 
+  /**
+   * reserveDirty is reserve without the zeroing: the caller writes every one of the n bytes
+   * (padding included). For writers that fill whole records themselves, frame after frame.
+   */
+  reserveDirty(n: number): number {
+    if (this.closed) throw new CaptureError('CAPTURE_CLOSED', `${this.file}: write after close`, { file: this.file });
+    if (this.len + n > this.buf.length) {
+      if (this.len > 0 && n <= this.threshold) this.flush();
+      if (this.len + n > this.buf.length) {
+        const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+        next.set(this.buf.subarray(0, this.len));
+        this.setBuffer(next);
+      }
+    }
+    const at = this.len;
+    this.len += n;
+    return at;
+  }
+
   /** bytes is the buffer that `reserve` indexes (valid until the next reserve). */
   get bytes(): Uint8Array {
     return this.buf;

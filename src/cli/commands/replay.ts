@@ -314,7 +314,7 @@ export async function runReplay(captures: string[], opts: ReplayOptions, io: Rep
       };
       const handle = (frame: Frame): void => {
         const dev = pick(frame.interfaceIndex);
-        const r = countOnly ? dp.pipeline.count(frame.data, dev) : dp.pipeline.process(frame.data, dev);
+        const r = countOnly ? dp.pipeline.count(frame.data, dev) : dp.pipeline.countOut(frame.data, dev);
         acc.add(index, frame.data.length, r);
         if (results !== undefined) resultLine(results, index, frame, r, multi ? file : undefined);
         if (outDir !== undefined) outDir.frame(index, frame, r);
