@@ -20,10 +20,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'dist', 'src', 'cli', 'main.js');
+const workerEntry = join(root, 'dist', 'src', 'cli', 'commands', 'replay-worker.js');
 const distSrc = join(root, 'dist', 'src') + sep;
 
-/** keepModuleUrls rewrites `import.meta.url` in each bundled dist module to that module's own URL. */
-const keepModuleUrls: Plugin = {
+/** keepModuleUrls rewrites `import.meta.url` in each dist module bundled into `entry` to that module's own URL. */
+const keepModuleUrls = (entry: string): Plugin => ({
   name: 'xdpsim-module-urls',
   setup(b) {
     b.onLoad({ filter: /\.js$/ }, async (args) => {
@@ -36,29 +37,39 @@ const keepModuleUrls: Plugin = {
       return { contents: text, loader: 'js', resolveDir: dirname(args.path) };
     });
   },
-};
+});
 
 const BANNER = "import { createRequire as __xdpsimCreateRequire } from 'node:module'; const require = __xdpsimCreateRequire(import.meta.url);";
-if ((await readFile(entry, 'utf8')).includes('__xdpsimCreateRequire')) {
-  throw new Error(`bundle-cli: ${entry} is already a bundle; run tsc first (npm run build does both)`);
+for (const e of [entry, workerEntry]) {
+  if ((await readFile(e, 'utf8')).includes('__xdpsimCreateRequire')) {
+    throw new Error(`bundle-cli: ${e} is already a bundle; run tsc first (npm run build does both)`);
+  }
 }
 
-const result = await build({
-  entryPoints: [entry],
-  outfile: entry,
-  allowOverwrite: true,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  keepNames: true,
-  sourcemap: 'linked',
-  external: ['cap'],
-  // CommonJS dependencies bundled into an ES module still call require() for Node built-ins.
-  banner: { js: BANNER },
-  plugins: [keepModuleUrls],
-  logLevel: 'warning',
-  metafile: true,
-});
-const inputs = Object.keys(result.metafile.inputs).length;
-process.stdout.write(`bundle-cli: ${relative(root, entry)} from ${inputs} modules\n`);
+/** bundle replaces the tsc output `entry` with one file holding it and every module it imports. */
+async function bundle(entry: string): Promise<void> {
+  const result = await build({
+    entryPoints: [entry],
+    outfile: entry,
+    allowOverwrite: true,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    keepNames: true,
+    sourcemap: 'linked',
+    external: ['cap'],
+    // CommonJS dependencies bundled into an ES module still call require() for Node built-ins.
+    banner: { js: BANNER },
+    plugins: [keepModuleUrls(entry)],
+    logLevel: 'warning',
+    metafile: true,
+  });
+  const inputs = Object.keys(result.metafile.inputs).length;
+  process.stdout.write(`bundle-cli: ${relative(root, entry)} from ${inputs} modules\n`);
+}
+
+await bundle(entry);
+// The worker thread of `replay --workers N` loads the same ~100 modules at its start, on the
+// wall clock of the command: bundled like the CLI so that its start-up is one file too.
+await bundle(workerEntry);
