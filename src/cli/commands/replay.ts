@@ -20,7 +20,7 @@ import type { CaptureInterface, Frame } from '../../io/frames.js';
 import { DEFAULT_ENGINE, engineNames, getEngine } from '../../vm/engines.js';
 import { systemServices } from '../../helpers/services.js';
 import { buildDatapath, splitIface, type Datapath } from '../../datapath/setup.js';
-import { Accounting, type FrameResult } from '../../datapath/accounting.js';
+import { Accounting, type FrameResult, type OutFrame } from '../../datapath/accounting.js';
 import { DEFAULT_MAX_HOPS } from '../../datapath/pipeline.js';
 import type { SimInterface } from '../../datapath/interfaces.js';
 import { ProgramSet, parseProgramRef, type BoundProgram } from '../../datapath/programs.js';
@@ -532,35 +532,13 @@ function sameLineShape(c: FrameResult, r: FrameResult): boolean {
 
 /** renderMiddle is the text of a line from `,"iface":` on, up to the packet bytes (resultText's order). */
 function renderMiddle(r: FrameResult): string {
-  let s = `,"iface":${q(r.iface)},"queue":${r.queue},"hooks":[`;
-  for (let i = 0; i < r.hooks.length; i++) {
-    const h = r.hooks[i];
-    if (i > 0) s += ',';
-    s += `{"hook":${q(h.hook)},"iface":${q(h.iface)},"program":${q(h.program)},"retval":${h.retval},"verdict":${q(h.verdict)}}`;
-  }
-  s += `],"disposition":${q(r.disposition)}`;
-  if (r.at !== undefined) s += `,"at":${q(r.at)}`;
-  if (r.reason !== undefined) s += `,"reason":${q(r.reason)}`;
-  if (r.hops > 0) s += `,"hops":${r.hops}`;
-  if (r.out.length === 1) {
-    const o = r.out[0];
-    s += `,"out_iface":${q(o.iface)}`;
-    if (o.xsk !== undefined) s += `,"xsk":${o.xsk}`;
-    return `${s},"data_out":"`;
-  }
-  return `${s}}\n`;
+  const s = lineFields(r);
+  return r.out.length === 1 ? `${s}${outFields(r.out[0])},"data_out":"` : `${s}}\n`;
 }
 
-/**
- * resultText renders one results line as text. Built by hand rather than with JSON.stringify
- * of an object (about 3x faster per frame); free-form text (names, reasons, fault messages) goes
- * through JSON.stringify (cached per distinct string) so it is always escaped; output bytes go
- * to the sink as hex directly.
- */
-export function resultText(sink: LineWriter, index: number, frame: Frame, r: FrameResult, file: string | undefined): void {
-  let s = `{"index":${index}`;
-  if (file !== undefined) s += `,"file":${q(file)},"file_index":${frame.index}`;
-  s += `,"len":${frame.data.length},"iface":${q(r.iface)},"queue":${r.queue},"hooks":[`;
+/** lineFields is a results line from `,"iface":` through `"hops"` (hooks with their faults included). */
+function lineFields(r: FrameResult): string {
+  let s = `,"iface":${q(r.iface)},"queue":${r.queue},"hooks":[`;
   for (let i = 0; i < r.hooks.length; i++) {
     const h = r.hooks[i];
     if (i > 0) s += ',';
@@ -575,11 +553,27 @@ export function resultText(sink: LineWriter, index: number, frame: Frame, r: Fra
   if (r.at !== undefined) s += `,"at":${q(r.at)}`;
   if (r.reason !== undefined) s += `,"reason":${q(r.reason)}`;
   if (r.hops > 0) s += `,"hops":${r.hops}`;
+  return s;
+}
+
+/** outFields names the one copy out of a line: `,"out_iface":..` and its AF_XDP slot. */
+function outFields(o: OutFrame): string {
+  return `,"out_iface":${q(o.iface)}${o.xsk !== undefined ? `,"xsk":${o.xsk}` : ''}`;
+}
+
+/**
+ * resultText renders one results line as text. Built by hand rather than with JSON.stringify
+ * of an object (about 3x faster per frame); free-form text (names, reasons, fault messages) goes
+ * through JSON.stringify (cached per distinct string) so it is always escaped; output bytes go
+ * to the sink as hex directly.
+ */
+export function resultText(sink: LineWriter, index: number, frame: Frame, r: FrameResult, file: string | undefined): void {
+  let s = `{"index":${index}`;
+  if (file !== undefined) s += `,"file":${q(file)},"file_index":${frame.index}`;
+  s += `,"len":${frame.data.length}${lineFields(r)}`;
   if (r.out.length === 1) {
     const o = r.out[0];
-    s += `,"out_iface":${q(o.iface)}`;
-    if (o.xsk !== undefined) s += `,"xsk":${o.xsk}`;
-    sink.push(`${s},"data_out":"`);
+    sink.push(`${s}${outFields(o)},"data_out":"`);
     sink.pushHex(o.data);
     sink.push('"}\n');
     return;
